@@ -1,0 +1,29 @@
+//! SQL only. Every function takes `&mut PgConnection`, so handlers can compose several in one
+//! transaction. Rows are plain structs; domain rules live in `domain/`.
+
+pub mod accounts;
+pub mod api_keys;
+pub mod functions;
+pub mod login_failures;
+pub mod refresh_tokens;
+pub mod secrets;
+pub mod tags;
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+
+/// Connects a pool and applies pending migrations.
+pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url.parse().context("while parsing the database URL")?;
+    let pool = PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .context("while connecting to PostgreSQL")?;
+    sqlx::migrate!("../migrations").run(&pool).await.context("while applying database migrations")?;
+    Ok(pool)
+}

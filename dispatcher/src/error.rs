@@ -1,0 +1,184 @@
+//! The API's one error type, rendered as `application/problem+json` (RFC 9457) with a stable `code`.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// One invalid field of a request, named by its JSON path (`tag[1]`, `capabilities.timeout`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        FieldError { field: field.into(), message: message.into() }
+    }
+}
+
+/// The problem document every failing endpoint returns.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub title: String,
+    pub status: u16,
+    /// Stable machine-readable code, e.g. `VALIDATION_FAILED`, `FUNCTION_NOT_FOUND`.
+    pub code: &'static str,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// An error an endpoint answers with. Build it with the constructors, which fix status and code.
+#[derive(Debug, thiserror::Error)]
+#[error("{code}: {detail}")]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after_s: Option<u64>,
+    #[source]
+    cause: Option<anyhow::Error>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError { status, code, detail: detail.into(), errors: Vec::new(), retry_after_s: None, cause: None }
+    }
+
+    /// 400 `VALIDATION_FAILED` listing every bad field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            many => format!("{} fields are invalid", many.len()),
+        };
+        ApiError { errors, ..Self::new(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", detail) }
+    }
+
+    /// 400 `VALIDATION_FAILED` for one field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::validation(vec![FieldError::new(field, message)])
+    }
+
+    /// 400 with a specific code, for malformed requests that are not about one field.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code, detail)
+    }
+
+    /// 401: the caller is not (or no longer) authenticated.
+    pub fn unauthorized(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, detail)
+    }
+
+    /// 403: authenticated, but not allowed.
+    pub fn forbidden(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code, detail)
+    }
+
+    /// 404 for a resource that does not exist or belongs to another account.
+    pub fn not_found(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code, detail)
+    }
+
+    /// 409: the request conflicts with the resource's current state.
+    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, code, detail)
+    }
+
+    /// 413 for a body over the endpoint's cap.
+    pub fn payload_too_large(limit_bytes: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "PAYLOAD_TOO_LARGE",
+            format!("the request body is larger than the {limit_bytes}-byte limit"),
+        )
+    }
+
+    /// 429 with a `Retry-After` header.
+    pub fn too_many_requests(code: &'static str, detail: impl Into<String>, retry_after_s: u64) -> Self {
+        ApiError { retry_after_s: Some(retry_after_s), ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail) }
+    }
+
+    /// 500 whose cause is logged once and never shown to the caller.
+    pub fn internal(cause: anyhow::Error) -> Self {
+        ApiError {
+            cause: Some(cause),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "the server failed to handle this request")
+        }
+    }
+
+    /// 503 when a dependency (the database) is unreachable.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", detail)
+    }
+
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
+    fn problem(&self) -> Problem {
+        Problem {
+            kind: "about:blank",
+            title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: self.status.as_u16(),
+            code: self.code,
+            detail: self.detail.clone(),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let Some(cause) = &self.cause {
+            tracing::error!(error.cause = ?cause, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status);
+        response.insert_header((header::CONTENT_TYPE, "application/problem+json"));
+        if let Some(seconds) = self.retry_after_s {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        response.body(serde_json::to_vec(&self.problem()).unwrap_or_default())
+    }
+}
+
+/// Named constraints whose violation is the caller's conflict, not a server fault.
+fn conflict_for_constraint(constraint: &str) -> Option<ApiError> {
+    match constraint {
+        "accounts_email_key" => Some(ApiError::conflict("EMAIL_TAKEN", "an account with this email already exists")),
+        "tags_account_name_key" => Some(ApiError::conflict("TAG_EXISTS", "you already have a tag with this name")),
+        _ => None,
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(error: sqlx::Error) -> Self {
+        if let sqlx::Error::Database(db_error) = &error {
+            if let Some(conflict) = db_error.constraint().and_then(conflict_for_constraint) {
+                return conflict;
+            }
+        }
+        if matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) {
+            tracing::warn!(error = %error, "database unavailable");
+            return ApiError::unavailable("the database is unavailable; try again shortly");
+        }
+        ApiError::internal(anyhow::Error::new(error).context("while querying the database"))
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(error: anyhow::Error) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+/// Result of an endpoint handler.
+pub type ApiResult<T> = Result<T, ApiError>;

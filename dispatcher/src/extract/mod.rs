@@ -1,0 +1,7 @@
+//! Request extractors that turn bad input into specific problem responses.
+
+mod auth;
+mod json;
+
+pub use auth::{AuthUser, Role};
+pub use json::{read_body, OptionalJson, ValidJson, JSON_BODY_LIMIT};

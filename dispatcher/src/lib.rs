@@ -1,0 +1,16 @@
+//! Canopy dispatcher: the authenticated REST API over Postgres (accounts, functions, tags),
+//! with an embedded PostgreSQL for local use.
+
+pub mod admin;
+pub mod auth;
+pub mod cli;
+pub mod db;
+pub mod domain;
+pub mod embedded_pg;
+pub mod error;
+pub mod extract;
+pub mod routes;
+pub mod settings;
+pub mod startup;
+pub mod state;
+pub mod telemetry;

@@ -1,0 +1,36 @@
+//! `POST /v1/function`.
+
+use actix_web::{post, web, HttpResponse};
+
+use super::owned_tags;
+use crate::db;
+use crate::db::functions::NewFunction;
+use crate::domain::function::CreateFunction;
+use crate::error::ApiResult;
+use crate::extract::{AuthUser, ValidJson};
+use crate::routes::created;
+use crate::state::AppState;
+
+/// Creates a function with default capabilities; responds 201 `{"id"}`.
+#[utoipa::path(tag = "function", security(("bearer" = [])), request_body = CreateFunction,
+    responses((status = 201, description = "`{\"id\"}`"), (status = 400, body = crate::error::Problem)))]
+#[post("/function")]
+#[tracing::instrument(skip_all, fields(account.id = %user.account_id))]
+pub async fn create_function(user: AuthUser, state: web::Data<AppState>, body: ValidJson<CreateFunction>) -> ApiResult<HttpResponse> {
+    let request = body.0;
+    let mut tx = state.pool.begin().await?;
+    let tags = owned_tags(&mut tx, user.account_id, request.tag.as_deref().unwrap_or_default()).await?;
+    let id = canopy_shared::new_id();
+    let function = NewFunction {
+        id,
+        account_id: user.account_id,
+        name: &request.name,
+        description: request.description.as_deref().unwrap_or_default(),
+        lang: request.lang.code(),
+        kind: request.kind.code(),
+    };
+    db::functions::insert(&mut tx, &function).await?;
+    db::functions::set_tags(&mut tx, id, &tags).await?;
+    tx.commit().await?;
+    Ok(created(format!("/v1/function/{}", canopy_shared::format_id(id)), id))
+}

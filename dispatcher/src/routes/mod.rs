@@ -1,0 +1,50 @@
+//! HTTP routes: extract, call `db`/`domain`, map to a response. One module per resource.
+
+mod auth;
+mod docs;
+mod functions;
+mod health;
+mod tags;
+mod user;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::error::ApiError;
+
+pub use docs::ApiDoc;
+
+/// Registers every route of the API.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.configure(health::configure)
+        .configure(docs::configure)
+        .service(
+            web::scope("/v1")
+                .configure(auth::configure)
+                .configure(user::configure)
+                .configure(functions::configure)
+                .configure(tags::configure),
+        )
+        .default_service(web::to(not_found));
+}
+
+/// Unknown paths (and unknown methods on known ones) get a problem document too.
+async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::not_found("ROUTE_NOT_FOUND", format!("no endpoint {} {}", req.method(), req.path())))
+}
+
+/// Parses a path id; a malformed one cannot name any resource, so it is that resource's 404.
+pub(crate) fn path_id(raw: &str, code: &'static str, what: &str) -> Result<uuid::Uuid, ApiError> {
+    canopy_shared::parse_id(raw).ok_or_else(|| ApiError::not_found(code, format!("no {what} with id {raw:?}")))
+}
+
+/// `201 Created` with `{"id"}` and a `Location` header.
+pub(crate) fn created(location: String, id: uuid::Uuid) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((actix_web::http::header::LOCATION, location))
+        .json(serde_json::json!({ "id": canopy_shared::format_id(id) }))
+}
+
+/// Created-at as the contract shows it in lists: Unix seconds as a string.
+pub(crate) fn unix_string(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.timestamp().to_string()
+}

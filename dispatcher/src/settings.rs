@@ -1,0 +1,204 @@
+//! Typed settings of the dispatcher: flags, each with a `CANOPY_…` environment variable and a
+//! default. Parsed and validated once at start; secrets never print.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::builder::BoolishValueParser;
+use clap::Args;
+
+/// A secret value: shown as `***` in Debug output and logs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Ok(Secret(value.to_owned()))
+    }
+}
+
+/// Everything `canopy-dispatcher serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address the HTTP API listens on (port 0 picks a free port).
+    #[arg(long, env = "CANOPY_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    #[command(flatten)]
+    pub database: DatabaseSettings,
+
+    #[command(flatten)]
+    pub auth: AuthSettings,
+
+    #[command(flatten)]
+    pub smtp: SmtpArgs,
+
+    /// HTTP worker threads (0 = one per CPU).
+    #[arg(long, env = "CANOPY_HTTP_WORKERS", default_value_t = 0)]
+    pub http_workers: usize,
+
+    /// Log format: `text` for people, `json` for log shippers.
+    #[arg(long, env = "CANOPY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
+}
+
+/// Where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseSettings {
+    /// PostgreSQL URL. When absent, an embedded private cluster is started under the state directory.
+    #[arg(long = "database-url", env = "CANOPY_DATABASE_URL")]
+    pub url: Option<Secret>,
+
+    /// Directory for the embedded database and other local state.
+    #[arg(long, env = "CANOPY_STATE_DIR", default_value = ".canopy")]
+    pub state_dir: PathBuf,
+
+    /// Directory holding `initdb`, `pg_ctl` and `postgres` for the embedded database
+    /// (default: searched in /usr/lib/postgresql/*/bin and PATH).
+    #[arg(long, env = "CANOPY_PG_BIN_DIR")]
+    pub pg_bin_dir: Option<PathBuf>,
+
+    /// Largest number of pooled database connections.
+    #[arg(long = "database-max-connections", env = "CANOPY_DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
+    pub max_connections: u32,
+}
+
+/// Accounts and credentials.
+#[derive(Debug, Clone, Args)]
+pub struct AuthSettings {
+    /// Activate new accounts at once instead of mailing a code (for local use and tests).
+    #[arg(long = "auth-auto-activate", env = "CANOPY_AUTH_AUTO_ACTIVATE", default_value = "false",
+          value_parser = BoolishValueParser::new())]
+    pub auto_activate: bool,
+
+    /// Key that signs access tokens. When absent, one is generated once and shared by all
+    /// replicas through the database.
+    #[arg(long = "jwt-secret", env = "CANOPY_JWT_SECRET")]
+    pub jwt_secret: Option<Secret>,
+
+    /// Lifetime of an access token, in seconds.
+    #[arg(long = "access-token-ttl-s", env = "CANOPY_ACCESS_TOKEN_TTL_S", default_value_t = 3600)]
+    pub access_token_ttl_s: i64,
+
+    /// Lifetime of a refresh token, in days.
+    #[arg(long = "refresh-token-ttl-days", env = "CANOPY_REFRESH_TOKEN_TTL_DAYS", default_value_t = 30)]
+    pub refresh_token_ttl_days: i64,
+
+    /// Failed logins allowed per email within the window before 429.
+    #[arg(long = "login-max-failures-per-email", env = "CANOPY_LOGIN_MAX_FAILURES_PER_EMAIL", default_value_t = 5)]
+    pub login_max_failures_per_email: i64,
+
+    /// Failed logins allowed per client address within the window before 429.
+    #[arg(long = "login-max-failures-per-addr", env = "CANOPY_LOGIN_MAX_FAILURES_PER_ADDR", default_value_t = 20)]
+    pub login_max_failures_per_addr: i64,
+
+    /// Window over which failed logins are counted, in seconds.
+    #[arg(long = "login-window-s", env = "CANOPY_LOGIN_WINDOW_S", default_value_t = 900)]
+    pub login_window_s: i64,
+}
+
+/// SMTP relay for account emails; without `--smtp-host` the codes go to the log.
+#[derive(Debug, Clone, Args)]
+pub struct SmtpArgs {
+    /// SMTP relay host.
+    #[arg(long = "smtp-host", env = "CANOPY_SMTP_HOST")]
+    pub host: Option<String>,
+    /// SMTP port.
+    #[arg(long = "smtp-port", env = "CANOPY_SMTP_PORT", default_value_t = 587)]
+    pub port: u16,
+    /// SMTP user name.
+    #[arg(long = "smtp-username", env = "CANOPY_SMTP_USERNAME")]
+    pub username: Option<String>,
+    /// SMTP password.
+    #[arg(long = "smtp-password", env = "CANOPY_SMTP_PASSWORD")]
+    pub password: Option<Secret>,
+    /// Sender address of account emails.
+    #[arg(long = "smtp-from", env = "CANOPY_SMTP_FROM", default_value = "Canopy <no-reply@localhost>")]
+    pub from: String,
+    /// Use STARTTLS (turn off only for a local relay).
+    #[arg(long = "smtp-starttls", env = "CANOPY_SMTP_STARTTLS", default_value = "true",
+          value_parser = BoolishValueParser::new())]
+    pub starttls: bool,
+}
+
+/// SMTP settings once a host is given.
+#[derive(Debug, Clone)]
+pub struct SmtpSettings {
+    pub host: String,
+    pub port: u16,
+    pub username: Option<String>,
+    pub password: Option<Secret>,
+    pub from: String,
+    pub starttls: bool,
+}
+
+impl SmtpArgs {
+    pub fn settings(&self) -> Option<SmtpSettings> {
+        self.host.as_ref().map(|host| SmtpSettings {
+            host: host.clone(),
+            port: self.port,
+            username: self.username.clone(),
+            password: self.password.clone(),
+            from: self.from.clone(),
+            starttls: self.starttls,
+        })
+    }
+}
+
+impl Settings {
+    /// Checks what clap's types cannot.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(self.auth.access_token_ttl_s >= 60, "--access-token-ttl-s must be at least 60");
+        anyhow::ensure!(self.auth.refresh_token_ttl_days >= 1, "--refresh-token-ttl-days must be at least 1");
+        anyhow::ensure!(self.auth.login_window_s >= 1, "--login-window-s must be at least 1");
+        anyhow::ensure!(self.database.max_connections >= 2, "--database-max-connections must be at least 2");
+        if let Some(secret) = &self.auth.jwt_secret {
+            anyhow::ensure!(secret.expose().len() >= 32, "--jwt-secret must be at least 32 characters");
+        }
+        Ok(())
+    }
+
+    /// Defaults, as if no flag or variable were given; tests start from this.
+    pub fn defaults() -> Self {
+        use clap::{FromArgMatches, Command};
+        let command = Settings::augment_args(Command::new("defaults"));
+        let matches = command.no_binary_name(true).get_matches_from(Vec::<String>::new());
+        // Defaults always parse; a failure here is a programming error caught by the unit test below.
+        Settings::from_arg_matches(&matches).unwrap_or_else(|error| panic!("default settings do not parse: {error}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid() {
+        let settings = Settings::defaults();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+        assert!(!settings.auth.auto_activate);
+        assert!(settings.validate().is_ok());
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(***)");
+    }
+}

@@ -1,0 +1,81 @@
+//! Builds the HTTP application from settings and a pool. Tests build the same app on port 0.
+
+use std::net::TcpListener;
+
+use actix_web::dev::Server;
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use sqlx::PgPool;
+
+use crate::auth::jwt::TokenKeys;
+use crate::auth::mailer::Mailer;
+use crate::auth::secret;
+use crate::db;
+use crate::error::ApiError;
+use crate::routes;
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// A bound, not yet running, HTTP server.
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Binds the listen address and builds the app around `pool`.
+    pub async fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Self> {
+        let state = web::Data::new(build_state(settings, pool).await?);
+        let listener = TcpListener::bind(settings.listen).with_context(|| format!("while binding {}", settings.listen))?;
+        let port = listener.local_addr()?.port();
+        let workers = if settings.http_workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.http_workers };
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(tracing_actix_web::TracingLogger::default())
+                .app_data(state.clone())
+                .app_data(web::QueryConfig::default().error_handler(|error, _| {
+                    ApiError::bad_request("INVALID_QUERY", format!("the query string is invalid: {error}")).into()
+                }))
+                .app_data(web::PathConfig::default().error_handler(|error, _| {
+                    ApiError::bad_request("INVALID_PATH", format!("the path is invalid: {error}")).into()
+                }))
+                .configure(routes::configure)
+        })
+        .workers(workers)
+        .disable_signals()
+        .listen(listener)?
+        .run();
+        Ok(Application { server, port })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle that stops the server gracefully.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+async fn build_state(settings: &Settings, pool: PgPool) -> anyhow::Result<AppState> {
+    let signing_key = match &settings.auth.jwt_secret {
+        Some(secret) => secret.expose().as_bytes().to_vec(),
+        None => {
+            let mut conn = pool.acquire().await?;
+            db::secrets::load_or_create(&mut conn, "jwt_signing_key", &secret::random_bytes(64)).await?
+        }
+    };
+    Ok(AppState {
+        tokens: TokenKeys::new(&signing_key, settings.auth.access_token_ttl_s),
+        mailer: Mailer::from_settings(settings.smtp.settings().as_ref())?,
+        auth: settings.auth.clone(),
+        pool,
+    })
+}
