@@ -43,3 +43,13 @@ stop_throwaway_postgres() {
     rm -rf "$PG_TMP"
   fi
 }
+
+# Installs PostgreSQL's server binaries when they are missing and we can (root with apt).
+ensure_postgres_binaries() {
+  if find_pg_bin >/dev/null 2>&1; then return 0; fi
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing PostgreSQL server binaries (apt-get install postgresql)" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends postgresql >/dev/null
+  fi
+  find_pg_bin >/dev/null
+}

@@ -21,6 +21,9 @@ pub struct EmbeddedPostgres {
     socket_dir: PathBuf,
     /// PostgreSQL refuses to run as root, so under root it runs as this (uid, gid).
     run_as: Option<(u32, u32)>,
+    /// Whether this process started the server (and so stops it); a server already running,
+    /// e.g. for a dispatcher next to an `admin` command, is left alone.
+    started_here: bool,
 }
 
 impl EmbeddedPostgres {
@@ -28,13 +31,15 @@ impl EmbeddedPostgres {
     #[tracing::instrument(skip_all, fields(state_dir = %state_dir.display()))]
     pub async fn start(state_dir: &Path, bin_dir: Option<&Path>) -> anyhow::Result<Self> {
         let bin_dir = find_binaries(bin_dir)?;
-        std::fs::create_dir_all(state_dir).with_context(|| format!("while creating {}", state_dir.display()))?;
+        std::fs::create_dir_all(state_dir)
+            .with_context(|| format!("while creating {}", state_dir.display()))?;
         let state_dir = state_dir.canonicalize()?;
-        let cluster = EmbeddedPostgres {
+        let mut cluster = EmbeddedPostgres {
             bin_dir,
             data_dir: state_dir.join("pgdata"),
             socket_dir: state_dir.join("pgrun"),
             run_as: unprivileged_user_if_root()?,
+            started_here: false,
         };
         cluster.prepare_dirs()?;
         if !cluster.data_dir.join("PG_VERSION").exists() {
@@ -43,7 +48,10 @@ impl EmbeddedPostgres {
         if cluster.is_running().await {
             tracing::info!("reusing the embedded PostgreSQL that is already running");
         } else {
-            cluster.start_server(&state_dir.join("postgres.log")).await?;
+            cluster
+                .start_server(&state_dir.join("postgres.log"))
+                .await?;
+            cluster.started_here = true;
         }
         cluster.ensure_database().await?;
         Ok(cluster)
@@ -51,11 +59,17 @@ impl EmbeddedPostgres {
 
     /// URL of the cluster's `canopy` database over its Unix socket.
     pub fn url(&self) -> String {
-        format!("postgres://{SUPERUSER}@localhost:{SOCKET_PORT}/{DATABASE}?host={}", self.socket_dir.display())
+        format!(
+            "postgres://{SUPERUSER}@localhost:{SOCKET_PORT}/{DATABASE}?host={}",
+            self.socket_dir.display()
+        )
     }
 
-    /// Stops the server, waiting for a clean shutdown.
+    /// Stops the server, waiting for a clean shutdown, if this process started it.
     pub async fn stop(&self) -> anyhow::Result<()> {
+        if !self.started_here {
+            return Ok(());
+        }
         let status = self
             .command("pg_ctl")
             .args(["stop", "-m", "fast", "-w", "-D"])
@@ -80,7 +94,8 @@ impl EmbeddedPostgres {
     fn prepare_dirs(&self) -> anyhow::Result<()> {
         use std::os::unix::fs::PermissionsExt;
         for dir in [&self.data_dir, &self.socket_dir] {
-            std::fs::create_dir_all(dir).with_context(|| format!("while creating {}", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("while creating {}", dir.display()))?;
             std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
             if let Some((uid, gid)) = self.run_as {
                 std::os::unix::fs::chown(dir, Some(uid), Some(gid))?;
@@ -93,28 +108,50 @@ impl EmbeddedPostgres {
         tracing::info!(data_dir = %self.data_dir.display(), "creating the embedded PostgreSQL cluster");
         let output = self
             .command("initdb")
-            .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--no-locale", "-D"])
+            .args([
+                "-U",
+                SUPERUSER,
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "-D",
+            ])
             .arg(&self.data_dir)
             .output()
             .await
             .context("while running initdb")?;
         if !output.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&output.stderr).trim());
+            bail!(
+                "initdb failed: {}",
+                String::from_utf8_lossy(&output.stderr).trim()
+            );
         }
         Ok(())
     }
 
     async fn is_running(&self) -> bool {
-        let status = self.command("pg_ctl").args(["status", "-D"]).arg(&self.data_dir).output().await;
+        let status = self
+            .command("pg_ctl")
+            .args(["status", "-D"])
+            .arg(&self.data_dir)
+            .output()
+            .await;
         status.is_ok_and(|output| output.status.success())
     }
 
     async fn start_server(&self, log_file: &Path) -> anyhow::Result<()> {
         if let Some((uid, gid)) = self.run_as {
-            std::fs::OpenOptions::new().create(true).append(true).open(log_file)?;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(log_file)?;
             std::os::unix::fs::chown(log_file, Some(uid), Some(gid))?;
         }
-        let options = format!("-c listen_addresses='' -k {} -p {SOCKET_PORT}", self.socket_dir.display());
+        let options = format!(
+            "-c listen_addresses='' -k {} -p {SOCKET_PORT}",
+            self.socket_dir.display()
+        );
         let output = self
             .command("pg_ctl")
             .args(["start", "-w", "-t", "60", "-o", &options, "-l"])
@@ -143,8 +180,18 @@ impl EmbeddedPostgres {
             .command("psql")
             .args(["-h"])
             .arg(&self.socket_dir)
-            .args(["-p", &SOCKET_PORT.to_string(), "-U", SUPERUSER, "-d", "postgres", "-tAc"])
-            .arg(format!("SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"))
+            .args([
+                "-p",
+                &SOCKET_PORT.to_string(),
+                "-U",
+                SUPERUSER,
+                "-d",
+                "postgres",
+                "-tAc",
+            ])
+            .arg(format!(
+                "SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'"
+            ))
             .output()
             .await
             .context("while checking for the canopy database")?;
@@ -167,7 +214,11 @@ impl EmbeddedPostgres {
 /// The directory with PostgreSQL's server programs: the one given, else the newest
 /// `/usr/lib/postgresql/*/bin`, else the directory of `pg_ctl` on PATH.
 fn find_binaries(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    let has_server = |dir: &Path| ["initdb", "pg_ctl", "postgres"].iter().all(|name| dir.join(name).is_file());
+    let has_server = |dir: &Path| {
+        ["initdb", "pg_ctl", "postgres"]
+            .iter()
+            .all(|name| dir.join(name).is_file())
+    };
     if let Some(dir) = given {
         if has_server(dir) {
             return Ok(dir.to_path_buf());
@@ -178,10 +229,19 @@ fn find_binaries(given: Option<&Path>) -> anyhow::Result<PathBuf> {
         .into_iter()
         .flatten()
         .flatten()
-        .filter_map(|entry| Some((entry.file_name().to_str()?.parse().ok()?, entry.path().join("bin"))))
+        .filter_map(|entry| {
+            Some((
+                entry.file_name().to_str()?.parse().ok()?,
+                entry.path().join("bin"),
+            ))
+        })
         .collect();
     candidates.sort();
-    if let Some((_, dir)) = candidates.into_iter().rev().find(|(_, dir)| has_server(dir)) {
+    if let Some((_, dir)) = candidates
+        .into_iter()
+        .rev()
+        .find(|(_, dir)| has_server(dir))
+    {
         return Ok(dir);
     }
     let on_path = std::env::var_os("PATH")
@@ -199,7 +259,9 @@ fn find_binaries(given: Option<&Path>) -> anyhow::Result<PathBuf> {
 
 /// PostgreSQL will not run as root; when we are root, run it as the `postgres` (or `nobody`) user.
 fn unprivileged_user_if_root() -> anyhow::Result<Option<(u32, u32)>> {
-    let euid = std::fs::metadata("/proc/self").map(|meta| meta.uid()).unwrap_or(u32::MAX);
+    let euid = std::fs::metadata("/proc/self")
+        .map(|meta| meta.uid())
+        .unwrap_or(u32::MAX);
     if euid != 0 {
         return Ok(None);
     }

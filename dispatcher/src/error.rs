@@ -14,7 +14,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError { field: field.into(), message: message.into() }
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
     }
 }
 
@@ -47,7 +50,14 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        ApiError { status, code, detail: detail.into(), errors: Vec::new(), retry_after_s: None, cause: None }
+        ApiError {
+            status,
+            code,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after_s: None,
+            cause: None,
+        }
     }
 
     /// 400 `VALIDATION_FAILED` listing every bad field.
@@ -56,7 +66,10 @@ impl ApiError {
             [one] => format!("{}: {}", one.field, one.message),
             many => format!("{} fields are invalid", many.len()),
         };
-        ApiError { errors, ..Self::new(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", detail) }
+        ApiError {
+            errors,
+            ..Self::new(StatusCode::BAD_REQUEST, "VALIDATION_FAILED", detail)
+        }
     }
 
     /// 400 `VALIDATION_FAILED` for one field.
@@ -99,15 +112,26 @@ impl ApiError {
     }
 
     /// 429 with a `Retry-After` header.
-    pub fn too_many_requests(code: &'static str, detail: impl Into<String>, retry_after_s: u64) -> Self {
-        ApiError { retry_after_s: Some(retry_after_s), ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail) }
+    pub fn too_many_requests(
+        code: &'static str,
+        detail: impl Into<String>,
+        retry_after_s: u64,
+    ) -> Self {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, detail)
+        }
     }
 
     /// 500 whose cause is logged once and never shown to the caller.
     pub fn internal(cause: anyhow::Error) -> Self {
         ApiError {
             cause: Some(cause),
-            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "the server failed to handle this request")
+            ..Self::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "INTERNAL",
+                "the server failed to handle this request",
+            )
         }
     }
 
@@ -153,8 +177,14 @@ impl ResponseError for ApiError {
 /// Named constraints whose violation is the caller's conflict, not a server fault.
 fn conflict_for_constraint(constraint: &str) -> Option<ApiError> {
     match constraint {
-        "accounts_email_key" => Some(ApiError::conflict("EMAIL_TAKEN", "an account with this email already exists")),
-        "tags_account_name_key" => Some(ApiError::conflict("TAG_EXISTS", "you already have a tag with this name")),
+        "accounts_email_key" => Some(ApiError::conflict(
+            "EMAIL_TAKEN",
+            "an account with this email already exists",
+        )),
+        "tags_account_name_key" => Some(ApiError::conflict(
+            "TAG_EXISTS",
+            "you already have a tag with this name",
+        )),
         _ => None,
     }
 }
@@ -166,7 +196,10 @@ impl From<sqlx::Error> for ApiError {
                 return conflict;
             }
         }
-        if matches!(error, sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed) {
+        if matches!(
+            error,
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+        ) {
             tracing::warn!(error = %error, "database unavailable");
             return ApiError::unavailable("the database is unavailable; try again shortly");
         }

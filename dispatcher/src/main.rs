@@ -17,7 +17,9 @@ async fn main() -> anyhow::Result<()> {
     let database = &cli.database();
     let embedded = match &database.url {
         Some(_) => None,
-        None => Some(EmbeddedPostgres::start(&database.state_dir, database.pg_bin_dir.as_deref()).await?),
+        None => Some(
+            EmbeddedPostgres::start(&database.state_dir, database.pg_bin_dir.as_deref()).await?,
+        ),
     };
     let url = match (&database.url, &embedded) {
         (Some(url), _) => url.expose().to_owned(),
@@ -59,7 +61,9 @@ async fn serve(cli: &Cli, pool: sqlx::PgPool) -> anyhow::Result<()> {
 }
 
 async fn shutdown_signal() {
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+    let mut terminate = match tokio::signal::unix::signal(
+        tokio::signal::unix::SignalKind::terminate(),
+    ) {
         Ok(signal) => signal,
         Err(error) => {
             tracing::error!(error = %error, "cannot listen for SIGTERM; only Ctrl-C stops the dispatcher");

@@ -76,7 +76,11 @@ pub struct DatabaseSettings {
     pub pg_bin_dir: Option<PathBuf>,
 
     /// Largest number of pooled database connections.
-    #[arg(long = "database-max-connections", env = "CANOPY_DATABASE_MAX_CONNECTIONS", default_value_t = 20)]
+    #[arg(
+        long = "database-max-connections",
+        env = "CANOPY_DATABASE_MAX_CONNECTIONS",
+        default_value_t = 20
+    )]
     pub max_connections: u32,
 }
 
@@ -94,23 +98,43 @@ pub struct AuthSettings {
     pub jwt_secret: Option<Secret>,
 
     /// Lifetime of an access token, in seconds.
-    #[arg(long = "access-token-ttl-s", env = "CANOPY_ACCESS_TOKEN_TTL_S", default_value_t = 3600)]
+    #[arg(
+        long = "access-token-ttl-s",
+        env = "CANOPY_ACCESS_TOKEN_TTL_S",
+        default_value_t = 3600
+    )]
     pub access_token_ttl_s: i64,
 
     /// Lifetime of a refresh token, in days.
-    #[arg(long = "refresh-token-ttl-days", env = "CANOPY_REFRESH_TOKEN_TTL_DAYS", default_value_t = 30)]
+    #[arg(
+        long = "refresh-token-ttl-days",
+        env = "CANOPY_REFRESH_TOKEN_TTL_DAYS",
+        default_value_t = 30
+    )]
     pub refresh_token_ttl_days: i64,
 
     /// Failed logins allowed per email within the window before 429.
-    #[arg(long = "login-max-failures-per-email", env = "CANOPY_LOGIN_MAX_FAILURES_PER_EMAIL", default_value_t = 5)]
+    #[arg(
+        long = "login-max-failures-per-email",
+        env = "CANOPY_LOGIN_MAX_FAILURES_PER_EMAIL",
+        default_value_t = 5
+    )]
     pub login_max_failures_per_email: i64,
 
     /// Failed logins allowed per client address within the window before 429.
-    #[arg(long = "login-max-failures-per-addr", env = "CANOPY_LOGIN_MAX_FAILURES_PER_ADDR", default_value_t = 20)]
+    #[arg(
+        long = "login-max-failures-per-addr",
+        env = "CANOPY_LOGIN_MAX_FAILURES_PER_ADDR",
+        default_value_t = 20
+    )]
     pub login_max_failures_per_addr: i64,
 
     /// Window over which failed logins are counted, in seconds.
-    #[arg(long = "login-window-s", env = "CANOPY_LOGIN_WINDOW_S", default_value_t = 900)]
+    #[arg(
+        long = "login-window-s",
+        env = "CANOPY_LOGIN_WINDOW_S",
+        default_value_t = 900
+    )]
     pub login_window_s: i64,
 }
 
@@ -130,7 +154,11 @@ pub struct SmtpArgs {
     #[arg(long = "smtp-password", env = "CANOPY_SMTP_PASSWORD")]
     pub password: Option<Secret>,
     /// Sender address of account emails.
-    #[arg(long = "smtp-from", env = "CANOPY_SMTP_FROM", default_value = "Canopy <no-reply@localhost>")]
+    #[arg(
+        long = "smtp-from",
+        env = "CANOPY_SMTP_FROM",
+        default_value = "Canopy <no-reply@localhost>"
+    )]
     pub from: String,
     /// Use STARTTLS (turn off only for a local relay).
     #[arg(long = "smtp-starttls", env = "CANOPY_SMTP_STARTTLS", default_value = "true",
@@ -165,23 +193,41 @@ impl SmtpArgs {
 impl Settings {
     /// Checks what clap's types cannot.
     pub fn validate(&self) -> anyhow::Result<()> {
-        anyhow::ensure!(self.auth.access_token_ttl_s >= 60, "--access-token-ttl-s must be at least 60");
-        anyhow::ensure!(self.auth.refresh_token_ttl_days >= 1, "--refresh-token-ttl-days must be at least 1");
-        anyhow::ensure!(self.auth.login_window_s >= 1, "--login-window-s must be at least 1");
-        anyhow::ensure!(self.database.max_connections >= 2, "--database-max-connections must be at least 2");
+        anyhow::ensure!(
+            self.auth.access_token_ttl_s >= 60,
+            "--access-token-ttl-s must be at least 60"
+        );
+        anyhow::ensure!(
+            self.auth.refresh_token_ttl_days >= 1,
+            "--refresh-token-ttl-days must be at least 1"
+        );
+        anyhow::ensure!(
+            self.auth.login_window_s >= 1,
+            "--login-window-s must be at least 1"
+        );
+        anyhow::ensure!(
+            self.database.max_connections >= 2,
+            "--database-max-connections must be at least 2"
+        );
         if let Some(secret) = &self.auth.jwt_secret {
-            anyhow::ensure!(secret.expose().len() >= 32, "--jwt-secret must be at least 32 characters");
+            anyhow::ensure!(
+                secret.expose().len() >= 32,
+                "--jwt-secret must be at least 32 characters"
+            );
         }
         Ok(())
     }
 
     /// Defaults, as if no flag or variable were given; tests start from this.
     pub fn defaults() -> Self {
-        use clap::{FromArgMatches, Command};
+        use clap::{Command, FromArgMatches};
         let command = Settings::augment_args(Command::new("defaults"));
-        let matches = command.no_binary_name(true).get_matches_from(Vec::<String>::new());
+        let matches = command
+            .no_binary_name(true)
+            .get_matches_from(Vec::<String>::new());
         // Defaults always parse; a failure here is a programming error caught by the unit test below.
-        Settings::from_arg_matches(&matches).unwrap_or_else(|error| panic!("default settings do not parse: {error}"))
+        Settings::from_arg_matches(&matches)
+            .unwrap_or_else(|error| panic!("default settings do not parse: {error}"))
     }
 }
 

@@ -26,18 +26,28 @@ impl Application {
     /// Binds the listen address and builds the app around `pool`.
     pub async fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Self> {
         let state = web::Data::new(build_state(settings, pool).await?);
-        let listener = TcpListener::bind(settings.listen).with_context(|| format!("while binding {}", settings.listen))?;
+        let listener = TcpListener::bind(settings.listen)
+            .with_context(|| format!("while binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
-        let workers = if settings.http_workers == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { settings.http_workers };
+        let workers = if settings.http_workers == 0 {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        } else {
+            settings.http_workers
+        };
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(state.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
-                    ApiError::bad_request("INVALID_QUERY", format!("the query string is invalid: {error}")).into()
+                    ApiError::bad_request(
+                        "INVALID_QUERY",
+                        format!("the query string is invalid: {error}"),
+                    )
+                    .into()
                 }))
                 .app_data(web::PathConfig::default().error_handler(|error, _| {
-                    ApiError::bad_request("INVALID_PATH", format!("the path is invalid: {error}")).into()
+                    ApiError::bad_request("INVALID_PATH", format!("the path is invalid: {error}"))
+                        .into()
                 }))
                 .configure(routes::configure)
         })
@@ -69,7 +79,8 @@ async fn build_state(settings: &Settings, pool: PgPool) -> anyhow::Result<AppSta
         Some(secret) => secret.expose().as_bytes().to_vec(),
         None => {
             let mut conn = pool.acquire().await?;
-            db::secrets::load_or_create(&mut conn, "jwt_signing_key", &secret::random_bytes(64)).await?
+            db::secrets::load_or_create(&mut conn, "jwt_signing_key", &secret::random_bytes(64))
+                .await?
         }
     };
     Ok(AppState {

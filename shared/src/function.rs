@@ -80,7 +80,13 @@ impl Capabilities {
 
 impl Default for Capabilities {
     fn default() -> Self {
-        Capabilities { timeout: 10, cpu_count: 0, mem_size: 0, network_latency: 0, privileged: false }
+        Capabilities {
+            timeout: 10,
+            cpu_count: 0,
+            mem_size: 0,
+            network_latency: 0,
+            privileged: false,
+        }
     }
 }
 
@@ -95,7 +101,10 @@ mod tests {
             assert_eq!(lang.lowercase(), lang.code().to_lowercase());
             assert_eq!(Lang::from_code(lang.lowercase()), None);
         }
-        assert_eq!(serde_json::to_string(&Lang::Py).ok().as_deref(), Some("\"PY\""));
+        assert_eq!(
+            serde_json::to_string(&Lang::Py).ok().as_deref(),
+            Some("\"PY\"")
+        );
     }
 
     #[test]

@@ -29,7 +29,9 @@ mod tests {
         let id = new_id();
         let text = format_id(id);
         assert_eq!(text.len(), 32);
-        assert!(text.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        assert!(text
+            .chars()
+            .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
         assert_eq!(parse_id(&text), Some(id));
         assert_eq!(parse_id(&id.hyphenated().to_string()), Some(id));
     }

@@ -38,13 +38,19 @@ pub struct TokenKeys {
 
 impl std::fmt::Debug for TokenKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenKeys").field("ttl_s", &self.ttl_s).finish_non_exhaustive()
+        f.debug_struct("TokenKeys")
+            .field("ttl_s", &self.ttl_s)
+            .finish_non_exhaustive()
     }
 }
 
 impl TokenKeys {
     pub fn new(secret: &[u8], ttl_s: i64) -> Self {
-        TokenKeys { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), ttl_s }
+        TokenKeys {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            ttl_s,
+        }
     }
 
     /// Lifetime of an access token in seconds (the `expiresIn` of login responses).
@@ -63,7 +69,11 @@ impl TokenKeys {
             iss: ISSUER.to_owned(),
             jti: canopy_shared::format_id(canopy_shared::new_id()),
         };
-        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.encoding,
+        )?)
     }
 
     /// The claims of a valid, unexpired token.
@@ -72,12 +82,12 @@ impl TokenKeys {
         validation.set_issuer(&[ISSUER]);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "iss", "sub"]);
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map(|data| data.claims).map_err(|error| {
-            match error.kind() {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|error| match error.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
-            }
-        })
+            })
     }
 }
 

@@ -10,7 +10,10 @@ use crate::settings::SmtpSettings;
 /// Where account emails go.
 #[derive(Clone)]
 pub enum Mailer {
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+    Smtp {
+        transport: Box<AsyncSmtpTransport<Tokio1Executor>>,
+        from: Mailbox,
+    },
     Log,
 }
 
@@ -26,8 +29,13 @@ impl std::fmt::Debug for Mailer {
 impl Mailer {
     /// An SMTP mailer when settings are given, otherwise the log mailer.
     pub fn from_settings(smtp: Option<&SmtpSettings>) -> anyhow::Result<Self> {
-        let Some(smtp) = smtp else { return Ok(Mailer::Log) };
-        let from: Mailbox = smtp.from.parse().map_err(|error| anyhow::anyhow!("invalid SMTP from address: {error}"))?;
+        let Some(smtp) = smtp else {
+            return Ok(Mailer::Log);
+        };
+        let from: Mailbox = smtp
+            .from
+            .parse()
+            .map_err(|error| anyhow::anyhow!("invalid SMTP from address: {error}"))?;
         let builder = if smtp.starttls {
             AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(&smtp.host)?
         } else {
@@ -35,9 +43,13 @@ impl Mailer {
         };
         let mut builder = builder.port(smtp.port);
         if let (Some(user), Some(password)) = (&smtp.username, &smtp.password) {
-            builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
+            builder =
+                builder.credentials(Credentials::new(user.clone(), password.expose().to_owned()));
         }
-        Ok(Mailer::Smtp { transport: builder.build(), from })
+        Ok(Mailer::Smtp {
+            transport: Box::new(builder.build()),
+            from,
+        })
     }
 
     /// Sends the activation code for a new account.
@@ -47,13 +59,19 @@ impl Mailer {
         match self {
             Mailer::Log => {
                 // Without SMTP the log is the only way the code reaches the user.
-                tracing::info!(email.to = to, activation.code = code, "activation code (no SMTP configured)");
+                tracing::info!(
+                    email.to = to,
+                    activation.code = code,
+                    "activation code (no SMTP configured)"
+                );
                 Ok(())
             }
             Mailer::Smtp { transport, from } => {
                 let message = Message::builder()
                     .from(from.clone())
-                    .to(to.parse().map_err(|error| anyhow::anyhow!("invalid recipient: {error}"))?)
+                    .to(to
+                        .parse()
+                        .map_err(|error| anyhow::anyhow!("invalid recipient: {error}"))?)
                     .subject(subject)
                     .body(body)?;
                 transport.send(message).await?;

@@ -16,7 +16,11 @@ pub fn hash(password: &str) -> anyhow::Result<String> {
 /// Whether `password` matches the stored PHC `hash`. A malformed stored hash never matches.
 pub fn verify(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -27,7 +31,9 @@ pub async fn hash_blocking(password: String) -> anyhow::Result<String> {
 
 /// Runs `verify` on the blocking pool.
 pub async fn verify_blocking(password: String, hash: String) -> bool {
-    tokio::task::spawn_blocking(move || verify(&password, &hash)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify(&password, &hash))
+        .await
+        .unwrap_or(false)
 }
 
 /// A hash to verify against when the account does not exist, so timing does not reveal which

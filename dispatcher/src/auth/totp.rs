@@ -17,7 +17,13 @@ pub fn new_seed() -> String {
 pub fn provisioning_url(seed: &str, account_email: &str) -> String {
     let label: String = account_email
         .chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "@.-_".contains(c) { c.to_string() } else { format!("%{:02X}", c as u32 & 0xff) })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "@.-_".contains(c) {
+                c.to_string()
+            } else {
+                format!("%{:02X}", c as u32 & 0xff)
+            }
+        })
         .collect();
     format!("otpauth://totp/Canopy:{label}?secret={seed}&issuer=Canopy&algorithm=SHA1&digits=6&period=30")
 }
@@ -29,7 +35,12 @@ pub fn code_at_step(seed: &str, step: i64) -> Option<String> {
     mac.update(&step.to_be_bytes());
     let digest = mac.finalize().into_bytes();
     let offset = usize::from(digest[digest.len() - 1] & 0x0f);
-    let chunk = [digest[offset] & 0x7f, digest[offset + 1], digest[offset + 2], digest[offset + 3]];
+    let chunk = [
+        digest[offset] & 0x7f,
+        digest[offset + 1],
+        digest[offset + 2],
+        digest[offset + 3],
+    ];
     let value = u32::from_be_bytes(chunk) % 10u32.pow(DIGITS);
     Some(format!("{value:0width$}", width = DIGITS as usize))
 }
@@ -43,7 +54,8 @@ pub fn step_of(unix_seconds: i64) -> i64 {
 /// before the last one accepted, so a code cannot be replayed.
 pub fn matching_step(seed: &str, code: &str, unix_seconds: i64) -> Option<i64> {
     let now = step_of(unix_seconds);
-    (now - DRIFT_STEPS..=now + DRIFT_STEPS).find(|&step| code_at_step(seed, step).as_deref() == Some(code))
+    (now - DRIFT_STEPS..=now + DRIFT_STEPS)
+        .find(|&step| code_at_step(seed, step).as_deref() == Some(code))
 }
 
 #[cfg(test)]
@@ -55,10 +67,22 @@ mod tests {
 
     #[test]
     fn codes_match_the_rfc_6238_test_vectors() {
-        assert_eq!(code_at_step(RFC_SEED, step_of(59)).as_deref(), Some("287082"));
-        assert_eq!(code_at_step(RFC_SEED, step_of(1_111_111_109)).as_deref(), Some("081804"));
-        assert_eq!(code_at_step(RFC_SEED, step_of(1_234_567_890)).as_deref(), Some("005924"));
-        assert_eq!(code_at_step(RFC_SEED, step_of(2_000_000_000)).as_deref(), Some("279037"));
+        assert_eq!(
+            code_at_step(RFC_SEED, step_of(59)).as_deref(),
+            Some("287082")
+        );
+        assert_eq!(
+            code_at_step(RFC_SEED, step_of(1_111_111_109)).as_deref(),
+            Some("081804")
+        );
+        assert_eq!(
+            code_at_step(RFC_SEED, step_of(1_234_567_890)).as_deref(),
+            Some("005924")
+        );
+        assert_eq!(
+            code_at_step(RFC_SEED, step_of(2_000_000_000)).as_deref(),
+            Some("279037")
+        );
     }
 
     #[test]

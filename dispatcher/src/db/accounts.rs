@@ -50,7 +50,10 @@ pub async fn insert_account(conn: &mut PgConnection, account: &NewAccount<'_>) -
     Ok(())
 }
 
-pub async fn find_by_email(conn: &mut PgConnection, email: &str) -> sqlx::Result<Option<AccountRow>> {
+pub async fn find_by_email(
+    conn: &mut PgConnection,
+    email: &str,
+) -> sqlx::Result<Option<AccountRow>> {
     sqlx::query_as!(
         AccountRow,
         "SELECT id, email, name, surname, password_hash, role, activated_at, twofa_secret,
@@ -92,7 +95,10 @@ pub async fn insert_activation_code(
 }
 
 /// Consumes an unexpired activation code and activates its account; returns the account id.
-pub async fn activate_with_code(conn: &mut PgConnection, code_hash: &[u8]) -> sqlx::Result<Option<Uuid>> {
+pub async fn activate_with_code(
+    conn: &mut PgConnection,
+    code_hash: &[u8],
+) -> sqlx::Result<Option<Uuid>> {
     let row = sqlx::query!(
         "WITH used AS (
              DELETE FROM activation_codes WHERE code_hash = $1 AND expires_at > now() RETURNING account_id
@@ -106,22 +112,39 @@ pub async fn activate_with_code(conn: &mut PgConnection, code_hash: &[u8]) -> sq
     Ok(row.map(|row| row.id))
 }
 
-pub async fn set_password(conn: &mut PgConnection, id: Uuid, password_hash: &str) -> sqlx::Result<()> {
-    sqlx::query!("UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1", id, password_hash)
-        .execute(conn)
-        .await?;
+pub async fn set_password(
+    conn: &mut PgConnection,
+    id: Uuid,
+    password_hash: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE accounts SET password_hash = $2, updated_at = now() WHERE id = $1",
+        id,
+        password_hash
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 pub async fn set_pending_twofa(conn: &mut PgConnection, id: Uuid, seed: &str) -> sqlx::Result<()> {
-    sqlx::query!("UPDATE accounts SET twofa_pending_secret = $2, updated_at = now() WHERE id = $1", id, seed)
-        .execute(conn)
-        .await?;
+    sqlx::query!(
+        "UPDATE accounts SET twofa_pending_secret = $2, updated_at = now() WHERE id = $1",
+        id,
+        seed
+    )
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
 /// Turns on 2FA with the pending seed, if it is still the one the code was checked against.
-pub async fn enable_twofa(conn: &mut PgConnection, id: Uuid, seed: &str, step: i64) -> sqlx::Result<bool> {
+pub async fn enable_twofa(
+    conn: &mut PgConnection,
+    id: Uuid,
+    seed: &str,
+    step: i64,
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         "UPDATE accounts SET twofa_secret = twofa_pending_secret, twofa_pending_secret = NULL,
                 twofa_last_step = $3, updated_at = now()
@@ -148,7 +171,11 @@ pub async fn disable_twofa(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<()
 }
 
 /// Records that a TOTP step was used; false when it (or a later one) was already used.
-pub async fn consume_twofa_step(conn: &mut PgConnection, id: Uuid, step: i64) -> sqlx::Result<bool> {
+pub async fn consume_twofa_step(
+    conn: &mut PgConnection,
+    id: Uuid,
+    step: i64,
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         "UPDATE accounts SET twofa_last_step = $2
          WHERE id = $1 AND (twofa_last_step IS NULL OR twofa_last_step < $2)",
@@ -161,7 +188,11 @@ pub async fn consume_twofa_step(conn: &mut PgConnection, id: Uuid, step: i64) ->
 }
 
 /// Makes an existing account an active admin (used by `admin create` on a taken email).
-pub async fn promote_to_admin(conn: &mut PgConnection, email: &str, password_hash: &str) -> sqlx::Result<bool> {
+pub async fn promote_to_admin(
+    conn: &mut PgConnection,
+    email: &str,
+    password_hash: &str,
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         "UPDATE accounts SET role = 'admin', password_hash = $2, activated_at = coalesce(activated_at, now()),
                 updated_at = now()

@@ -60,7 +60,10 @@ pub async fn revoke(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> sqlx
 }
 
 /// The account (id, role) owning a live key, recording its use.
-pub async fn authenticate(conn: &mut PgConnection, key_hash: &[u8]) -> sqlx::Result<Option<(Uuid, String)>> {
+pub async fn authenticate(
+    conn: &mut PgConnection,
+    key_hash: &[u8],
+) -> sqlx::Result<Option<(Uuid, String)>> {
     let row = sqlx::query!(
         "UPDATE api_keys k SET last_used_at = now()
          FROM accounts a

@@ -59,7 +59,11 @@ pub async fn insert(conn: &mut PgConnection, function: &NewFunction<'_>) -> sqlx
     Ok(())
 }
 
-pub async fn find_live(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> sqlx::Result<Option<FunctionRow>> {
+pub async fn find_live(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<FunctionRow>> {
     sqlx::query_as!(
         FunctionRow,
         "SELECT id, name, description, lang, kind, timeout_s, cpu_count, mem_size_mb, network_latency_ms,
@@ -109,12 +113,33 @@ pub async fn tags_of(conn: &mut PgConnection, ids: &[Uuid]) -> sqlx::Result<Vec<
     )
     .fetch_all(conn)
     .await?;
-    Ok(rows.into_iter().map(|row| (row.function_id, TagRow { id: row.id, name: row.name, color: row.color })).collect())
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            (
+                row.function_id,
+                TagRow {
+                    id: row.id,
+                    name: row.name,
+                    color: row.color,
+                },
+            )
+        })
+        .collect())
 }
 
 /// Replaces a function's tags.
-pub async fn set_tags(conn: &mut PgConnection, function_id: Uuid, tag_ids: &[Uuid]) -> sqlx::Result<()> {
-    sqlx::query!("DELETE FROM function_tags WHERE function_id = $1", function_id).execute(&mut *conn).await?;
+pub async fn set_tags(
+    conn: &mut PgConnection,
+    function_id: Uuid,
+    tag_ids: &[Uuid],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "DELETE FROM function_tags WHERE function_id = $1",
+        function_id
+    )
+    .execute(&mut *conn)
+    .await?;
     sqlx::query!(
         "INSERT INTO function_tags (function_id, tag_id) SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
         function_id,
@@ -171,7 +196,11 @@ pub async fn update_capabilities(
 }
 
 /// Flips `paused`; returns the new value, or `None` when not found.
-pub async fn toggle_pause(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> sqlx::Result<Option<bool>> {
+pub async fn toggle_pause(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<bool>> {
     let row = sqlx::query!(
         "UPDATE functions SET paused = NOT paused, updated_at = now()
          WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL RETURNING paused",
@@ -184,7 +213,11 @@ pub async fn toggle_pause(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -
 }
 
 /// Soft-deletes a live function; false when not found.
-pub async fn soft_delete(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+pub async fn soft_delete(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<bool> {
     let result = sqlx::query!(
         "UPDATE functions SET deleted_at = now(), updated_at = now()
          WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",

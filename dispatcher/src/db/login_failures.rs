@@ -3,7 +3,12 @@
 use sqlx::PgConnection;
 
 /// Failures within the last `window_s` seconds for this email and for this client address.
-pub async fn count_recent(conn: &mut PgConnection, email: &str, client_addr: &str, window_s: i64) -> sqlx::Result<(i64, i64)> {
+pub async fn count_recent(
+    conn: &mut PgConnection,
+    email: &str,
+    client_addr: &str,
+    window_s: i64,
+) -> sqlx::Result<(i64, i64)> {
     let row = sqlx::query!(
         r#"SELECT
              (SELECT count(*) FROM login_failures
@@ -20,7 +25,12 @@ pub async fn count_recent(conn: &mut PgConnection, email: &str, client_addr: &st
 }
 
 /// Records a failure and drops this email's failures older than the window.
-pub async fn record(conn: &mut PgConnection, email: &str, client_addr: &str, window_s: i64) -> sqlx::Result<()> {
+pub async fn record(
+    conn: &mut PgConnection,
+    email: &str,
+    client_addr: &str,
+    window_s: i64,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "WITH pruned AS (
              DELETE FROM login_failures WHERE email = lower($1) AND failed_at <= now() - make_interval(secs => $3)
@@ -37,6 +47,8 @@ pub async fn record(conn: &mut PgConnection, email: &str, client_addr: &str, win
 
 /// Forgets an email's failures after a successful login.
 pub async fn clear_email(conn: &mut PgConnection, email: &str) -> sqlx::Result<()> {
-    sqlx::query!("DELETE FROM login_failures WHERE email = lower($1)", email).execute(conn).await?;
+    sqlx::query!("DELETE FROM login_failures WHERE email = lower($1)", email)
+        .execute(conn)
+        .await?;
     Ok(())
 }

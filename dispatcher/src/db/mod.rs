@@ -24,6 +24,9 @@ pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Res
         .connect_with(options)
         .await
         .context("while connecting to PostgreSQL")?;
-    sqlx::migrate!("../migrations").run(&pool).await.context("while applying database migrations")?;
+    sqlx::migrate!("../migrations")
+        .run(&pool)
+        .await
+        .context("while applying database migrations")?;
     Ok(pool)
 }

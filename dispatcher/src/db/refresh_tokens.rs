@@ -46,13 +46,21 @@ pub async fn redeem(conn: &mut PgConnection, token_hash: &[u8]) -> sqlx::Result<
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(row) = fresh {
-        return Ok(Redemption::Valid { account_id: row.account_id, family_id: row.family_id });
+        return Ok(Redemption::Valid {
+            account_id: row.account_id,
+            family_id: row.family_id,
+        });
     }
-    let known = sqlx::query!("SELECT family_id, used_at FROM refresh_tokens WHERE token_hash = $1", token_hash)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let known = sqlx::query!(
+        "SELECT family_id, used_at FROM refresh_tokens WHERE token_hash = $1",
+        token_hash
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(match known {
-        Some(row) if row.used_at.is_some() => Redemption::Reused { family_id: row.family_id },
+        Some(row) if row.used_at.is_some() => Redemption::Reused {
+            family_id: row.family_id,
+        },
         _ => Redemption::Invalid,
     })
 }
@@ -67,7 +75,10 @@ pub async fn revoke_family(conn: &mut PgConnection, family_id: Uuid) -> sqlx::Re
     Ok(result.rows_affected())
 }
 
-pub async fn revoke_all_for_account(conn: &mut PgConnection, account_id: Uuid) -> sqlx::Result<u64> {
+pub async fn revoke_all_for_account(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         "UPDATE refresh_tokens SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL",
         account_id

@@ -14,7 +14,10 @@ pub struct Register {
     pub name: String,
     #[validate(length(max = 20, message = "must be at most 20 characters"), custom(function = rules::person_name))]
     pub surname: String,
-    #[validate(email(message = "must be an email address"), length(max = 254, message = "must be at most 254 characters"))]
+    #[validate(
+        email(message = "must be an email address"),
+        length(max = 254, message = "must be at most 254 characters")
+    )]
     pub email: String,
     #[validate(custom(function = rules::password))]
     pub password: String,
@@ -24,7 +27,11 @@ pub struct Register {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Activate {
-    #[validate(length(min = 1, max = 128, message = "must be the code from the activation email"))]
+    #[validate(length(
+        min = 1,
+        max = 128,
+        message = "must be the code from the activation email"
+    ))]
     pub code: String,
 }
 

@@ -15,7 +15,10 @@ pub fn alphanum(value: &str) -> Result<(), ValidationError> {
         return Err(error("required", "must not be empty"));
     }
     if !value.bytes().all(|b| b.is_ascii_alphanumeric()) {
-        return Err(error("alphanum", "must contain only ASCII letters and digits"));
+        return Err(error(
+            "alphanum",
+            "must contain only ASCII letters and digits",
+        ));
     }
     Ok(())
 }
@@ -23,7 +26,10 @@ pub fn alphanum(value: &str) -> Result<(), ValidationError> {
 /// `printascii`: printable ASCII characters only (space to tilde).
 pub fn printascii(value: &str) -> Result<(), ValidationError> {
     if !value.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
-        return Err(error("printascii", "must contain only printable ASCII characters"));
+        return Err(error(
+            "printascii",
+            "must contain only printable ASCII characters",
+        ));
     }
     Ok(())
 }
@@ -38,9 +44,9 @@ pub fn required_printascii(value: &str) -> Result<(), ValidationError> {
 
 /// `hexcolor`: `#` and 3, 4, 6 or 8 hex digits.
 pub fn hexcolor(value: &str) -> Result<(), ValidationError> {
-    let valid = value
-        .strip_prefix('#')
-        .is_some_and(|digits| matches!(digits.len(), 3 | 4 | 6 | 8) && digits.bytes().all(|b| b.is_ascii_hexdigit()));
+    let valid = value.strip_prefix('#').is_some_and(|digits| {
+        matches!(digits.len(), 3 | 4 | 6 | 8) && digits.bytes().all(|b| b.is_ascii_hexdigit())
+    });
     if !valid {
         return Err(error("hexcolor", "must be a hex colour such as #00ff80"));
     }
@@ -87,8 +93,14 @@ pub fn person_name(value: &str) -> Result<(), ValidationError> {
     if value.trim().is_empty() {
         return Err(error("required", "must not be empty"));
     }
-    if !value.chars().all(|c| c.is_alphabetic() || " -'".contains(c)) {
-        return Err(error("alpha", "must contain only letters, spaces, hyphens and apostrophes"));
+    if !value
+        .chars()
+        .all(|c| c.is_alphabetic() || " -'".contains(c))
+    {
+        return Err(error(
+            "alpha",
+            "must contain only letters, spaces, hyphens and apostrophes",
+        ));
     }
     Ok(())
 }

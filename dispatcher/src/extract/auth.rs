@@ -56,25 +56,46 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("AppState is not registered")))?;
-    let value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("NEEDS_LOGIN", "this endpoint needs an access token in the Authorization header"))?;
+    let value = req.headers().get(header::AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized(
+            "NEEDS_LOGIN",
+            "this endpoint needs an access token in the Authorization header",
+        )
+    })?;
     let value = value
         .to_str()
-        .map_err(|_| ApiError::unauthorized("INVALID_TOKEN", "the Authorization header is not valid text"))?
+        .map_err(|_| {
+            ApiError::unauthorized(
+                "INVALID_TOKEN",
+                "the Authorization header is not valid text",
+            )
+        })?
         .trim();
     let token = match value.split_once(' ') {
         Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => token.trim(),
-        Some(_) => return Err(ApiError::unauthorized("INVALID_TOKEN", "the Authorization scheme must be Bearer")),
+        Some(_) => {
+            return Err(ApiError::unauthorized(
+                "INVALID_TOKEN",
+                "the Authorization scheme must be Bearer",
+            ))
+        }
         None => value,
     };
     let claims = state.tokens.verify(token).map_err(|error| match error {
-        TokenError::Expired => ApiError::unauthorized("TOKEN_EXPIRED", "the access token has expired; refresh it or log in again"),
-        TokenError::Invalid => ApiError::unauthorized("INVALID_TOKEN", "the access token is malformed or its signature is invalid"),
+        TokenError::Expired => ApiError::unauthorized(
+            "TOKEN_EXPIRED",
+            "the access token has expired; refresh it or log in again",
+        ),
+        TokenError::Invalid => ApiError::unauthorized(
+            "INVALID_TOKEN",
+            "the access token is malformed or its signature is invalid",
+        ),
     })?;
-    let account_id = canopy_shared::parse_id(&claims.sub)
-        .ok_or_else(|| ApiError::unauthorized("INVALID_TOKEN", "the access token names no account"))?;
-    let role = Role::parse(&claims.role).ok_or_else(|| ApiError::unauthorized("INVALID_TOKEN", "the access token has an unknown role"))?;
+    let account_id = canopy_shared::parse_id(&claims.sub).ok_or_else(|| {
+        ApiError::unauthorized("INVALID_TOKEN", "the access token names no account")
+    })?;
+    let role = Role::parse(&claims.role).ok_or_else(|| {
+        ApiError::unauthorized("INVALID_TOKEN", "the access token has an unknown role")
+    })?;
     Ok(AuthUser { account_id, role })
 }

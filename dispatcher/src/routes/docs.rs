@@ -32,7 +32,10 @@ struct BearerAuth;
 impl Modify for BearerAuth {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
-        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build();
+        let scheme = HttpBuilder::new()
+            .scheme(HttpAuthScheme::Bearer)
+            .bearer_format("JWT")
+            .build();
         components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
     }
 }
@@ -54,21 +57,29 @@ impl Modify for VersionPrefix {
 }
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.app_data(web::Data::new(render_spec())).service(openapi_json).service(docs_page);
+    cfg.app_data(web::Data::new(render_spec()))
+        .service(openapi_json)
+        .service(docs_page);
 }
 
 fn render_spec() -> String {
-    ApiDoc::openapi().to_pretty_json().unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
+    ApiDoc::openapi()
+        .to_pretty_json()
+        .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
 }
 
 /// The OpenAPI 3.1 document.
 #[get("/openapi.json")]
 async fn openapi_json(spec: web::Data<String>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(spec.get_ref().clone())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(spec.get_ref().clone())
 }
 
 /// A readable reference rendered from `/openapi.json`.
 #[get("/docs")]
 async fn docs_page() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/html; charset=utf-8").body(include_str!("docs.html"))
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("docs.html"))
 }

@@ -20,13 +20,19 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(tag = "health", responses((status = 200, description = "ready"), (status = 503, description = "database unreachable")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
-    let probe = tokio::time::timeout(std::time::Duration::from_secs(2), sqlx::query("SELECT 1").execute(&state.pool)).await;
+    let probe = tokio::time::timeout(
+        std::time::Duration::from_secs(2),
+        sqlx::query("SELECT 1").execute(&state.pool),
+    )
+    .await;
     match probe {
         Ok(Ok(_)) => Ok(HttpResponse::Ok().json(serde_json::json!({ "status": "ready" }))),
         Ok(Err(error)) => {
             tracing::warn!(error = %error, "readiness probe failed");
             Err(ApiError::unavailable("the database is not reachable"))
         }
-        Err(_) => Err(ApiError::unavailable("the database did not answer within 2 s")),
+        Err(_) => Err(ApiError::unavailable(
+            "the database did not answer within 2 s",
+        )),
     }
 }

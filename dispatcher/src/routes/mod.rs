@@ -29,12 +29,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// Unknown paths (and unknown methods on known ones) get a problem document too.
 async fn not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::not_found("ROUTE_NOT_FOUND", format!("no endpoint {} {}", req.method(), req.path())))
+    Err(ApiError::not_found(
+        "ROUTE_NOT_FOUND",
+        format!("no endpoint {} {}", req.method(), req.path()),
+    ))
 }
 
 /// Parses a path id; a malformed one cannot name any resource, so it is that resource's 404.
 pub(crate) fn path_id(raw: &str, code: &'static str, what: &str) -> Result<uuid::Uuid, ApiError> {
-    canopy_shared::parse_id(raw).ok_or_else(|| ApiError::not_found(code, format!("no {what} with id {raw:?}")))
+    canopy_shared::parse_id(raw)
+        .ok_or_else(|| ApiError::not_found(code, format!("no {what} with id {raw:?}")))
 }
 
 /// `201 Created` with `{"id"}` and a `Location` header.

@@ -11,7 +11,10 @@ use crate::extract::{AuthUser, ValidJson};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_tags).service(create_tag).service(update_tag).service(delete_tag);
+    cfg.service(list_tags)
+        .service(create_tag)
+        .service(update_tag)
+        .service(delete_tag);
 }
 
 fn not_found(raw: &str) -> ApiError {
@@ -22,12 +25,26 @@ fn not_found(raw: &str) -> ApiError {
 #[utoipa::path(tag = "tag", security(("bearer" = [])), request_body = CreateTag,
     responses((status = 201, description = "`{\"id\"}`"), (status = 400, body = crate::error::Problem), (status = 409, description = "TAG_EXISTS")))]
 #[post("/tag")]
-pub async fn create_tag(user: AuthUser, state: web::Data<AppState>, body: ValidJson<CreateTag>) -> ApiResult<HttpResponse> {
+pub async fn create_tag(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: ValidJson<CreateTag>,
+) -> ApiResult<HttpResponse> {
     let request = body.0;
     let id = canopy_shared::new_id();
     let mut conn = state.pool.acquire().await?;
-    db::tags::insert(&mut conn, id, user.account_id, request.name.trim(), request.color.as_deref()).await?;
-    Ok(created(format!("/v1/tag/{}", canopy_shared::format_id(id)), id))
+    db::tags::insert(
+        &mut conn,
+        id,
+        user.account_id,
+        request.name.trim(),
+        request.color.as_deref(),
+    )
+    .await?;
+    Ok(created(
+        format!("/v1/tag/{}", canopy_shared::format_id(id)),
+        id,
+    ))
 }
 
 /// The caller's tags as a bare array.
@@ -43,12 +60,25 @@ pub async fn list_tags(user: AuthUser, state: web::Data<AppState>) -> ApiResult<
 #[utoipa::path(tag = "tag", security(("bearer" = [])), params(("id" = String, Path)), request_body = UpdateTag,
     responses((status = 204), (status = 404, description = "TAG_NOT_FOUND"), (status = 409, description = "TAG_EXISTS")))]
 #[patch("/tag/{id}")]
-pub async fn update_tag(user: AuthUser, state: web::Data<AppState>, path: web::Path<String>, body: ValidJson<UpdateTag>) -> ApiResult<HttpResponse> {
+pub async fn update_tag(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ValidJson<UpdateTag>,
+) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "TAG_NOT_FOUND", "tag")?;
     let request = body.0;
     let mut conn = state.pool.acquire().await?;
     let name = request.name.as_deref().map(str::trim);
-    if !db::tags::update(&mut conn, user.account_id, id, name, request.color.as_deref()).await? {
+    if !db::tags::update(
+        &mut conn,
+        user.account_id,
+        id,
+        name,
+        request.color.as_deref(),
+    )
+    .await?
+    {
         return Err(not_found(&path));
     }
     Ok(HttpResponse::NoContent().finish())
@@ -58,7 +88,11 @@ pub async fn update_tag(user: AuthUser, state: web::Data<AppState>, path: web::P
 #[utoipa::path(tag = "tag", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204), (status = 404, description = "TAG_NOT_FOUND")))]
 #[delete("/tag/{id}")]
-pub async fn delete_tag(user: AuthUser, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn delete_tag(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "TAG_NOT_FOUND", "tag")?;
     let mut conn = state.pool.acquire().await?;
     if !db::tags::delete(&mut conn, user.account_id, id).await? {

@@ -75,7 +75,9 @@ fn key_view(row: db::api_keys::ApiKeyRow) -> ApiKeyView {
 #[get("/user")]
 pub async fn get_user(user: AuthUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.acquire().await?;
-    let account = db::accounts::find_by_id(&mut conn, user.account_id).await?.ok_or_else(account_gone)?;
+    let account = db::accounts::find_by_id(&mut conn, user.account_id)
+        .await?
+        .ok_or_else(account_gone)?;
     let keys = db::api_keys::list_live(&mut conn, user.account_id).await?;
     Ok(HttpResponse::Ok().json(UserView {
         id: canopy_shared::format_id(account.id),
@@ -95,19 +97,34 @@ pub async fn get_user(user: AuthUser, state: web::Data<AppState>) -> ApiResult<H
     responses((status = 204, description = "changed"),
               (status = 403, description = "INVALID_CURRENT_PASSWORD, TWOFA_REQUIRED or INVALID_TWOFA")))]
 #[put("/user/password")]
-pub async fn change_password(user: AuthUser, state: web::Data<AppState>, body: ValidJson<ChangePassword>) -> ApiResult<HttpResponse> {
+pub async fn change_password(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: ValidJson<ChangePassword>,
+) -> ApiResult<HttpResponse> {
     let request = body.0;
     let mut conn = state.pool.acquire().await?;
-    let account = db::accounts::find_by_id(&mut conn, user.account_id).await?.ok_or_else(account_gone)?;
+    let account = db::accounts::find_by_id(&mut conn, user.account_id)
+        .await?
+        .ok_or_else(account_gone)?;
     if !password::verify_blocking(request.current_password, account.password_hash.clone()).await {
-        return Err(ApiError::forbidden("INVALID_CURRENT_PASSWORD", "the current password is wrong"));
+        return Err(ApiError::forbidden(
+            "INVALID_CURRENT_PASSWORD",
+            "the current password is wrong",
+        ));
     }
     if let Some(seed) = &account.twofa_secret {
         let Some(code) = request.twofa.as_deref() else {
-            return Err(ApiError::forbidden("TWOFA_REQUIRED", "this account has 2FA on: send the current code as `twofa`"));
+            return Err(ApiError::forbidden(
+                "TWOFA_REQUIRED",
+                "this account has 2FA on: send the current code as `twofa`",
+            ));
         };
         if !check_twofa(&mut conn, account.id, seed, code).await? {
-            return Err(ApiError::forbidden("INVALID_TWOFA", "the 2FA code is wrong, expired or already used"));
+            return Err(ApiError::forbidden(
+                "INVALID_TWOFA",
+                "the 2FA code is wrong, expired or already used",
+            ));
         }
     }
     let new_hash = password::hash_blocking(request.password).await?;
@@ -127,19 +144,32 @@ pub async fn list_api_keys(user: AuthUser, state: web::Data<AppState>) -> ApiRes
     Ok(HttpResponse::Ok().json(keys.into_iter().map(key_view).collect::<Vec<_>>()))
 }
 
-async fn insert_key(conn: &mut sqlx::PgConnection, account_id: Uuid, name: &str) -> ApiResult<NewApiKey> {
+async fn insert_key(
+    conn: &mut sqlx::PgConnection,
+    account_id: Uuid,
+    name: &str,
+) -> ApiResult<NewApiKey> {
     let key = secret::new_api_key();
     let prefix = key[..secret::API_KEY_PREFIX.len() + 6].to_owned();
     let id = canopy_shared::new_id();
     db::api_keys::insert(conn, id, account_id, name, &prefix, &secret::digest(&key)).await?;
-    Ok(NewApiKey { id: canopy_shared::format_id(id), name: name.to_owned(), key, prefix })
+    Ok(NewApiKey {
+        id: canopy_shared::format_id(id),
+        name: name.to_owned(),
+        key,
+        prefix,
+    })
 }
 
 /// Creates an API key. The response is the only time the key is shown.
 #[utoipa::path(tag = "user", security(("bearer" = [])), request_body(content = CreateApiKey, description = "optional"),
     responses((status = 201, body = NewApiKey)))]
 #[post("/user/apiKey")]
-pub async fn create_api_key(user: AuthUser, state: web::Data<AppState>, body: OptionalJson<CreateApiKey>) -> ApiResult<HttpResponse> {
+pub async fn create_api_key(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: OptionalJson<CreateApiKey>,
+) -> ApiResult<HttpResponse> {
     let name = body.0.name.unwrap_or_else(|| "default".to_owned());
     let mut conn = state.pool.acquire().await?;
     let created = insert_key(&mut conn, user.account_id, &name).await?;
@@ -150,11 +180,18 @@ pub async fn create_api_key(user: AuthUser, state: web::Data<AppState>, body: Op
 #[utoipa::path(tag = "user", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 201, body = NewApiKey), (status = 404, description = "API_KEY_NOT_FOUND")))]
 #[post("/user/apiKey/{id}/rotate")]
-pub async fn rotate_api_key(user: AuthUser, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn rotate_api_key(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "API_KEY_NOT_FOUND", "API key")?;
     let mut tx = state.pool.begin().await?;
     let keys = db::api_keys::list_live(&mut tx, user.account_id).await?;
-    let old = keys.into_iter().find(|key| key.id == id).ok_or_else(|| key_not_found(&path))?;
+    let old = keys
+        .into_iter()
+        .find(|key| key.id == id)
+        .ok_or_else(|| key_not_found(&path))?;
     if !db::api_keys::revoke(&mut tx, user.account_id, id).await? {
         return Err(key_not_found(&path));
     }
@@ -167,7 +204,11 @@ pub async fn rotate_api_key(user: AuthUser, state: web::Data<AppState>, path: we
 #[utoipa::path(tag = "user", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204, description = "revoked"), (status = 404, description = "API_KEY_NOT_FOUND")))]
 #[delete("/user/apiKey/{id}")]
-pub async fn revoke_api_key(user: AuthUser, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn revoke_api_key(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "API_KEY_NOT_FOUND", "API key")?;
     let mut conn = state.pool.acquire().await?;
     if !db::api_keys::revoke(&mut conn, user.account_id, id).await? {

@@ -31,15 +31,26 @@ pub struct AccessToken {
               (status = 429, description = "TOO_MANY_ATTEMPTS, with Retry-After")))]
 #[post("/auth/login")]
 #[tracing::instrument(skip_all)]
-pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: ValidJson<Login>) -> ApiResult<HttpResponse> {
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: ValidJson<Login>,
+) -> ApiResult<HttpResponse> {
     let request = body.0;
     let email = request.email.trim().to_lowercase();
-    let client_addr = req.peer_addr().map(|addr| addr.ip().to_string()).unwrap_or_else(|| "unknown".to_owned());
+    let client_addr = req
+        .peer_addr()
+        .map(|addr| addr.ip().to_string())
+        .unwrap_or_else(|| "unknown".to_owned());
     let limits = &state.auth;
     let mut conn = state.pool.acquire().await?;
 
-    let (by_email, by_addr) = db::login_failures::count_recent(&mut conn, &email, &client_addr, limits.login_window_s).await?;
-    if by_email >= limits.login_max_failures_per_email || by_addr >= limits.login_max_failures_per_addr {
+    let (by_email, by_addr) =
+        db::login_failures::count_recent(&mut conn, &email, &client_addr, limits.login_window_s)
+            .await?;
+    if by_email >= limits.login_max_failures_per_email
+        || by_addr >= limits.login_max_failures_per_addr
+    {
         tracing::warn!(client.addr = %client_addr, "login rate limit reached");
         return Err(ApiError::too_many_requests(
             "TOO_MANY_ATTEMPTS",
@@ -49,29 +60,58 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: ValidJson
     }
 
     let account = db::accounts::find_by_email(&mut conn, &email).await?;
-    let stored_hash = account.as_ref().map_or(password::DUMMY_HASH.to_owned(), |account| account.password_hash.clone());
+    let stored_hash = account
+        .as_ref()
+        .map_or(password::DUMMY_HASH.to_owned(), |account| {
+            account.password_hash.clone()
+        });
     let password_ok = password::verify_blocking(request.password, stored_hash).await;
     let account = match account {
         Some(account) if password_ok => account,
         _ => {
-            db::login_failures::record(&mut conn, &email, &client_addr, limits.login_window_s).await?;
-            return Err(ApiError::unauthorized("INVALID_CREDENTIALS", "the email or password is wrong"));
+            db::login_failures::record(&mut conn, &email, &client_addr, limits.login_window_s)
+                .await?;
+            return Err(ApiError::unauthorized(
+                "INVALID_CREDENTIALS",
+                "the email or password is wrong",
+            ));
         }
     };
     if account.activated_at.is_none() {
-        return Err(ApiError::forbidden("ACCOUNT_NOT_ACTIVATED", "activate the account with the emailed code first"));
+        return Err(ApiError::forbidden(
+            "ACCOUNT_NOT_ACTIVATED",
+            "activate the account with the emailed code first",
+        ));
     }
     if let Some(seed) = &account.twofa_secret {
-        let Some(code) = request.twofa.as_deref().filter(|code| !code.trim().is_empty()) else {
-            return Err(ApiError::unauthorized("TWOFA_REQUIRED", "this account has 2FA on: send the current code as `twofa`"));
+        let Some(code) = request
+            .twofa
+            .as_deref()
+            .filter(|code| !code.trim().is_empty())
+        else {
+            return Err(ApiError::unauthorized(
+                "TWOFA_REQUIRED",
+                "this account has 2FA on: send the current code as `twofa`",
+            ));
         };
         if !check_twofa(&mut conn, account.id, seed, code).await? {
-            db::login_failures::record(&mut conn, &email, &client_addr, limits.login_window_s).await?;
-            return Err(ApiError::unauthorized("INVALID_TWOFA", "the 2FA code is wrong, expired or already used"));
+            db::login_failures::record(&mut conn, &email, &client_addr, limits.login_window_s)
+                .await?;
+            return Err(ApiError::unauthorized(
+                "INVALID_TWOFA",
+                "the 2FA code is wrong, expired or already used",
+            ));
         }
     }
     db::login_failures::clear_email(&mut conn, &email).await?;
-    let pair = issue_pair(&state, &mut conn, account.id, &account.role, canopy_shared::new_id()).await?;
+    let pair = issue_pair(
+        &state,
+        &mut conn,
+        account.id,
+        &account.role,
+        canopy_shared::new_id(),
+    )
+    .await?;
     tracing::info!(account.id = %canopy_shared::format_id(account.id), "login");
     Ok(HttpResponse::Ok().json(pair))
 }
@@ -83,11 +123,19 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>, body: ValidJson
               (status = 401, description = "INVALID_REFRESH_TOKEN or REFRESH_TOKEN_REUSED")))]
 #[post("/auth/refresh")]
 #[tracing::instrument(skip_all)]
-pub async fn refresh(state: web::Data<AppState>, body: ValidJson<Refresh>) -> ApiResult<HttpResponse> {
+pub async fn refresh(
+    state: web::Data<AppState>,
+    body: ValidJson<Refresh>,
+) -> ApiResult<HttpResponse> {
     let mut tx = state.pool.begin().await?;
     match db::refresh_tokens::redeem(&mut tx, &secret::digest(body.0.refresh_token.trim())).await? {
-        Redemption::Valid { account_id, family_id } => {
-            let account = db::accounts::find_by_id(&mut tx, account_id).await?.ok_or_else(invalid_refresh)?;
+        Redemption::Valid {
+            account_id,
+            family_id,
+        } => {
+            let account = db::accounts::find_by_id(&mut tx, account_id)
+                .await?
+                .ok_or_else(invalid_refresh)?;
             let pair = issue_pair(&state, &mut tx, account.id, &account.role, family_id).await?;
             tx.commit().await?;
             Ok(HttpResponse::Ok().json(pair))
@@ -110,11 +158,23 @@ pub async fn refresh(state: web::Data<AppState>, body: ValidJson<Refresh>) -> Ap
     responses((status = 200, body = AccessToken), (status = 401, description = "INVALID_API_KEY")))]
 #[post("/auth/apiKey")]
 #[tracing::instrument(skip_all)]
-pub async fn api_key_login(state: web::Data<AppState>, body: ValidJson<ApiKeyLogin>) -> ApiResult<HttpResponse> {
+pub async fn api_key_login(
+    state: web::Data<AppState>,
+    body: ValidJson<ApiKeyLogin>,
+) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.acquire().await?;
-    let Some((account_id, role)) = db::api_keys::authenticate(&mut conn, &secret::digest(body.0.key.trim())).await? else {
-        return Err(ApiError::unauthorized("INVALID_API_KEY", "the API key is unknown or revoked"));
+    let Some((account_id, role)) =
+        db::api_keys::authenticate(&mut conn, &secret::digest(body.0.key.trim())).await?
+    else {
+        return Err(ApiError::unauthorized(
+            "INVALID_API_KEY",
+            "the API key is unknown or revoked",
+        ));
     };
     let access_token = state.tokens.issue(account_id, &role)?;
-    Ok(HttpResponse::Ok().json(AccessToken { expires_in: state.tokens.ttl_s(), access_token, token_type: "Bearer" }))
+    Ok(HttpResponse::Ok().json(AccessToken {
+        expires_in: state.tokens.ttl_s(),
+        access_token,
+        token_type: "Bearer",
+    }))
 }

@@ -18,7 +18,10 @@ use crate::state::AppState;
               (status = 400, body = crate::error::Problem), (status = 409, description = "EMAIL_TAKEN")))]
 #[post("/auth/register")]
 #[tracing::instrument(skip_all)]
-pub async fn register(state: web::Data<AppState>, body: ValidJson<Register>) -> ApiResult<HttpResponse> {
+pub async fn register(
+    state: web::Data<AppState>,
+    body: ValidJson<Register>,
+) -> ApiResult<HttpResponse> {
     let request = body.0;
     let password_hash = password::hash_blocking(request.password).await?;
     let id = canopy_shared::new_id();
@@ -37,12 +40,17 @@ pub async fn register(state: web::Data<AppState>, body: ValidJson<Register>) -> 
     let code = (!activated).then(|| secret::random_hex(16));
     if let Some(code) = &code {
         let expires_at = Utc::now() + Duration::hours(24);
-        db::accounts::insert_activation_code(&mut tx, &secret::digest(code), id, expires_at).await?;
+        db::accounts::insert_activation_code(&mut tx, &secret::digest(code), id, expires_at)
+            .await?;
     }
     tx.commit().await?;
     if let Some(code) = code {
         // The account exists either way; a failed mail is logged and the user can ask an admin.
-        if let Err(error) = state.mailer.send_activation_code(account.email, &code).await {
+        if let Err(error) = state
+            .mailer
+            .send_activation_code(account.email, &code)
+            .await
+        {
             tracing::error!(error = ?error, "could not send the activation email");
         }
     }
@@ -57,11 +65,19 @@ pub async fn register(state: web::Data<AppState>, body: ValidJson<Register>) -> 
     responses((status = 200, description = "activated"), (status = 400, description = "INVALID_ACTIVATION_CODE")))]
 #[post("/auth/activate")]
 #[tracing::instrument(skip_all)]
-pub async fn activate(state: web::Data<AppState>, body: ValidJson<Activate>) -> ApiResult<HttpResponse> {
+pub async fn activate(
+    state: web::Data<AppState>,
+    body: ValidJson<Activate>,
+) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.acquire().await?;
-    let activated = db::accounts::activate_with_code(&mut conn, &secret::digest(body.0.code.trim())).await?;
+    let activated =
+        db::accounts::activate_with_code(&mut conn, &secret::digest(body.0.code.trim())).await?;
     match activated {
-        Some(id) => Ok(HttpResponse::Ok().json(serde_json::json!({ "id": canopy_shared::format_id(id), "activated": true }))),
-        None => Err(ApiError::invalid_field("code", "is unknown, already used or expired")),
+        Some(id) => Ok(HttpResponse::Ok()
+            .json(serde_json::json!({ "id": canopy_shared::format_id(id), "activated": true }))),
+        None => Err(ApiError::invalid_field(
+            "code",
+            "is unknown, already used or expired",
+        )),
     }
 }

@@ -34,12 +34,29 @@ pub async fn issue_pair(
     // 256 random bytes: the 512 hex characters GreenCloud clients expect.
     let refresh_token = secret::random_hex(256);
     let expires_at = Utc::now() + Duration::days(state.auth.refresh_token_ttl_days);
-    db::refresh_tokens::insert(conn, account_id, family_id, &secret::digest(&refresh_token), expires_at).await?;
-    Ok(TokenPair { expires_in: state.tokens.ttl_s(), access_token, refresh_token, token_type: "Bearer" })
+    db::refresh_tokens::insert(
+        conn,
+        account_id,
+        family_id,
+        &secret::digest(&refresh_token),
+        expires_at,
+    )
+    .await?;
+    Ok(TokenPair {
+        expires_in: state.tokens.ttl_s(),
+        access_token,
+        refresh_token,
+        token_type: "Bearer",
+    })
 }
 
 /// Checks a TOTP code against the account's seed and burns its time step so it cannot be replayed.
-pub async fn check_twofa(conn: &mut PgConnection, account_id: Uuid, seed: &str, code: &str) -> ApiResult<bool> {
+pub async fn check_twofa(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    seed: &str,
+    code: &str,
+) -> ApiResult<bool> {
     let Some(step) = totp::matching_step(seed, code.trim(), Utc::now().timestamp()) else {
         return Ok(false);
     };
@@ -48,5 +65,8 @@ pub async fn check_twofa(conn: &mut PgConnection, account_id: Uuid, seed: &str, 
 
 /// 401 used when a presented refresh token is not valid.
 pub fn invalid_refresh() -> ApiError {
-    ApiError::unauthorized("INVALID_REFRESH_TOKEN", "the refresh token is unknown, expired or revoked; log in again")
+    ApiError::unauthorized(
+        "INVALID_REFRESH_TOKEN",
+        "the refresh token is unknown, expired or revoked; log in again",
+    )
 }

@@ -17,9 +17,14 @@ use crate::state::AppState;
 #[post("/auth/2FA")]
 pub async fn start_twofa(user: AuthUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.acquire().await?;
-    let account = db::accounts::find_by_id(&mut conn, user.account_id).await?.ok_or_else(account_gone)?;
+    let account = db::accounts::find_by_id(&mut conn, user.account_id)
+        .await?
+        .ok_or_else(account_gone)?;
     if account.twofa_secret.is_some() {
-        return Err(ApiError::conflict("TWOFA_ALREADY_ENABLED", "2FA is already on; turn it off first to change the seed"));
+        return Err(ApiError::conflict(
+            "TWOFA_ALREADY_ENABLED",
+            "2FA is already on; turn it off first to change the seed",
+        ));
     }
     let seed = totp::new_seed();
     db::accounts::set_pending_twofa(&mut conn, user.account_id, &seed).await?;
@@ -32,18 +37,30 @@ pub async fn start_twofa(user: AuthUser, state: web::Data<AppState>) -> ApiResul
     responses((status = 200, description = "2FA on"), (status = 403, description = "INVALID_TWOFA"),
               (status = 409, description = "TWOFA_NOT_STARTED")))]
 #[post("/auth/verify2FA")]
-pub async fn verify_twofa(user: AuthUser, state: web::Data<AppState>, body: ValidJson<TwofaCode>) -> ApiResult<HttpResponse> {
+pub async fn verify_twofa(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: ValidJson<TwofaCode>,
+) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.acquire().await?;
-    let account = db::accounts::find_by_id(&mut conn, user.account_id).await?.ok_or_else(account_gone)?;
+    let account = db::accounts::find_by_id(&mut conn, user.account_id)
+        .await?
+        .ok_or_else(account_gone)?;
     let Some(seed) = account.twofa_pending_secret else {
-        return Err(ApiError::conflict("TWOFA_NOT_STARTED", "call POST /v1/auth/2FA first to get a seed"));
+        return Err(ApiError::conflict(
+            "TWOFA_NOT_STARTED",
+            "call POST /v1/auth/2FA first to get a seed",
+        ));
     };
     let step = totp::matching_step(&seed, body.0.code.trim(), chrono::Utc::now().timestamp());
     let Some(step) = step else {
         return Err(invalid_code());
     };
     if !db::accounts::enable_twofa(&mut conn, user.account_id, &seed, step).await? {
-        return Err(ApiError::conflict("TWOFA_NOT_STARTED", "the 2FA setup changed meanwhile; start again"));
+        return Err(ApiError::conflict(
+            "TWOFA_NOT_STARTED",
+            "the 2FA setup changed meanwhile; start again",
+        ));
     }
     Ok(HttpResponse::Ok().json(serde_json::json!({ "twofa": true })))
 }
@@ -53,9 +70,15 @@ pub async fn verify_twofa(user: AuthUser, state: web::Data<AppState>, body: Vali
     responses((status = 204, description = "2FA off"), (status = 403, description = "INVALID_TWOFA"),
               (status = 409, description = "TWOFA_NOT_ENABLED")))]
 #[delete("/auth/2FA")]
-pub async fn disable_twofa(user: AuthUser, state: web::Data<AppState>, body: ValidJson<TwofaCode>) -> ApiResult<HttpResponse> {
+pub async fn disable_twofa(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: ValidJson<TwofaCode>,
+) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.acquire().await?;
-    let account = db::accounts::find_by_id(&mut conn, user.account_id).await?.ok_or_else(account_gone)?;
+    let account = db::accounts::find_by_id(&mut conn, user.account_id)
+        .await?
+        .ok_or_else(account_gone)?;
     let Some(seed) = account.twofa_secret else {
         return Err(ApiError::conflict("TWOFA_NOT_ENABLED", "2FA is not on"));
     };
@@ -67,10 +90,16 @@ pub async fn disable_twofa(user: AuthUser, state: web::Data<AppState>, body: Val
 }
 
 fn invalid_code() -> ApiError {
-    ApiError::forbidden("INVALID_TWOFA", "the 2FA code is wrong, expired or already used")
+    ApiError::forbidden(
+        "INVALID_TWOFA",
+        "the 2FA code is wrong, expired or already used",
+    )
 }
 
 /// A valid token whose account no longer exists.
 pub(crate) fn account_gone() -> ApiError {
-    ApiError::unauthorized("INVALID_TOKEN", "the account of this token no longer exists")
+    ApiError::unauthorized(
+        "INVALID_TOKEN",
+        "the account of this token no longer exists",
+    )
 }

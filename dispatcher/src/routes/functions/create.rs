@@ -16,10 +16,19 @@ use crate::state::AppState;
     responses((status = 201, description = "`{\"id\"}`"), (status = 400, body = crate::error::Problem)))]
 #[post("/function")]
 #[tracing::instrument(skip_all, fields(account.id = %user.account_id))]
-pub async fn create_function(user: AuthUser, state: web::Data<AppState>, body: ValidJson<CreateFunction>) -> ApiResult<HttpResponse> {
+pub async fn create_function(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: ValidJson<CreateFunction>,
+) -> ApiResult<HttpResponse> {
     let request = body.0;
     let mut tx = state.pool.begin().await?;
-    let tags = owned_tags(&mut tx, user.account_id, request.tag.as_deref().unwrap_or_default()).await?;
+    let tags = owned_tags(
+        &mut tx,
+        user.account_id,
+        request.tag.as_deref().unwrap_or_default(),
+    )
+    .await?;
     let id = canopy_shared::new_id();
     let function = NewFunction {
         id,
@@ -32,5 +41,8 @@ pub async fn create_function(user: AuthUser, state: web::Data<AppState>, body: V
     db::functions::insert(&mut tx, &function).await?;
     db::functions::set_tags(&mut tx, id, &tags).await?;
     tx.commit().await?;
-    Ok(created(format!("/v1/function/{}", canopy_shared::format_id(id)), id))
+    Ok(created(
+        format!("/v1/function/{}", canopy_shared::format_id(id)),
+        id,
+    ))
 }

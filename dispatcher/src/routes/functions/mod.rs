@@ -37,8 +37,15 @@ fn function_id(raw: &str) -> ApiResult<Uuid> {
 }
 
 /// Parses tag ids from a request and checks that each is one of the caller's tags.
-async fn owned_tags(conn: &mut PgConnection, account_id: Uuid, raw: &[String]) -> ApiResult<Vec<Uuid>> {
-    let ids: Vec<Uuid> = raw.iter().filter_map(|text| canopy_shared::parse_id(text)).collect();
+async fn owned_tags(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    raw: &[String],
+) -> ApiResult<Vec<Uuid>> {
+    let ids: Vec<Uuid> = raw
+        .iter()
+        .filter_map(|text| canopy_shared::parse_id(text))
+        .collect();
     let owned = db::tags::owned_among(conn, account_id, &ids).await?;
     let unknown: Vec<FieldError> = ids
         .iter()

@@ -32,11 +32,21 @@ pub struct ListQuery {
 #[utoipa::path(tag = "function", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = FunctionDetail), (status = 404, description = "FUNCTION_NOT_FOUND")))]
 #[get("/function/{id}")]
-pub async fn get_function(user: AuthUser, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get_function(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = function_id(&path)?;
     let mut conn = state.pool.acquire().await?;
-    let row = db::functions::find_live(&mut conn, user.account_id, id).await?.ok_or_else(|| not_found(&path))?;
-    let tags = db::functions::tags_of(&mut conn, &[id]).await?.into_iter().map(|(_, tag)| tag).collect();
+    let row = db::functions::find_live(&mut conn, user.account_id, id)
+        .await?
+        .ok_or_else(|| not_found(&path))?;
+    let tags = db::functions::tags_of(&mut conn, &[id])
+        .await?
+        .into_iter()
+        .map(|(_, tag)| tag)
+        .collect();
     // Counters come from tasks; no task can exist before the tasks API.
     Ok(HttpResponse::Ok().json(FunctionDetail::new(row, tags, Metrics::default())))
 }
@@ -46,16 +56,30 @@ pub async fn get_function(user: AuthUser, state: web::Data<AppState>, path: web:
 #[utoipa::path(tag = "function", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = [FunctionSummary]), (status = 400, body = crate::error::Problem)))]
 #[get("/function/list")]
-pub async fn list_functions(user: AuthUser, state: web::Data<AppState>, query: web::Query<ListQuery>) -> ApiResult<HttpResponse> {
+pub async fn list_functions(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
     let tag = parse_optional_id(query.tag.as_deref(), "tag")?;
     let cursor = parse_optional_id(query.cursor.as_deref(), "cursor")?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid_field("limit", format!("must be between 1 and {MAX_PAGE}")));
+        return Err(ApiError::invalid_field(
+            "limit",
+            format!("must be between 1 and {MAX_PAGE}"),
+        ));
     }
     let mut conn = state.pool.acquire().await?;
-    let mut rows = db::functions::list_live(&mut conn, user.account_id, tag, cursor, i64::from(limit) + 1).await?;
+    let mut rows = db::functions::list_live(
+        &mut conn,
+        user.account_id,
+        tag,
+        cursor,
+        i64::from(limit) + 1,
+    )
+    .await?;
     let next = (rows.len() > limit as usize).then(|| {
         rows.truncate(limit as usize);
         rows.last().map(|row| canopy_shared::format_id(row.id))
@@ -64,9 +88,15 @@ pub async fn list_functions(user: AuthUser, state: web::Data<AppState>, query: w
     let tags = db::functions::tags_of(&mut conn, &ids).await?;
     let mut response = HttpResponse::Ok();
     if let Some(Some(next)) = next {
-        let tag_param = query.tag.map(|tag| format!("&tag={tag}")).unwrap_or_default();
+        let tag_param = query
+            .tag
+            .map(|tag| format!("&tag={tag}"))
+            .unwrap_or_default();
         response.insert_header(("X-Next-Cursor", next.clone()));
-        response.insert_header((header::LINK, format!("</v1/function/list?limit={limit}&cursor={next}{tag_param}>; rel=\"next\"")));
+        response.insert_header((
+            header::LINK,
+            format!("</v1/function/list?limit={limit}&cursor={next}{tag_param}>; rel=\"next\""),
+        ));
     }
     Ok(response.json(FunctionSummary::many(rows, tags)))
 }
@@ -75,14 +105,23 @@ pub async fn list_functions(user: AuthUser, state: web::Data<AppState>, query: w
 #[utoipa::path(tag = "function", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 200, body = canopy_shared::Capabilities), (status = 404, description = "FUNCTION_NOT_FOUND")))]
 #[get("/function/{id}/capabilities")]
-pub async fn get_capabilities(user: AuthUser, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn get_capabilities(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = function_id(&path)?;
     let mut conn = state.pool.acquire().await?;
-    let row = db::functions::find_live(&mut conn, user.account_id, id).await?.ok_or_else(|| not_found(&path))?;
+    let row = db::functions::find_live(&mut conn, user.account_id, id)
+        .await?
+        .ok_or_else(|| not_found(&path))?;
     Ok(HttpResponse::Ok().json(capabilities(&row)))
 }
 
 fn parse_optional_id(raw: Option<&str>, field: &str) -> ApiResult<Option<uuid::Uuid>> {
-    raw.map(|text| canopy_shared::parse_id(text).ok_or_else(|| ApiError::invalid_field(field, "must be an id of 32 hex characters")))
-        .transpose()
+    raw.map(|text| {
+        canopy_shared::parse_id(text)
+            .ok_or_else(|| ApiError::invalid_field(field, "must be an id of 32 hex characters"))
+    })
+    .transpose()
 }

@@ -23,7 +23,14 @@ pub async fn edit_function(
     let id = function_id(&path)?;
     let request = body.0;
     let mut tx = state.pool.begin().await?;
-    let found = db::functions::update_meta(&mut tx, user.account_id, id, request.name.as_deref(), request.description.as_deref()).await?;
+    let found = db::functions::update_meta(
+        &mut tx,
+        user.account_id,
+        id,
+        request.name.as_deref(),
+        request.description.as_deref(),
+    )
+    .await?;
     if !found {
         return Err(not_found(&path));
     }
@@ -39,10 +46,16 @@ pub async fn edit_function(
 #[utoipa::path(tag = "function", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204), (status = 404, description = "FUNCTION_NOT_FOUND")))]
 #[post("/function/{id}/togglePause")]
-pub async fn toggle_pause(user: AuthUser, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn toggle_pause(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = function_id(&path)?;
     let mut conn = state.pool.acquire().await?;
-    let paused = db::functions::toggle_pause(&mut conn, user.account_id, id).await?.ok_or_else(|| not_found(&path))?;
+    let paused = db::functions::toggle_pause(&mut conn, user.account_id, id)
+        .await?
+        .ok_or_else(|| not_found(&path))?;
     tracing::info!(function.id = %path, paused, "function pause toggled");
     Ok(HttpResponse::NoContent().finish())
 }
@@ -51,7 +64,11 @@ pub async fn toggle_pause(user: AuthUser, state: web::Data<AppState>, path: web:
 #[utoipa::path(tag = "function", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204), (status = 404, description = "FUNCTION_NOT_FOUND")))]
 #[delete("/function/{id}")]
-pub async fn delete_function(user: AuthUser, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn delete_function(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = function_id(&path)?;
     let mut conn = state.pool.acquire().await?;
     if !db::functions::soft_delete(&mut conn, user.account_id, id).await? {
@@ -64,7 +81,11 @@ pub async fn delete_function(user: AuthUser, state: web::Data<AppState>, path: w
 #[utoipa::path(tag = "function", security(("bearer" = [])), params(("id" = String, Path)),
     responses((status = 204), (status = 404, description = "FUNCTION_NOT_FOUND: no deleted function with this id")))]
 #[post("/function/{id}/restore")]
-pub async fn restore_function(user: AuthUser, state: web::Data<AppState>, path: web::Path<String>) -> ApiResult<HttpResponse> {
+pub async fn restore_function(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
     let id = function_id(&path)?;
     let mut conn = state.pool.acquire().await?;
     if !db::functions::restore(&mut conn, user.account_id, id).await? {

@@ -21,7 +21,11 @@ pub struct TagView {
 
 impl From<TagRow> for TagView {
     fn from(row: TagRow) -> Self {
-        TagView { id: canopy_shared::format_id(row.id), name: row.name, color: row.color }
+        TagView {
+            id: canopy_shared::format_id(row.id),
+            name: row.name,
+            color: row.color,
+        }
     }
 }
 
