@@ -1,8 +1,11 @@
 //! Canopy wire types shared by the dispatcher, the worker and the CLI: typed ids, the function
-//! model (languages, capabilities) and API bodies. Serde-level dependencies only.
+//! model (languages, capabilities), the worker ⇄ dispatcher protocol and the matching predicate.
+//! Serde-level dependencies only.
 
 pub mod function;
 pub mod id;
+pub mod matching;
+pub mod protocol;
 
 pub use function::{Capabilities, Lang};
 pub use id::{format_id, new_id, parse_id};

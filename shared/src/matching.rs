@@ -1,0 +1,284 @@
+//! Which node may run which task, and why a task still waits. One predicate, used by the
+//! dispatcher's scheduler, its `pendingReason` and the tests.
+
+use crate::protocol::Resources;
+use crate::{Capabilities, Lang};
+
+/// What a task needs: its language and the capability snapshot taken at issue time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Requirements {
+    pub lang: Lang,
+    pub capabilities: Capabilities,
+}
+
+/// A connected node as the scheduler sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NodeOffer {
+    pub resources: Resources,
+    /// Memory not taken by running tasks, MB.
+    pub free_memory_mb: u32,
+    /// Measured WebSocket round trip, ms; `None` until the first pong.
+    pub latency_ms: Option<u32>,
+    /// Tasks the node can take right now (its outstanding credits).
+    pub free_slots: u32,
+}
+
+/// The first reason a node cannot run a task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mismatch {
+    Runtime,
+    Cpus { needed: u32, offered: u32 },
+    Memory { needed: u32, free: u32 },
+    Privileged,
+    Latency { bound: u32, measured: Option<u32> },
+}
+
+/// Whether the node can run the task at all (ignoring whether it is busy right now).
+pub fn check(task: &Requirements, node: &NodeOffer) -> Result<(), Mismatch> {
+    let caps = &task.capabilities;
+    if !node.resources.runtimes.contains(&task.lang) {
+        return Err(Mismatch::Runtime);
+    }
+    if caps.cpu_count > node.resources.cpus {
+        return Err(Mismatch::Cpus {
+            needed: caps.cpu_count,
+            offered: node.resources.cpus,
+        });
+    }
+    if caps.mem_size > node.free_memory_mb {
+        return Err(Mismatch::Memory {
+            needed: caps.mem_size,
+            free: node.free_memory_mb,
+        });
+    }
+    if caps.privileged && !node.resources.allows_privileged {
+        return Err(Mismatch::Privileged);
+    }
+    if caps.network_latency > 0
+        && node
+            .latency_ms
+            .is_none_or(|measured| measured > caps.network_latency)
+    {
+        return Err(Mismatch::Latency {
+            bound: caps.network_latency,
+            measured: node.latency_ms,
+        });
+    }
+    Ok(())
+}
+
+/// Whether the node can run the task now: it fits and has a free slot.
+pub fn fits_now(task: &Requirements, node: &NodeOffer) -> bool {
+    node.free_slots > 0 && check(task, node).is_ok()
+}
+
+/// A sentence saying why a queued task is not running, given the connected nodes.
+pub fn explain(task: &Requirements, nodes: &[NodeOffer]) -> String {
+    if nodes.is_empty() {
+        return "no node is connected".to_owned();
+    }
+    let fitting: Vec<&NodeOffer> = nodes
+        .iter()
+        .filter(|node| check(task, node).is_ok())
+        .collect();
+    if !fitting.is_empty() {
+        let free = fitting.iter().filter(|node| node.free_slots > 0).count();
+        return match (fitting.len(), free) {
+            (1, 0) => "1 node matches but it is busy".to_owned(),
+            (n, 0) => format!("{n} nodes match but all are busy"),
+            (n, _) => format!("{n} node(s) match; waiting for one to take it"),
+        };
+    }
+    // Narrow down in the predicate's order and report the first requirement nobody meets.
+    let caps = &task.capabilities;
+    let lang = task.lang.lowercase();
+    let with_runtime: Vec<&NodeOffer> = nodes
+        .iter()
+        .filter(|n| n.resources.runtimes.contains(&task.lang))
+        .collect();
+    if with_runtime.is_empty() {
+        return format!("no connected node offers runtime {lang}");
+    }
+    let with_cpus: Vec<&NodeOffer> = with_runtime
+        .iter()
+        .copied()
+        .filter(|n| n.resources.cpus >= caps.cpu_count)
+        .collect();
+    if with_cpus.is_empty() {
+        let most = with_runtime
+            .iter()
+            .map(|n| n.resources.cpus)
+            .max()
+            .unwrap_or(0);
+        return format!(
+            "no connected node with runtime {lang} offers {} CPUs (most: {most})",
+            caps.cpu_count
+        );
+    }
+    let with_memory: Vec<&NodeOffer> = with_cpus
+        .iter()
+        .copied()
+        .filter(|n| n.free_memory_mb >= caps.mem_size)
+        .collect();
+    if with_memory.is_empty() {
+        let most = with_cpus
+            .iter()
+            .map(|n| n.free_memory_mb)
+            .max()
+            .unwrap_or(0);
+        return format!(
+            "no connected node has {} MB free for runtime {lang} (most: {most} MB)",
+            caps.mem_size
+        );
+    }
+    let allowing: Vec<&NodeOffer> = with_memory
+        .iter()
+        .copied()
+        .filter(|n| !caps.privileged || n.resources.allows_privileged)
+        .collect();
+    if allowing.is_empty() {
+        return "no connected node allows privileged containers".to_owned();
+    }
+    let best = allowing.iter().filter_map(|n| n.latency_ms).min();
+    match best {
+        Some(best) => format!(
+            "no connected node is within {} ms (best: {best} ms)",
+            caps.network_latency
+        ),
+        None => format!(
+            "no connected node has a measured latency yet (bound: {} ms)",
+            caps.network_latency
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node() -> NodeOffer {
+        NodeOffer {
+            resources: Resources {
+                cpus: 2,
+                memory_mb: 1024,
+                arch: "x86_64".into(),
+                os: "linux".into(),
+                runtimes: vec![Lang::Py, Lang::Js],
+                max_concurrency: 2,
+                allows_privileged: false,
+                allows_egress: false,
+                energy: None,
+            },
+            free_memory_mb: 1024,
+            latency_ms: Some(20),
+            free_slots: 1,
+        }
+    }
+
+    fn task(change: impl FnOnce(&mut Capabilities)) -> Requirements {
+        let mut capabilities = Capabilities::default();
+        change(&mut capabilities);
+        Requirements {
+            lang: Lang::Py,
+            capabilities,
+        }
+    }
+
+    #[test]
+    fn a_default_task_fits_a_node_with_its_runtime() {
+        assert_eq!(check(&task(|_| {}), &node()), Ok(()));
+        assert!(fits_now(&task(|_| {}), &node()));
+    }
+
+    #[test]
+    fn runtime_must_be_present() {
+        let rust = Requirements {
+            lang: Lang::Rs,
+            capabilities: Capabilities::default(),
+        };
+        assert_eq!(check(&rust, &node()), Err(Mismatch::Runtime));
+        assert_eq!(
+            explain(&rust, &[node()]),
+            "no connected node offers runtime rs"
+        );
+    }
+
+    #[test]
+    fn cpu_count_is_a_minimum_and_zero_means_any() {
+        assert_eq!(check(&task(|c| c.cpu_count = 2), &node()), Ok(()));
+        assert_eq!(
+            check(&task(|c| c.cpu_count = 3), &node()),
+            Err(Mismatch::Cpus {
+                needed: 3,
+                offered: 2
+            })
+        );
+        assert_eq!(check(&task(|c| c.cpu_count = 0), &node()), Ok(()));
+    }
+
+    #[test]
+    fn memory_is_compared_with_free_memory() {
+        let big = task(|c| c.mem_size = 2048);
+        assert_eq!(
+            check(&big, &node()),
+            Err(Mismatch::Memory {
+                needed: 2048,
+                free: 1024
+            })
+        );
+        assert_eq!(
+            explain(&big, &[node()]),
+            "no connected node has 2048 MB free for runtime py (most: 1024 MB)"
+        );
+        let mut busy = node();
+        busy.free_memory_mb = 100;
+        assert!(check(&task(|c| c.mem_size = 256), &busy).is_err());
+        assert_eq!(check(&task(|c| c.mem_size = 1024), &node()), Ok(()));
+    }
+
+    #[test]
+    fn privileged_needs_a_node_that_allows_it() {
+        let privileged = task(|c| c.privileged = true);
+        assert_eq!(check(&privileged, &node()), Err(Mismatch::Privileged));
+        let mut allowing = node();
+        allowing.resources.allows_privileged = true;
+        assert_eq!(check(&privileged, &allowing), Ok(()));
+        assert_eq!(
+            explain(&privileged, &[node()]),
+            "no connected node allows privileged containers"
+        );
+    }
+
+    #[test]
+    fn latency_bound_uses_the_measured_round_trip_and_zero_means_any() {
+        assert_eq!(check(&task(|c| c.network_latency = 20), &node()), Ok(()));
+        let tight = task(|c| c.network_latency = 10);
+        assert_eq!(
+            check(&tight, &node()),
+            Err(Mismatch::Latency {
+                bound: 10,
+                measured: Some(20)
+            })
+        );
+        assert_eq!(
+            explain(&tight, &[node()]),
+            "no connected node is within 10 ms (best: 20 ms)"
+        );
+        let mut unmeasured = node();
+        unmeasured.latency_ms = None;
+        assert!(check(&tight, &unmeasured).is_err());
+        assert_eq!(check(&task(|c| c.network_latency = 0), &unmeasured), Ok(()));
+    }
+
+    #[test]
+    fn busy_nodes_are_explained_as_busy() {
+        let mut busy = node();
+        busy.free_slots = 0;
+        assert!(!fits_now(&task(|_| {}), &busy));
+        assert_eq!(
+            explain(&task(|_| {}), &[busy.clone(), busy]),
+            "2 nodes match but all are busy"
+        );
+        assert_eq!(explain(&task(|_| {}), &[]), "no node is connected");
+    }
+}

@@ -1,0 +1,370 @@
+//! The worker ⇄ dispatcher protocol: one WebSocket per worker, JSON text frames, one message per
+//! frame, `{"type": "...", ...}`. Pull-based: the dispatcher never sends more `assign` messages than
+//! the credits the worker has given with `pull`.
+
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+
+use crate::{Capabilities, Lang};
+
+/// Bumped on incompatible changes; sent in `hello`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest frame either side accepts (bodies are capped well below this).
+pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
+
+/// Messages a worker sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum WorkerMessage {
+    Hello(Hello),
+    /// Adds `credits`: the worker can take that many more tasks.
+    Pull {
+        credits: u32,
+    },
+    #[serde(rename_all = "camelCase")]
+    Started {
+        task_id: String,
+        attempt: u32,
+    },
+    #[serde(rename_all = "camelCase")]
+    Progress {
+        task_id: String,
+        attempt: u32,
+        percent: u8,
+    },
+    Result(TaskResult),
+    Heartbeat(Heartbeat),
+    /// The worker is going away on purpose (e.g. SIGTERM after draining).
+    Goodbye {
+        reason: String,
+    },
+}
+
+/// Messages the dispatcher sends.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum DispatcherMessage {
+    Welcome(Welcome),
+    Assign(Box<Assignment>),
+    /// Stop this attempt: kill its container; no result is expected.
+    #[serde(rename_all = "camelCase")]
+    Cancel {
+        task_id: String,
+        attempt: u32,
+    },
+    /// Stop pulling; finish what is running.
+    Drain,
+    /// A protocol error; the dispatcher closes the socket after it.
+    Error {
+        code: String,
+        message: String,
+    },
+}
+
+/// First message of a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hello {
+    pub protocol: u32,
+    /// The node's id (32 hex or dashed UUID), as registered.
+    pub node_id: String,
+    /// Worker version, e.g. `0.1.0`.
+    pub version: String,
+    pub resources: Resources,
+    /// Function versions with a warm container on this worker (`functionId@buildId`).
+    #[serde(default)]
+    pub warm_functions: Vec<String>,
+}
+
+/// What a node offers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Resources {
+    /// CPUs offered to tasks.
+    pub cpus: u32,
+    /// Memory offered to tasks, MB.
+    pub memory_mb: u32,
+    /// e.g. `x86_64`, `aarch64`.
+    pub arch: String,
+    /// e.g. `linux`.
+    pub os: String,
+    /// Languages whose runtime image is present.
+    pub runtimes: Vec<Lang>,
+    /// Tasks run at once at most.
+    pub max_concurrency: u32,
+    pub allows_privileged: bool,
+    pub allows_egress: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub energy: Option<Energy>,
+}
+
+/// Where the node's power comes from, as the volunteer reports it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Energy {
+    #[serde(default)]
+    pub renewable: bool,
+    /// Grid carbon intensity, gCO₂/kWh, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carbon_intensity: Option<u32>,
+}
+
+/// Answer to a valid `hello`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Welcome {
+    pub session_id: String,
+    pub heartbeat_interval_ms: u64,
+    pub lease_ms: u64,
+    pub max_frame_bytes: usize,
+}
+
+/// Live load, sent every heartbeat interval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Heartbeat {
+    pub free_memory_mb: u32,
+    /// Host CPU busy, percent.
+    pub cpu_busy_percent: u8,
+    /// Attempts running now, as `taskId`.
+    pub running: Vec<String>,
+}
+
+/// One task to run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Assignment {
+    pub task_id: String,
+    pub attempt: u32,
+    pub lease_ms: u64,
+    pub function: FunctionSpec,
+    pub request: TaskRequest,
+}
+
+/// The function version to run and its limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionSpec {
+    pub function_id: String,
+    /// The build whose artifact is run; with `function_id` it names a warm container.
+    pub build_id: String,
+    pub lang: Lang,
+    /// sha256 (hex) of the code package, a plain tar; fetch it from
+    /// `GET /v1/worker/artifact/{sha256}` with the node token.
+    pub artifact_sha256: String,
+    pub artifact_size: u64,
+    pub capabilities: Capabilities,
+}
+
+impl FunctionSpec {
+    /// Key of the warm container for this function version.
+    pub fn version_key(&self) -> String {
+        format!("{}@{}", self.function_id, self.build_id)
+    }
+}
+
+/// The caller's request, replayed to the function.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskRequest {
+    pub method: String,
+    /// Raw query string without `?`.
+    pub query: String,
+    /// Allowed headers, lowercase names.
+    pub headers: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    /// Body bytes, base64 (standard alphabet).
+    pub body: String,
+}
+
+/// The end of an attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskResult {
+    pub task_id: String,
+    pub attempt: u32,
+    pub outcome: Outcome,
+    pub timings: Timings,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "camelCase")]
+pub enum Outcome {
+    /// The function answered. `error` is set when the handler raised (the runner's 500 with
+    /// `X-Canopy-Error`).
+    #[serde(rename_all = "camelCase")]
+    Response {
+        status: u16,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        content_type: Option<String>,
+        /// Body bytes, base64.
+        body: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        error: Option<String>,
+    },
+    /// The function did not answer within its timeout; its container was killed.
+    TimedOut { message: String },
+    /// The attempt could not run or finish; `retryable` failures are not the function's fault
+    /// (container could not start, artifact missing, worker draining).
+    Failed { message: String, retryable: bool },
+}
+
+/// How long each part took, ms.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timings {
+    /// Container start and code load (0 when warm).
+    pub init_ms: u64,
+    /// The function's own run.
+    pub exec_ms: u64,
+    pub warm: bool,
+}
+
+/// Encodes body bytes for the wire.
+pub fn encode_body(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// Decodes body bytes from the wire.
+pub fn decode_body(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    base64::engine::general_purpose::STANDARD.decode(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn round_trip<T: Serialize + for<'de> Deserialize<'de> + PartialEq + std::fmt::Debug>(
+        value: &T,
+        expected: serde_json::Value,
+    ) {
+        let json = serde_json::to_value(value).expect("serializes");
+        assert_eq!(json, expected);
+        let back: T = serde_json::from_value(json).expect("deserializes");
+        assert_eq!(&back, value);
+    }
+
+    fn resources() -> Resources {
+        Resources {
+            cpus: 2,
+            memory_mb: 1024,
+            arch: "x86_64".into(),
+            os: "linux".into(),
+            runtimes: vec![Lang::Py, Lang::Js],
+            max_concurrency: 4,
+            allows_privileged: false,
+            allows_egress: false,
+            energy: None,
+        }
+    }
+
+    #[test]
+    fn hello_and_pull_have_a_stable_wire_form() {
+        let hello = WorkerMessage::Hello(Hello {
+            protocol: PROTOCOL_VERSION,
+            node_id: "n1".into(),
+            version: "0.1.0".into(),
+            resources: resources(),
+            warm_functions: vec![],
+        });
+        round_trip(
+            &hello,
+            json!({"type": "hello", "protocol": 1, "nodeId": "n1", "version": "0.1.0", "warmFunctions": [],
+                   "resources": {"cpus": 2, "memoryMb": 1024, "arch": "x86_64", "os": "linux", "runtimes": ["PY", "JS"],
+                                 "maxConcurrency": 4, "allowsPrivileged": false, "allowsEgress": false}}),
+        );
+        round_trip(
+            &WorkerMessage::Pull { credits: 3 },
+            json!({"type": "pull", "credits": 3}),
+        );
+        round_trip(
+            &WorkerMessage::Started {
+                task_id: "t".into(),
+                attempt: 2,
+            },
+            json!({"type": "started", "taskId": "t", "attempt": 2}),
+        );
+    }
+
+    #[test]
+    fn assign_and_result_have_a_stable_wire_form() {
+        let assign = DispatcherMessage::Assign(Box::new(Assignment {
+            task_id: "t".into(),
+            attempt: 1,
+            lease_ms: 30_000,
+            function: FunctionSpec {
+                function_id: "f".into(),
+                build_id: "b".into(),
+                lang: Lang::Py,
+                artifact_sha256: "ab".into(),
+                artifact_size: 10,
+                capabilities: Capabilities::default(),
+            },
+            request: TaskRequest {
+                method: "POST".into(),
+                query: "a=1".into(),
+                headers: vec![("x-a".into(), "1".into())],
+                content_type: Some("application/json".into()),
+                body: encode_body(b"{}"),
+            },
+        }));
+        round_trip(
+            &assign,
+            json!({"type": "assign", "taskId": "t", "attempt": 1, "leaseMs": 30000,
+                   "function": {"functionId": "f", "buildId": "b", "lang": "PY", "artifactSha256": "ab", "artifactSize": 10,
+                                "capabilities": {"timeout": 10, "cpuCount": 0, "memSize": 0, "networkLatency": 0, "privileged": false}},
+                   "request": {"method": "POST", "query": "a=1", "headers": [["x-a", "1"]], "contentType": "application/json", "body": "e30="}}),
+        );
+        let result = WorkerMessage::Result(TaskResult {
+            task_id: "t".into(),
+            attempt: 1,
+            outcome: Outcome::Response {
+                status: 200,
+                content_type: None,
+                body: encode_body(&[0, 255]),
+                error: None,
+            },
+            timings: Timings {
+                init_ms: 5,
+                exec_ms: 1,
+                warm: false,
+            },
+        });
+        round_trip(
+            &result,
+            json!({"type": "result", "taskId": "t", "attempt": 1,
+                   "outcome": {"kind": "response", "status": 200, "body": "AP8="},
+                   "timings": {"initMs": 5, "execMs": 1, "warm": false}}),
+        );
+        round_trip(
+            &DispatcherMessage::Cancel {
+                task_id: "t".into(),
+                attempt: 1,
+            },
+            json!({"type": "cancel", "taskId": "t", "attempt": 1}),
+        );
+        round_trip(
+            &Outcome::Failed {
+                message: "no image".into(),
+                retryable: true,
+            },
+            json!({"kind": "failed", "message": "no image", "retryable": true}),
+        );
+    }
+
+    #[test]
+    fn unknown_message_types_are_refused() {
+        assert!(serde_json::from_str::<WorkerMessage>(r#"{"type":"explode"}"#).is_err());
+        assert!(serde_json::from_str::<WorkerMessage>(r#"{"credits":1}"#).is_err());
+    }
+
+    #[test]
+    fn bodies_round_trip_byte_for_byte() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        assert_eq!(decode_body(&encode_body(&bytes)).ok(), Some(bytes));
+    }
+}
