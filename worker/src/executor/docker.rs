@@ -1,0 +1,206 @@
+//! The real [`ContainerEngine`]: Docker through bollard, with the sandbox of ARCHITECTURE §6.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+
+use bollard::errors::Error as DockerError;
+use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
+};
+use bollard::Docker;
+
+use super::engine::{ContainerEngine, ContainerSpec, EngineError, RUNNER_PORT};
+
+/// Name of the private network function containers join: an `internal` bridge (no route out)
+/// with inter-container traffic off. The host still reaches each container on its bridge IP.
+pub const ISOLATED_NETWORK: &str = "canopy-isolated";
+
+/// Docker, reached over its API socket.
+#[derive(Debug, Clone)]
+pub struct DockerEngine {
+    docker: Docker,
+}
+
+impl DockerEngine {
+    /// Connects to `host` (`unix://…`, `tcp://…`, `http://…`), or to `DOCKER_HOST` / the local
+    /// socket when `None`, and agrees on an API version the daemon supports.
+    pub async fn connect(host: Option<&str>) -> Result<Self, EngineError> {
+        let docker = match host {
+            Some(host) => Docker::connect_with_host(host),
+            None => Docker::connect_with_defaults(),
+        }
+        .map_err(|e| EngineError::new("connect to docker", e))?;
+        let docker = docker
+            .negotiate_version()
+            .await
+            .map_err(|e| EngineError::new("connect to docker", e))?;
+        Ok(DockerEngine { docker })
+    }
+
+    /// Names of the OCI runtimes the daemon offers (e.g. `runc`, `runsc`).
+    pub async fn runtimes(&self) -> Result<Vec<String>, EngineError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| EngineError::new("docker info", e))?;
+        Ok(info.runtimes.unwrap_or_default().into_keys().collect())
+    }
+
+    /// Creates the isolated network unless it exists.
+    pub async fn ensure_isolated_network(&self) -> Result<(), EngineError> {
+        if self
+            .docker
+            .inspect_network(ISOLATED_NETWORK, None)
+            .await
+            .is_ok()
+        {
+            return Ok(());
+        }
+        let request = NetworkCreateRequest {
+            name: ISOLATED_NETWORK.to_owned(),
+            driver: Some("bridge".to_owned()),
+            internal: Some(true),
+            options: Some(HashMap::from([(
+                "com.docker.network.bridge.enable_icc".to_owned(),
+                "false".to_owned(),
+            )])),
+            labels: Some(HashMap::from([(
+                "canopy.network".to_owned(),
+                "isolated".to_owned(),
+            )])),
+            ..Default::default()
+        };
+        match self.docker.create_network(request).await {
+            Ok(_) => Ok(()),
+            // Another worker on this host created it meanwhile.
+            Err(DockerError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::new("create network", e)),
+        }
+    }
+}
+
+/// The hardened container body for `spec`.
+pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let host_config = HostConfig {
+        binds: Some(vec![format!("{}:/app:ro", spec.code_dir.display())]),
+        memory: Some(spec.memory_bytes()),
+        memory_swap: Some(spec.memory_bytes()),
+        nano_cpus: Some(spec.nano_cpus()),
+        pids_limit: Some(spec.pids_limit),
+        cap_drop: Some(vec!["ALL".to_owned()]),
+        security_opt: Some(vec!["no-new-privileges".to_owned()]),
+        readonly_rootfs: Some(true),
+        tmpfs: Some(HashMap::from([(
+            "/tmp".to_owned(),
+            "rw,size=64m".to_owned(),
+        )])),
+        network_mode: Some(spec.network.clone()),
+        privileged: Some(spec.privileged),
+        runtime: spec.runtime.clone(),
+        ..Default::default()
+    };
+    ContainerCreateBody {
+        image: Some(spec.image.clone()),
+        user: Some("65534:65534".to_owned()),
+        env: Some(vec![format!("PORT={RUNNER_PORT}")]),
+        labels: Some(spec.labels.clone()),
+        host_config: Some(host_config),
+        ..Default::default()
+    }
+}
+
+fn is_not_found(error: &DockerError) -> bool {
+    matches!(
+        error,
+        DockerError::DockerResponseServerError {
+            status_code: 404,
+            ..
+        }
+    )
+}
+
+impl ContainerEngine for DockerEngine {
+    async fn create(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let response = self
+            .docker
+            .create_container(None::<CreateContainerOptions>, container_body(spec))
+            .await
+            .map_err(|e| EngineError::new("create container", e))?;
+        Ok(response.id)
+    }
+
+    async fn start(&self, id: &str) -> Result<(), EngineError> {
+        self.docker
+            .start_container(id, None)
+            .await
+            .map_err(|e| EngineError::new("start container", e))
+    }
+
+    async fn address(&self, id: &str) -> Result<SocketAddr, EngineError> {
+        let info = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| EngineError::new("inspect container", e))?;
+        let ip = info
+            .network_settings
+            .and_then(|settings| settings.networks)
+            .and_then(|networks| {
+                networks
+                    .into_values()
+                    .filter_map(|endpoint| endpoint.ip_address)
+                    .find(|ip| !ip.is_empty())
+            })
+            .ok_or_else(|| EngineError::new("inspect container", "the container has no IP"))?;
+        let ip: IpAddr = ip
+            .parse()
+            .map_err(|e| EngineError::new("inspect container", format!("bad IP {ip}: {e}")))?;
+        Ok(SocketAddr::new(ip, RUNNER_PORT))
+    }
+
+    async fn remove(&self, id: &str) -> Result<(), EngineError> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            link: false,
+        };
+        match self.docker.remove_container(id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(e) if is_not_found(&e) => Ok(()),
+            // Removal already under way (e.g. the janitor and a kill raced).
+            Err(DockerError::DockerResponseServerError {
+                status_code: 409, ..
+            }) => Ok(()),
+            Err(e) => Err(EngineError::new("remove container", e)),
+        }
+    }
+
+    async fn list_by_label(&self, key: &str, value: &str) -> Result<Vec<String>, EngineError> {
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([(
+                "label".to_owned(),
+                vec![format!("{key}={value}")],
+            )])),
+            ..Default::default()
+        };
+        let containers = self
+            .docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|e| EngineError::new("list containers", e))?;
+        Ok(containers.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    async fn image_exists(&self, image: &str) -> Result<bool, EngineError> {
+        match self.docker.inspect_image(image).await {
+            Ok(_) => Ok(true),
+            Err(e) if is_not_found(&e) => Ok(false),
+            Err(e) => Err(EngineError::new("inspect image", e)),
+        }
+    }
+}

@@ -1,0 +1,288 @@
+//! Running tasks: fetch the code package, get a warm or fresh locked-down container for the
+//! function version, replay the request, and report the outcome with truthful timings.
+
+pub mod artifact;
+pub mod docker;
+pub mod engine;
+pub mod invoke;
+mod janitor;
+pub mod pool;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use canopy_shared::protocol::{Assignment, FunctionSpec, Outcome, TaskResult, Timings};
+use canopy_shared::Lang;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info_span, warn, Instrument};
+
+use artifact::ArtifactStore;
+use engine::{ContainerEngine, ContainerSpec, LABEL_FUNCTION, LABEL_WORKER};
+use pool::{WarmContainer, WarmPool};
+
+/// Runs one attempt of a task; the connection supervisor's view of the executor.
+pub trait TaskRunner: Send + Sync + 'static {
+    /// Runs the attempt to its end. When `cancel` fires the attempt's container is killed and a
+    /// `Failed { retryable: true }` result comes back promptly (the caller may discard it).
+    fn run(
+        &self,
+        assignment: Assignment,
+        cancel: CancellationToken,
+    ) -> impl Future<Output = TaskResult> + Send;
+
+    /// Function versions with a warm container, for `hello`.
+    fn warm_functions(&self) -> Vec<String>;
+}
+
+/// How the executor builds and keeps containers.
+#[derive(Debug, Clone)]
+pub struct ExecutorSettings {
+    /// Labels the containers as this node's.
+    pub node_id: String,
+    pub runtime_images: HashMap<Lang, String>,
+    /// Docker network of function containers.
+    pub network: String,
+    /// OCI runtime (`runsc` when the host has gVisor).
+    pub oci_runtime: Option<String>,
+    pub allow_privileged: bool,
+    pub idle_expiry: Duration,
+    /// Bound on container create + start + ready.
+    pub start_timeout: Duration,
+    pub max_concurrency: u32,
+}
+
+/// The executor over a container engine.
+pub struct Executor<E: ContainerEngine> {
+    engine: Arc<E>,
+    pool: WarmPool,
+    artifacts: ArtifactStore,
+    http: reqwest::Client,
+    settings: ExecutorSettings,
+    slots: Semaphore,
+}
+
+/// Why an attempt ended before the function answered.
+enum Stop {
+    Failed(String),
+    TimedOut(String),
+}
+
+impl<E: ContainerEngine> Executor<E> {
+    /// An executor with an empty warm pool.
+    pub fn new(
+        engine: Arc<E>,
+        artifacts: ArtifactStore,
+        http: reqwest::Client,
+        settings: ExecutorSettings,
+    ) -> Self {
+        let slots = Semaphore::new(settings.max_concurrency.max(1) as usize);
+        Executor {
+            engine,
+            pool: WarmPool::new(),
+            artifacts,
+            http,
+            settings,
+            slots,
+        }
+    }
+
+    /// The warm pool (for inspection).
+    pub fn pool(&self) -> &WarmPool {
+        &self.pool
+    }
+
+    /// The container spec for a function version.
+    pub fn container_spec(
+        &self,
+        function: &FunctionSpec,
+        code_dir: std::path::PathBuf,
+    ) -> Result<ContainerSpec, String> {
+        let caps = &function.capabilities;
+        let image = self
+            .settings
+            .runtime_images
+            .get(&function.lang)
+            .ok_or_else(|| format!("runtime {} is not on this node", function.lang.lowercase()))?;
+        if caps.privileged && !self.settings.allow_privileged {
+            return Err("this node does not allow privileged containers".into());
+        }
+        Ok(ContainerSpec {
+            image: image.clone(),
+            code_dir,
+            memory_mb: if caps.mem_size == 0 {
+                256
+            } else {
+                caps.mem_size
+            },
+            cpus: caps.cpu_count.max(1),
+            pids_limit: 128,
+            privileged: caps.privileged,
+            network: self.settings.network.clone(),
+            runtime: self.settings.oci_runtime.clone(),
+            labels: HashMap::from([
+                (LABEL_WORKER.to_owned(), self.settings.node_id.clone()),
+                (LABEL_FUNCTION.to_owned(), function.version_key()),
+            ]),
+        })
+    }
+
+    /// Runs an attempt with an explicit timeout (production passes `capabilities.timeout`).
+    pub async fn execute(
+        &self,
+        assignment: &Assignment,
+        cancel: &CancellationToken,
+        timeout: Duration,
+    ) -> TaskResult {
+        let (outcome, timings) = match self.slots.acquire().await {
+            Ok(_permit) => self.attempt(assignment, cancel, timeout).await,
+            Err(_) => (failed("the executor is closed"), Timings::default()),
+        };
+        TaskResult {
+            task_id: assignment.task_id.clone(),
+            attempt: assignment.attempt,
+            outcome,
+            timings,
+        }
+    }
+
+    async fn attempt(
+        &self,
+        assignment: &Assignment,
+        cancel: &CancellationToken,
+        timeout: Duration,
+    ) -> (Outcome, Timings) {
+        let function = &assignment.function;
+        let key = function.version_key();
+        let mut timings = Timings::default();
+        let (container, warm) = match self.pool.checkout(&key) {
+            Some(container) => (container, true),
+            None => {
+                let started = Instant::now();
+                let cold = tokio::select! {
+                    _ = cancel.cancelled() => return (failed("cancelled"), timings),
+                    cold = self.cold_start(function) => cold,
+                };
+                match cold {
+                    Ok(container) => {
+                        timings.init_ms = started.elapsed().as_millis() as u64;
+                        (container, false)
+                    }
+                    Err(message) => return (failed(&message), timings),
+                }
+            }
+        };
+        timings.warm = warm;
+        let span = info_span!("invoke", container.id = %short(&container.id), warm);
+        let started = Instant::now();
+        let answer = tokio::select! {
+            _ = cancel.cancelled() => Err(Stop::Failed("cancelled".into())),
+            answer = tokio::time::timeout(
+                timeout,
+                invoke::invoke(&self.http, container.addr, &assignment.request),
+            ) => match answer {
+                Ok(Ok(outcome)) => Ok(outcome),
+                Ok(Err(invoke::InvokeError::TooLarge)) => Ok(Outcome::Failed {
+                    message: invoke::InvokeError::TooLarge.to_string(),
+                    retryable: false,
+                }),
+                Ok(Err(error)) => Err(Stop::Failed(error.to_string())),
+                Err(_) => Err(Stop::TimedOut(format!(
+                    "no response within {} s; the container was killed",
+                    timeout.as_secs_f64()
+                ))),
+            },
+        };
+        timings.exec_ms = started.elapsed().as_millis() as u64;
+        match answer {
+            Ok(outcome) => {
+                self.pool.checkin(container, Instant::now());
+                (outcome, timings)
+            }
+            Err(stop) => {
+                self.discard(&container.id).instrument(span).await;
+                let outcome = match stop {
+                    Stop::Failed(message) => failed(&message),
+                    Stop::TimedOut(message) => Outcome::TimedOut { message },
+                };
+                (outcome, timings)
+            }
+        }
+    }
+
+    /// Fetches the code and starts a ready container for the function version.
+    async fn cold_start(&self, function: &FunctionSpec) -> Result<WarmContainer, String> {
+        let code_dir = self
+            .artifacts
+            .code_dir(&function.artifact_sha256)
+            .await
+            .map_err(|e| e.to_string())?;
+        let spec = self.container_spec(function, code_dir)?;
+        let id = self.engine.create(&spec).await.map_err(|e| e.to_string())?;
+        let ready = async {
+            self.engine.start(&id).await.map_err(|e| e.to_string())?;
+            let addr = self.engine.address(&id).await.map_err(|e| e.to_string())?;
+            invoke::wait_ready(&self.http, addr, self.settings.start_timeout)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok::<_, String>(addr)
+        };
+        match tokio::time::timeout(self.settings.start_timeout, ready).await {
+            Ok(Ok(addr)) => {
+                debug!(container.id = %short(&id), "container ready");
+                Ok(WarmContainer {
+                    id,
+                    addr,
+                    version_key: function.version_key(),
+                })
+            }
+            Ok(Err(message)) => {
+                self.discard(&id).await;
+                Err(message)
+            }
+            Err(_) => {
+                self.discard(&id).await;
+                Err(format!(
+                    "the container was not ready within {:?}",
+                    self.settings.start_timeout
+                ))
+            }
+        }
+    }
+
+    /// Kills and removes a container, logging (not returning) a failure.
+    async fn discard(&self, id: &str) {
+        if let Err(error) = self.engine.remove(id).await {
+            warn!(container.id = %short(id), %error, "could not remove container");
+        }
+    }
+}
+
+fn failed(message: &str) -> Outcome {
+    Outcome::Failed {
+        message: message.to_owned(),
+        retryable: true,
+    }
+}
+
+/// The first 12 characters of a container id, as `docker ps` shows it.
+pub fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+impl<E: ContainerEngine> TaskRunner for Executor<E> {
+    async fn run(&self, assignment: Assignment, cancel: CancellationToken) -> TaskResult {
+        let timeout =
+            Duration::from_secs(u64::from(assignment.function.capabilities.timeout.max(1)));
+        self.execute(&assignment, &cancel, timeout).await
+    }
+
+    fn warm_functions(&self) -> Vec<String> {
+        self.pool.warm_versions()
+    }
+}
+
+#[cfg(test)]
+mod tests;

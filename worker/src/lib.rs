@@ -1,0 +1,11 @@
+//! Canopy worker daemon: dials the dispatcher over a WebSocket, advertises this machine, pulls
+//! tasks and runs each in a locked-down Docker container.
+
+pub mod backoff;
+pub mod cli;
+pub mod config;
+pub mod executor;
+pub mod host;
+
+#[cfg(test)]
+pub(crate) mod testutil;
