@@ -4,6 +4,7 @@
 pub mod backoff;
 pub mod cli;
 pub mod config;
+pub mod connection;
 pub mod executor;
 pub mod host;
 
