@@ -5,8 +5,11 @@ pub mod backoff;
 pub mod cli;
 pub mod config;
 pub mod connection;
+pub mod daemon;
+pub mod doctor;
 pub mod executor;
 pub mod host;
+pub mod register;
 
 #[cfg(test)]
 pub(crate) mod testutil;

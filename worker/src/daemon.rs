@@ -1,0 +1,171 @@
+//! `canopy-worker run`: wires Docker, the executor, the host sampler and the connection
+//! supervisor, and shuts them down in order on SIGTERM/SIGINT.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use canopy_shared::protocol::Resources;
+use canopy_shared::Lang;
+use tokio_util::sync::CancellationToken;
+use tracing::{info, info_span, warn, Instrument};
+
+use crate::backoff::Backoff;
+use crate::config::WorkerConfig;
+use crate::connection::{ConnectionSettings, Supervisor};
+use crate::executor::artifact::ArtifactStore;
+use crate::executor::docker::{DockerEngine, ISOLATED_NETWORK};
+use crate::executor::engine::ContainerEngine;
+use crate::executor::{invoke, Executor, ExecutorSettings};
+use crate::host;
+
+/// Languages whose runtime image is present, in a stable order.
+pub async fn present_runtimes(
+    engine: &impl ContainerEngine,
+    config: &WorkerConfig,
+) -> anyhow::Result<Vec<Lang>> {
+    let mut present = Vec::new();
+    for lang in Lang::ALL {
+        let Some(image) = config.runtime_images.get(&lang) else {
+            continue;
+        };
+        if engine.image_exists(image).await? {
+            present.push(lang);
+        } else {
+            warn!(lang = lang.code(), %image, "runtime image missing; this node will not run {} functions", lang.lowercase());
+        }
+    }
+    Ok(present)
+}
+
+/// Cancels `token` on the first SIGTERM or SIGINT.
+fn cancel_on_signal(token: CancellationToken) -> anyhow::Result<()> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term =
+        signal(SignalKind::terminate()).context("while installing the SIGTERM handler")?;
+    let mut int = signal(SignalKind::interrupt()).context("while installing the SIGINT handler")?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => info!("SIGTERM: shutting down"),
+            _ = int.recv() => info!("SIGINT: shutting down"),
+        }
+        token.cancel();
+    });
+    Ok(())
+}
+
+/// Runs the daemon until a signal, then drains and cleans up.
+pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
+    let (node_id, token) = config.credentials()?;
+    let (node_id, token) = (node_id.to_owned(), token.clone());
+    anyhow::ensure!(
+        !config.dispatchers.is_empty(),
+        "no dispatcher URL is configured: pass --dispatcher or run `canopy-worker register`"
+    );
+    let shutdown = CancellationToken::new();
+    cancel_on_signal(shutdown.clone())?;
+    let background = CancellationToken::new();
+    let (host_rx, sampler) = host::spawn_sampler(Duration::from_secs(5), background.clone());
+
+    let engine = DockerEngine::connect(config.docker_host.as_deref())
+        .await
+        .context("while connecting to Docker (run scripts/ensure-docker)")?;
+    engine
+        .ensure_isolated_network()
+        .await
+        .context("while creating the isolated container network")?;
+    let oci_runtime = engine
+        .runtimes()
+        .await?
+        .into_iter()
+        .find(|name| name == "runsc");
+    if oci_runtime.is_none() {
+        info!("gVisor (runsc) is not installed: containers use Docker's default runtime");
+    }
+    let runtimes = present_runtimes(&engine, &config).await?;
+    anyhow::ensure!(
+        !runtimes.is_empty(),
+        "no runtime image is present: run runtimes/build-offline.sh"
+    );
+
+    let dispatcher_http = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .build()
+        .context("while building the HTTP client")?;
+    let artifacts = ArtifactStore::new(
+        config.cache_dir.clone(),
+        dispatcher_http,
+        config.dispatchers.clone(),
+        token.clone(),
+    );
+    let settings = ExecutorSettings {
+        node_id: node_id.clone(),
+        runtime_images: config.runtime_images.clone(),
+        network: ISOLATED_NETWORK.to_owned(),
+        oci_runtime,
+        allow_privileged: config.allow_privileged,
+        idle_expiry: config.idle_expiry,
+        start_timeout: Duration::from_secs(10),
+        max_concurrency: config.max_concurrency,
+    };
+    let runner_http = invoke::runner_client().context("while building the runner client")?;
+    let executor = Arc::new(Executor::new(
+        Arc::new(engine),
+        artifacts,
+        runner_http,
+        settings,
+    ));
+    let stale = executor.remove_own_containers().await?;
+    if stale > 0 {
+        info!(
+            containers = stale,
+            "removed containers left by a previous run"
+        );
+    }
+    let janitor = tokio::spawn({
+        let (executor, stop) = (executor.clone(), background.clone());
+        async move { executor.run_janitor(stop).await }
+    });
+
+    let snapshot = host_rx.borrow().clone();
+    let resources = Resources {
+        cpus: config.cpus,
+        memory_mb: config.memory_mb,
+        arch: snapshot.arch,
+        os: snapshot.os,
+        runtimes,
+        max_concurrency: config.max_concurrency,
+        allows_privileged: config.allow_privileged,
+        allows_egress: config.allow_egress,
+        energy: None,
+    };
+    info!(node.id = %node_id, ?resources, "worker starting");
+    let connection = ConnectionSettings {
+        dispatchers: config.dispatchers.clone(),
+        node_token: token,
+        shutdown_grace: config.shutdown_grace,
+        backoff: Backoff::default(),
+        unauthorized_retry: Duration::from_secs(60),
+        welcome_timeout: Duration::from_secs(10),
+    };
+    let supervisor = Supervisor::new(
+        connection,
+        node_id.clone(),
+        resources,
+        executor.clone(),
+        host_rx,
+        shutdown,
+    );
+    let outcome = supervisor
+        .run()
+        .instrument(info_span!("connection", node.id = %node_id))
+        .await;
+
+    background.cancel();
+    let _ = tokio::join!(janitor, sampler);
+    match executor.remove_own_containers().await {
+        Ok(removed) => info!(containers = removed, "removed this worker's containers"),
+        Err(error) => warn!(%error, "could not remove this worker's containers"),
+    }
+    outcome
+}
