@@ -1,0 +1,296 @@
+//! The executor against real Docker and the real `canopy-runtime-python:1` image, with the
+//! runtime fixture `runtimes/testdata/python/handler.py`.
+//!
+//! Runs when `CANOPY_DOCKER_TESTS=1` (the project's test script sets it); then a missing Docker
+//! engine or runtime image is a failure that says how to fix it.
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use canopy_shared::protocol::{
+    decode_body, encode_body, Assignment, FunctionSpec, Outcome, TaskRequest, TaskResult,
+};
+use canopy_shared::{Capabilities, Lang};
+use canopy_worker::config::{default_runtime_images, Secret};
+use canopy_worker::executor::artifact::ArtifactStore;
+use canopy_worker::executor::docker::{DockerEngine, ISOLATED_NETWORK};
+use canopy_worker::executor::engine::{ContainerEngine, LABEL_WORKER};
+use canopy_worker::executor::{invoke, Executor, ExecutorSettings};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+const IMAGE: &str = "canopy-runtime-python:1";
+
+struct Fixture {
+    executor: Executor<DockerEngine>,
+    engine: DockerEngine,
+    node_id: String,
+    sha: String,
+    _cache: tempfile::TempDir,
+}
+
+impl Fixture {
+    /// `None` when real-Docker tests are not enabled.
+    async fn new() -> Option<Fixture> {
+        if std::env::var("CANOPY_DOCKER_TESTS").as_deref() != Ok("1") {
+            eprintln!("note: real-Docker tests skipped; set CANOPY_DOCKER_TESTS=1 to run them");
+            return None;
+        }
+        let info = Command::new("docker").arg("info").output();
+        assert!(
+            matches!(info, Ok(ref out) if out.status.success()),
+            "`docker info` failed: run scripts/ensure-docker to install and start Docker"
+        );
+        let image = Command::new("docker")
+            .args(["image", "inspect", IMAGE])
+            .output();
+        assert!(
+            matches!(image, Ok(ref out) if out.status.success()),
+            "the runtime image {IMAGE} is missing: run runtimes/build-offline.sh python"
+        );
+        let engine = DockerEngine::connect(None)
+            .await
+            .expect("Docker API reachable (run scripts/ensure-docker)");
+        engine
+            .ensure_isolated_network()
+            .await
+            .expect("isolated network");
+        let cache = tempfile::tempdir().expect("cache dir");
+        let sha = seed_fixture(cache.path());
+        let node_id = format!("test-{}", uuid::Uuid::new_v4().simple());
+        let settings = ExecutorSettings {
+            node_id: node_id.clone(),
+            runtime_images: default_runtime_images(),
+            network: ISOLATED_NETWORK.to_owned(),
+            oci_runtime: None,
+            allow_privileged: false,
+            idle_expiry: Duration::from_secs(300),
+            start_timeout: Duration::from_secs(10),
+            max_concurrency: 2,
+        };
+        let artifacts = ArtifactStore::new(
+            cache.path().to_owned(),
+            reqwest::Client::new(),
+            vec![],
+            Secret::new("unused"),
+        );
+        let http = invoke::runner_client().expect("client");
+        let executor = Executor::new(Arc::new(engine.clone()), artifacts, http, settings);
+        Some(Fixture {
+            executor,
+            engine,
+            node_id,
+            sha,
+            _cache: cache,
+        })
+    }
+
+    async fn run(
+        &self,
+        task: &str,
+        method: &str,
+        query: &str,
+        body: &[u8],
+        timeout: Duration,
+    ) -> TaskResult {
+        let assignment = Assignment {
+            task_id: task.into(),
+            attempt: 1,
+            lease_ms: 30_000,
+            function: FunctionSpec {
+                function_id: "fixture".into(),
+                build_id: "b1".into(),
+                lang: Lang::Py,
+                artifact_sha256: self.sha.clone(),
+                artifact_size: 0,
+                capabilities: Capabilities {
+                    timeout: 10,
+                    cpu_count: 0,
+                    mem_size: 0,
+                    network_latency: 0,
+                    privileged: false,
+                },
+            },
+            request: TaskRequest {
+                method: method.into(),
+                query: query.into(),
+                headers: vec![("x-trace".into(), "1".into())],
+                content_type: Some("application/json".into()),
+                body: encode_body(body),
+            },
+        };
+        self.executor
+            .execute(&assignment, &CancellationToken::new(), timeout)
+            .await
+    }
+
+    async fn containers(&self) -> Vec<String> {
+        self.engine
+            .list_by_label(LABEL_WORKER, &self.node_id)
+            .await
+            .expect("listed")
+    }
+
+    async fn cleanup(&self) {
+        self.executor
+            .remove_own_containers()
+            .await
+            .expect("removed");
+        assert!(self.containers().await.is_empty());
+    }
+}
+
+/// The runtime fixture as a plain tar in the artifact cache, as the dispatcher would serve it.
+fn seed_fixture(cache: &Path) -> String {
+    let handler =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../runtimes/testdata/python/handler.py");
+    let mut builder = tar::Builder::new(Vec::new());
+    builder
+        .append_path_with_name(&handler, "handler.py")
+        .expect("fixture handler (runtimes/testdata/python)");
+    let tar = builder.into_inner().expect("tar");
+    let sha = hex::encode(Sha256::digest(&tar));
+    std::fs::create_dir_all(cache.join("artifacts")).expect("dir");
+    std::fs::write(cache.join(format!("artifacts/{sha}.tar")), tar).expect("seeded");
+    sha
+}
+
+fn response(result: &TaskResult) -> (u16, Option<String>, Vec<u8>, Option<String>) {
+    match &result.outcome {
+        Outcome::Response {
+            status,
+            content_type,
+            body,
+            error,
+        } => (
+            *status,
+            content_type.clone(),
+            decode_body(body).expect("base64"),
+            error.clone(),
+        ),
+        other => panic!("expected a response, got {other:?}"),
+    }
+}
+
+const LONG: Duration = Duration::from_secs(10);
+
+#[tokio::test]
+async fn a_query_and_body_reach_the_handler_and_a_warm_run_reuses_the_container() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let cold = f
+        .run("t1", "POST", "mode=echo&x=1", br#"{"a": 1}"#, LONG)
+        .await;
+    let (status, content_type, body, error) = response(&cold);
+    assert_eq!((status, error), (200, None));
+    assert_eq!(content_type.as_deref(), Some("application/json"));
+    let echo: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(echo["method"], "POST");
+    assert_eq!(echo["query"], "mode=echo&x=1");
+    assert_eq!(echo["queryParams"]["x"], "1");
+    assert_eq!(echo["json"]["a"], 1);
+    assert_eq!(echo["contentType"], "application/json");
+    assert!(!cold.timings.warm && cold.timings.init_ms > 0);
+    let warm = f.run("t2", "GET", "mode=string", b"", LONG).await;
+    assert_eq!(response(&warm).2, b"plain string");
+    assert!(warm.timings.warm);
+    assert_eq!(warm.timings.init_ms, 0);
+    assert_eq!(
+        f.containers().await.len(),
+        1,
+        "the warm run used the same container"
+    );
+    eprintln!(
+        "timings: cold init_ms={} exec_ms={}; warm exec_ms={}",
+        cold.timings.init_ms, cold.timings.exec_ms, warm.timings.exec_ms
+    );
+    f.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_binary_response_round_trips_byte_for_byte() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let result = f.run("t1", "GET", "mode=binary", b"", LONG).await;
+    let (status, content_type, body, _) = response(&result);
+    assert_eq!(status, 200);
+    assert_eq!(content_type.as_deref(), Some("application/octet-stream"));
+    let expected: Vec<u8> = (0..16).flat_map(|_| 0..=255u8).collect();
+    assert_eq!(body, expected);
+    f.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_raising_handler_is_a_500_with_its_error_and_the_worker_goes_on() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let result = f.run("t1", "GET", "mode=raise", b"", LONG).await;
+    let (status, _, body, error) = response(&result);
+    assert_eq!(status, 500);
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("boom requested")),
+        "{error:?}"
+    );
+    assert!(String::from_utf8_lossy(&body).contains("boom requested"));
+    let after = f.run("t2", "GET", "mode=none", b"", LONG).await;
+    assert_eq!(response(&after).0, 200);
+    assert!(after.timings.warm, "the runner survived the exception");
+    f.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_slow_handler_times_out_and_its_container_is_removed() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let result = f
+        .run(
+            "t1",
+            "GET",
+            "mode=sleep&seconds=30",
+            b"",
+            Duration::from_secs(2),
+        )
+        .await;
+    assert!(
+        matches!(result.outcome, Outcome::TimedOut { .. }),
+        "{:?}",
+        result.outcome
+    );
+    assert!(
+        f.containers().await.is_empty(),
+        "the timed-out container is gone"
+    );
+    assert!(f.executor.pool().warm_versions().is_empty());
+    f.cleanup().await;
+}
+
+#[tokio::test]
+async fn the_container_is_locked_down_without_egress() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let (_, _, body, _) = response(&f.run("t1", "GET", "mode=fs", b"", LONG).await);
+    let fs: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(
+        (fs["uid"].as_u64(), fs["gid"].as_u64()),
+        (Some(65534), Some(65534))
+    );
+    assert_eq!(fs["tmp"], true, "/tmp is writable");
+    assert_eq!(fs["root"], false, "the root filesystem is read-only");
+    assert_eq!(fs["app"], false, "the code is mounted read-only");
+    let (_, _, body, _) = response(
+        &f.run("t2", "GET", "mode=egress&host=1.1.1.1&port=80", b"", LONG)
+            .await,
+    );
+    let egress: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(egress["connected"], false, "no route out: {egress}");
+    f.cleanup().await;
+}
