@@ -123,6 +123,16 @@ impl ApiError {
         }
     }
 
+    /// 502: the function's execution failed without a response.
+    pub fn bad_gateway(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_GATEWAY, code, detail)
+    }
+
+    /// 504: the function did not answer in time.
+    pub fn gateway_timeout(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::GATEWAY_TIMEOUT, code, detail)
+    }
+
     /// 500 whose cause is logged once and never shown to the caller.
     pub fn internal(cause: anyhow::Error) -> Self {
         ApiError {
@@ -180,6 +190,10 @@ fn conflict_for_constraint(constraint: &str) -> Option<ApiError> {
         "accounts_email_key" => Some(ApiError::conflict(
             "EMAIL_TAKEN",
             "an account with this email already exists",
+        )),
+        "nodes_pkey" => Some(ApiError::conflict(
+            "NODE_EXISTS",
+            "a node with this id is already registered",
         )),
         "tags_account_name_key" => Some(ApiError::conflict(
             "TAG_EXISTS",

@@ -50,6 +50,9 @@ pub struct Settings {
     #[command(flatten)]
     pub smtp: SmtpArgs,
 
+    #[command(flatten)]
+    pub dispatch: DispatchSettings,
+
     /// HTTP worker threads (0 = one per CPU).
     #[arg(long, env = "CANOPY_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
@@ -136,6 +139,46 @@ pub struct AuthSettings {
         default_value_t = 900
     )]
     pub login_window_s: i64,
+}
+
+/// Tasks, builds and the worker gateway.
+#[derive(Debug, Clone, Args)]
+pub struct DispatchSettings {
+    /// How often workers send heartbeats and the dispatcher pings them, ms.
+    #[arg(
+        long = "heartbeat-interval-ms",
+        env = "CANOPY_HEARTBEAT_INTERVAL_MS",
+        default_value_t = 5000
+    )]
+    pub heartbeat_interval_ms: u64,
+
+    /// Lease of an assignment, renewed by heartbeats, ms.
+    #[arg(long = "lease-ms", env = "CANOPY_LEASE_MS", default_value_t = 30_000)]
+    pub lease_ms: u64,
+
+    /// How long a disconnected worker's tasks wait for it to come back before they are re-queued, s.
+    #[arg(
+        long = "disconnect-grace-s",
+        env = "CANOPY_DISCONNECT_GRACE_S",
+        default_value_t = 10
+    )]
+    pub disconnect_grace_s: u64,
+
+    /// Attempts before a task whose workers keep vanishing fails with reason `lost`.
+    #[arg(
+        long = "max-attempts",
+        env = "CANOPY_MAX_ATTEMPTS",
+        default_value_t = 3
+    )]
+    pub max_attempts: u32,
+
+    /// Largest task request body, bytes.
+    #[arg(long = "task-body-limit", env = "CANOPY_TASK_BODY_LIMIT", default_value_t = 6 * 1024 * 1024)]
+    pub task_body_limit: usize,
+
+    /// Largest code archive accepted by the build API, bytes.
+    #[arg(long = "build-archive-limit", env = "CANOPY_BUILD_ARCHIVE_LIMIT", default_value_t = 50 * 1024 * 1024)]
+    pub build_archive_limit: usize,
 }
 
 /// SMTP relay for account emails; without `--smtp-host` the codes go to the log.

@@ -4,13 +4,17 @@ use std::net::TcpListener;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
+use std::sync::Arc;
+
 use anyhow::Context;
 use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
 
 use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
 use crate::auth::secret;
 use crate::db;
+use crate::dispatch::Dispatch;
 use crate::error::ApiError;
 use crate::routes;
 use crate::settings::Settings;
@@ -20,12 +24,18 @@ use crate::state::AppState;
 pub struct Application {
     server: Server,
     port: u16,
+    dispatch: Arc<Dispatch>,
+    shutdown: CancellationToken,
 }
 
 impl Application {
     /// Binds the listen address and builds the app around `pool`.
     pub async fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Self> {
-        let state = web::Data::new(build_state(settings, pool).await?);
+        let state = web::Data::new(build_state(settings, pool.clone()).await?);
+        let dispatch = Dispatch::new(pool, settings.dispatch.clone());
+        let shutdown = CancellationToken::new();
+        dispatch.spawn_loops(shutdown.clone());
+        let dispatch_data = web::Data::new(Arc::clone(&dispatch));
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("while binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -38,6 +48,7 @@ impl Application {
             App::new()
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(state.clone())
+                .app_data(dispatch_data.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     ApiError::bad_request(
                         "INVALID_QUERY",
@@ -55,7 +66,12 @@ impl Application {
         .disable_signals()
         .listen(listener)?
         .run();
-        Ok(Application { server, port })
+        Ok(Application {
+            server,
+            port,
+            dispatch,
+            shutdown,
+        })
     }
 
     /// The bound port (useful with port 0).
@@ -68,9 +84,16 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until stopped.
+    /// The dispatch state (tests drive scheduling passes with it).
+    pub fn dispatch(&self) -> Arc<Dispatch> {
+        Arc::clone(&self.dispatch)
+    }
+
+    /// Serves until stopped, then stops the background loops.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let outcome = self.server.await;
+        self.shutdown.cancel();
+        outcome
     }
 }
 
@@ -87,6 +110,7 @@ async fn build_state(settings: &Settings, pool: PgPool) -> anyhow::Result<AppSta
         tokens: TokenKeys::new(&signing_key, settings.auth.access_token_ttl_s),
         mailer: Mailer::from_settings(settings.smtp.settings().as_ref())?,
         auth: settings.auth.clone(),
+        dispatch: settings.dispatch.clone(),
         pool,
     })
 }

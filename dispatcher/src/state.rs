@@ -4,7 +4,7 @@ use sqlx::PgPool;
 
 use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
-use crate::settings::AuthSettings;
+use crate::settings::{AuthSettings, DispatchSettings};
 
 /// Shared application state.
 #[derive(Debug, Clone)]
@@ -13,4 +13,5 @@ pub struct AppState {
     pub tokens: TokenKeys,
     pub mailer: Mailer,
     pub auth: AuthSettings,
+    pub dispatch: DispatchSettings,
 }

@@ -20,6 +20,8 @@ pub struct FunctionRow {
     pub network_latency_ms: i32,
     pub privileged: bool,
     pub paused: bool,
+    /// The build new tasks run; `None` until a build succeeds.
+    pub current_build_id: Option<Uuid>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -67,7 +69,7 @@ pub async fn find_live(
     sqlx::query_as!(
         FunctionRow,
         "SELECT id, name, description, lang, kind, timeout_s, cpu_count, mem_size_mb, network_latency_ms,
-                privileged, paused, created_at
+                privileged, paused, current_build_id, created_at
          FROM functions WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",
         id,
         account_id
@@ -87,7 +89,7 @@ pub async fn list_live(
     sqlx::query_as!(
         FunctionRow,
         "SELECT f.id, f.name, f.description, f.lang, f.kind, f.timeout_s, f.cpu_count, f.mem_size_mb,
-                f.network_latency_ms, f.privileged, f.paused, f.created_at
+                f.network_latency_ms, f.privileged, f.paused, f.current_build_id, f.created_at
          FROM functions f
          WHERE f.account_id = $1 AND f.deleted_at IS NULL
            AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM function_tags ft WHERE ft.function_id = f.id AND ft.tag_id = $2))

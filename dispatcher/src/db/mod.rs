@@ -3,11 +3,15 @@
 
 pub mod accounts;
 pub mod api_keys;
+pub mod assignments;
+pub mod builds;
 pub mod functions;
 pub mod login_failures;
+pub mod nodes;
 pub mod refresh_tokens;
 pub mod secrets;
 pub mod tags;
+pub mod tasks;
 
 use std::time::Duration;
 

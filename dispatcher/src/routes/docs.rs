@@ -5,7 +5,7 @@ use actix_web::{get, web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, functions, health, tags, user};
+use super::{auth, builds, functions, health, nodes, tags, tasks, user};
 
 /// The generated OpenAPI document.
 #[derive(OpenApi)]
@@ -21,6 +21,10 @@ use super::{auth, functions, health, tags, user};
         functions::read::get_capabilities, functions::update::edit_function, functions::update::toggle_pause,
         functions::update::delete_function, functions::update::restore_function, functions::update::set_capabilities,
         tags::create_tag, tags::list_tags, tags::update_tag, tags::delete_tag,
+        builds::create_build, builds::get_build, builds::list_builds,
+        tasks::create::create_task, tasks::read::get_task, tasks::read::list_tasks, tasks::result::get_result,
+        tasks::result::cancel_task,
+        nodes::register_node, nodes::list_nodes, nodes::delete_node, nodes::restore_node,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth, &VersionPrefix)

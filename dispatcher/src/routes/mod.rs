@@ -1,10 +1,13 @@
 //! HTTP routes: extract, call `db`/`domain`, map to a response. One module per resource.
 
 mod auth;
+mod builds;
 mod docs;
 mod functions;
 mod health;
+mod nodes;
 mod tags;
+mod tasks;
 mod user;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -20,9 +23,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::scope("/v1")
                 .configure(auth::configure)
+                .configure(builds::configure)
                 .configure(user::configure)
                 .configure(functions::configure)
-                .configure(tags::configure),
+                .configure(nodes::configure)
+                .configure(crate::gateway::configure)
+                .configure(tags::configure)
+                .configure(tasks::configure),
         )
         .default_service(web::to(not_found));
 }

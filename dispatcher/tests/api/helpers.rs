@@ -124,6 +124,14 @@ impl TestApp {
         id_of(response).await
     }
 
+    /// Creates a function in `lang` (e.g. "PY") and returns its id.
+    pub async fn create_function_in(&self, token: &str, name: &str, lang: &str) -> String {
+        let body = json!({"name": name, "lang": lang, "type": "DOCKER"});
+        let response = self.post("/v1/function", Some(token), body).await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        id_of(response).await
+    }
+
     pub async fn create_tag(&self, token: &str, name: &str, color: &str) -> String {
         let response = self
             .post(

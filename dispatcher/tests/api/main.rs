@@ -3,10 +3,15 @@
 
 mod accounts;
 mod auth_failures;
+mod builds;
 mod errors;
+mod fake_worker;
 mod functions;
+mod gateway;
 mod health_docs;
 mod helpers;
+mod nodes;
 mod tags;
+mod tasks;
 mod twofa;
 mod validation;

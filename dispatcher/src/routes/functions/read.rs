@@ -47,8 +47,15 @@ pub async fn get_function(
         .into_iter()
         .map(|(_, tag)| tag)
         .collect();
-    // Counters come from tasks; no task can exist before the tasks API.
-    Ok(HttpResponse::Ok().json(FunctionDetail::new(row, tags, Metrics::default())))
+    let [todays_tasks, pending_tasks, week_tasks, completed_tasks] =
+        db::tasks::function_metrics(&mut conn, id).await?;
+    let metrics = Metrics {
+        todays_tasks,
+        pending_tasks,
+        week_tasks,
+        completed_tasks,
+    };
+    Ok(HttpResponse::Ok().json(FunctionDetail::new(row, tags, metrics)))
 }
 
 /// The caller's functions as a bare array, oldest first. Paged by `limit` and `cursor`; the

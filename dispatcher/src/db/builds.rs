@@ -1,0 +1,137 @@
+//! Builds and the content-addressed artifacts they produce.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A build as shown by the API.
+#[derive(Debug, Clone)]
+pub struct BuildRow {
+    pub id: Uuid,
+    pub function_id: Uuid,
+    pub status: String,
+    pub arch: String,
+    pub artifact_sha256: Option<String>,
+    pub artifact_size: Option<i64>,
+    pub entry_point: Option<String>,
+    pub timeline: serde_json::Value,
+    pub log: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Fields of a finished build.
+#[derive(Debug)]
+pub struct NewBuild<'a> {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub function_id: Uuid,
+    pub status: &'a str,
+    pub arch: &'a str,
+    pub artifact_sha256: Option<&'a str>,
+    pub entry_point: Option<&'a str>,
+    pub timeline: serde_json::Value,
+    pub log: Vec<String>,
+}
+
+/// Stores an artifact once per content.
+pub async fn store_artifact(
+    conn: &mut PgConnection,
+    sha256: &str,
+    content: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO artifacts (sha256, size_bytes, content) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
+        sha256,
+        content.len() as i64,
+        content
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn artifact(conn: &mut PgConnection, sha256: &str) -> sqlx::Result<Option<Vec<u8>>> {
+    let row = sqlx::query!("SELECT content FROM artifacts WHERE sha256 = $1", sha256)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|row| row.content))
+}
+
+/// Records a build; a successful one becomes the function's current build.
+pub async fn insert(conn: &mut PgConnection, build: &NewBuild<'_>) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO builds (id, account_id, function_id, status, arch, artifact_sha256, entry_point, timeline, log)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        build.id,
+        build.account_id,
+        build.function_id,
+        build.status,
+        build.arch,
+        build.artifact_sha256,
+        build.entry_point,
+        build.timeline,
+        &build.log
+    )
+    .execute(&mut *conn)
+    .await?;
+    if build.status == "SUCCESS" {
+        sqlx::query!(
+            "UPDATE functions SET current_build_id = $2, updated_at = now() WHERE id = $1",
+            build.function_id,
+            build.id
+        )
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn find(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<BuildRow>> {
+    sqlx::query_as!(
+        BuildRow,
+        r#"SELECT b.id, b.function_id, b.status, b.arch, b.artifact_sha256, a.size_bytes AS "artifact_size?",
+                  b.entry_point, b.timeline, b.log, b.created_at
+           FROM builds b LEFT JOIN artifacts a ON a.sha256 = b.artifact_sha256
+           WHERE b.id = $1 AND b.account_id = $2"#,
+        id,
+        account_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// One page of the account's builds, newest first, and the total count.
+pub async fn page(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    function_id: Option<Uuid>,
+    limit: i64,
+    offset: i64,
+) -> sqlx::Result<(Vec<BuildRow>, i64)> {
+    let rows = sqlx::query_as!(
+        BuildRow,
+        r#"SELECT b.id, b.function_id, b.status, b.arch, b.artifact_sha256, a.size_bytes AS "artifact_size?",
+                  b.entry_point, b.timeline, b.log, b.created_at
+           FROM builds b LEFT JOIN artifacts a ON a.sha256 = b.artifact_sha256
+           WHERE b.account_id = $1 AND ($2::uuid IS NULL OR b.function_id = $2)
+           ORDER BY b.id DESC LIMIT $3 OFFSET $4"#,
+        account_id,
+        function_id,
+        limit,
+        offset
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let total = sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM builds WHERE account_id = $1 AND ($2::uuid IS NULL OR function_id = $2)"#,
+        account_id,
+        function_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((rows, total))
+}

@@ -1,0 +1,200 @@
+//! Nodes (volunteer machines), their tokens and last known state.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// A node as listed.
+#[derive(Debug, Clone)]
+pub struct NodeRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub description: String,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub resources: Option<serde_json::Value>,
+    pub latency_ms: Option<i32>,
+    pub connected: bool,
+    pub last_seen_at: Option<DateTime<Utc>>,
+    pub running_tasks: i64,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Registers a node; a taken id fails on `nodes_pkey`.
+pub async fn insert(
+    conn: &mut PgConnection,
+    id: Uuid,
+    account_id: Uuid,
+    description: &str,
+    token_hash: &[u8],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO nodes (id, account_id, description, token_hash) VALUES ($1, $2, $3, $4)",
+        id,
+        account_id,
+        description,
+        token_hash
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Nodes of one account, or of everyone when `account_id` is `None` (admins).
+pub async fn list(
+    conn: &mut PgConnection,
+    account_id: Option<Uuid>,
+    stale_after_s: f64,
+) -> sqlx::Result<Vec<NodeRow>> {
+    sqlx::query_as!(
+        NodeRow,
+        r#"SELECT n.id, n.account_id, n.description, n.deleted_at, n.resources, n.latency_ms,
+                  (n.session_id IS NOT NULL AND n.last_seen_at > now() - make_interval(secs => $2)) AS "connected!",
+                  n.last_seen_at, n.created_at,
+                  (SELECT count(*) FROM tasks t WHERE t.node_id = n.id AND t.status IN ('assigned', 'running')) AS "running_tasks!"
+           FROM nodes n
+           WHERE ($1::uuid IS NULL OR n.account_id = $1)
+           ORDER BY n.created_at, n.id"#,
+        account_id,
+        stale_after_s
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// Soft-deletes a node (revoking its token); `None` owner means any owner (admins).
+pub async fn soft_delete(
+    conn: &mut PgConnection,
+    id: Uuid,
+    owner: Option<Uuid>,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query!(
+        "UPDATE nodes SET deleted_at = now(), session_id = NULL, updated_at = now()
+         WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2) AND deleted_at IS NULL",
+        id,
+        owner
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Outcome of restoring a node.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Restore {
+    Restored,
+    NotDeleted,
+    NotFound,
+}
+
+/// Restores a deleted node with a new token (the old one stays revoked).
+pub async fn restore(
+    conn: &mut PgConnection,
+    id: Uuid,
+    owner: Option<Uuid>,
+    token_hash: &[u8],
+) -> sqlx::Result<Restore> {
+    let row = sqlx::query!(
+        r#"WITH target AS (
+               SELECT id, deleted_at FROM nodes WHERE id = $1 AND ($2::uuid IS NULL OR account_id = $2)
+           ), restored AS (
+               UPDATE nodes n SET deleted_at = NULL, token_hash = $3, updated_at = now()
+               FROM target WHERE n.id = target.id AND target.deleted_at IS NOT NULL RETURNING n.id
+           )
+           SELECT (SELECT count(*) FROM target) AS "found!", (SELECT count(*) FROM restored) AS "restored!""#,
+        id,
+        owner,
+        token_hash
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(match (row.found, row.restored) {
+        (0, _) => Restore::NotFound,
+        (_, 0) => Restore::NotDeleted,
+        _ => Restore::Restored,
+    })
+}
+
+/// The live node (id, owner) holding this token.
+pub async fn authenticate(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<Uuid>> {
+    let row = sqlx::query!(
+        "SELECT id FROM nodes WHERE token_hash = $1 AND deleted_at IS NULL",
+        token_hash
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| row.id))
+}
+
+/// Records a `hello`: the node is connected in `session_id` with these resources.
+pub async fn mark_connected(
+    conn: &mut PgConnection,
+    id: Uuid,
+    session_id: Uuid,
+    resources: &serde_json::Value,
+) -> sqlx::Result<bool> {
+    let result = sqlx::query!(
+        "UPDATE nodes SET session_id = $2, resources = $3, last_seen_at = now(), updated_at = now()
+         WHERE id = $1 AND deleted_at IS NULL",
+        id,
+        session_id,
+        resources
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Clears the session if it is still this one (a newer connection may have replaced it).
+pub async fn mark_disconnected(
+    conn: &mut PgConnection,
+    id: Uuid,
+    session_id: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE nodes SET session_id = NULL, last_seen_at = now() WHERE id = $1 AND session_id = $2",
+        id,
+        session_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Liveness of several connected nodes in one statement (coalesced heartbeats).
+pub async fn touch_many(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+    latencies: &[Option<i32>],
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "UPDATE nodes n SET last_seen_at = now(), latency_ms = coalesce(v.latency, n.latency_ms)
+         FROM unnest($1::uuid[], $2::int4[]) AS v(id, latency) WHERE n.id = v.id",
+        ids,
+        latencies as &[Option<i32>]
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Connected nodes (live sessions) with their advertised resources and latency.
+pub async fn connected(
+    conn: &mut PgConnection,
+    stale_after_s: f64,
+) -> sqlx::Result<Vec<(Uuid, serde_json::Value, Option<i32>)>> {
+    let rows = sqlx::query!(
+        r#"SELECT id, resources AS "resources!", latency_ms FROM nodes
+           WHERE deleted_at IS NULL AND session_id IS NOT NULL AND resources IS NOT NULL
+             AND last_seen_at > now() - make_interval(secs => $1)"#,
+        stale_after_s
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| (row.id, row.resources, row.latency_ms))
+        .collect())
+}

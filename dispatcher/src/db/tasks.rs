@@ -1,0 +1,188 @@
+//! Tasks: creation, the claim path (live states only), state transitions guarded by the expected
+//! state and attempt, and reads for the API.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Fields of a new task: the request and a snapshot of the function.
+#[derive(Debug)]
+pub struct NewTask<'a> {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub function_id: Uuid,
+    pub build_id: Uuid,
+    pub lang: &'a str,
+    pub timeout_s: i32,
+    pub cpu_count: i32,
+    pub mem_size_mb: i32,
+    pub network_latency_ms: i32,
+    pub privileged: bool,
+    pub method: &'a str,
+    pub query: &'a str,
+    pub headers: serde_json::Value,
+    pub content_type: Option<&'a str>,
+    pub body: &'a [u8],
+}
+
+pub async fn insert(conn: &mut PgConnection, task: &NewTask<'_>) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO tasks (id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
+                            network_latency_ms, privileged, request_method, request_query, request_headers,
+                            request_content_type, request_body)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+        task.id,
+        task.account_id,
+        task.function_id,
+        task.build_id,
+        task.lang,
+        task.timeout_s,
+        task.cpu_count,
+        task.mem_size_mb,
+        task.network_latency_ms,
+        task.privileged,
+        task.method,
+        task.query,
+        task.headers,
+        task.content_type,
+        task.body
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A task as `GET /v1/task/{id}` shows it (no bodies).
+#[derive(Debug, Clone)]
+pub struct TaskRow {
+    pub id: Uuid,
+    pub function_id: Uuid,
+    pub lang: String,
+    pub timeout_s: i32,
+    pub cpu_count: i32,
+    pub mem_size_mb: i32,
+    pub network_latency_ms: i32,
+    pub privileged: bool,
+    pub status: String,
+    pub attempt: i32,
+    pub node_id: Option<Uuid>,
+    pub progress: i16,
+    pub response_status: Option<i32>,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+    pub init_ms: Option<i32>,
+    pub exec_ms: Option<i32>,
+    pub warm: Option<bool>,
+    pub issued_at: DateTime<Utc>,
+    pub assigned_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+pub async fn find(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<TaskRow>> {
+    sqlx::query_as!(
+        TaskRow,
+        "SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged, status,
+                attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
+                issued_at, assigned_at, started_at, finished_at
+         FROM tasks WHERE id = $1 AND account_id = $2",
+        id,
+        account_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// A page of the account's tasks after `cursor`, oldest first.
+pub async fn list(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    function_id: Option<Uuid>,
+    cursor: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<TaskRow>> {
+    sqlx::query_as!(
+        TaskRow,
+        "SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged, status,
+                attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
+                issued_at, assigned_at, started_at, finished_at
+         FROM tasks
+         WHERE account_id = $1 AND ($2::uuid IS NULL OR function_id = $2) AND ($3::uuid IS NULL OR id > $3)
+         ORDER BY id LIMIT $4",
+        account_id,
+        function_id,
+        cursor,
+        limit
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// What `/result` replays.
+#[derive(Debug, Clone)]
+pub struct TaskOutput {
+    pub status: String,
+    pub response_status: Option<i32>,
+    pub response_content_type: Option<String>,
+    pub response_body: Option<Vec<u8>>,
+    pub error_kind: Option<String>,
+    pub error_message: Option<String>,
+}
+
+pub async fn output(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<TaskOutput>> {
+    sqlx::query_as!(
+        TaskOutput,
+        "SELECT status, response_status, response_content_type, response_body, error_kind, error_message
+         FROM tasks WHERE id = $1 AND account_id = $2",
+        id,
+        account_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Task counters of a function for its `metrics`.
+pub async fn function_metrics(
+    conn: &mut PgConnection,
+    function_id: Uuid,
+) -> sqlx::Result<[i64; 4]> {
+    let row = sqlx::query!(
+        r#"SELECT
+             count(*) FILTER (WHERE issued_at >= date_trunc('day', now())) AS "today!",
+             count(*) FILTER (WHERE status IN ('queued', 'assigned', 'running')) AS "pending!",
+             count(*) FILTER (WHERE issued_at >= now() - interval '7 days') AS "week!",
+             count(*) FILTER (WHERE status IN ('succeeded', 'failed', 'timed_out')) AS "completed!"
+           FROM tasks WHERE function_id = $1"#,
+        function_id
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok([row.today, row.pending, row.week, row.completed])
+}
+
+/// Cancels a live task; returns the node and attempt to tell when it was already handed out.
+pub async fn cancel(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<(Option<Uuid>, i32)>> {
+    let row = sqlx::query!(
+        "UPDATE tasks SET status = 'cancelled', finished_at = now(), error_kind = 'cancelled',
+                error_message = 'cancelled by the caller'
+         WHERE id = $1 AND account_id = $2 AND status IN ('queued', 'assigned', 'running')
+         RETURNING node_id, attempt",
+        id,
+        account_id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|row| (row.node_id, row.attempt)))
+}

@@ -1,0 +1,90 @@
+//! The worker gateway: `GET /v1/worker/connect` (WebSocket, node token) and
+//! `GET /v1/worker/artifact/{sha256}` (code packages, node token).
+
+mod handler;
+mod session;
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use uuid::Uuid;
+
+use crate::auth::secret;
+use crate::db;
+use crate::dispatch::Dispatch;
+use crate::error::{ApiError, ApiResult};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(connect).service(artifact);
+}
+
+/// The node behind the request's node token.
+async fn authenticate_node(req: &HttpRequest, dispatch: &Dispatch) -> ApiResult<Uuid> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "NEEDS_NODE_TOKEN",
+                "send the node token as `Authorization: Bearer <token>`",
+            )
+        })?;
+    let token = value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .unwrap_or(value)
+        .trim();
+    let mut conn = dispatch.pool.acquire().await?;
+    db::nodes::authenticate(&mut conn, &secret::digest(token))
+        .await?
+        .ok_or_else(|| {
+            ApiError::unauthorized(
+                "INVALID_NODE_TOKEN",
+                "the node token is unknown or its node was deleted",
+            )
+        })
+}
+
+/// Opens a worker's WebSocket. The node token is checked before the upgrade.
+#[get("/worker/connect")]
+async fn connect(
+    req: HttpRequest,
+    body: web::Payload,
+    dispatch: web::Data<Arc<Dispatch>>,
+) -> ApiResult<HttpResponse> {
+    let node_id = authenticate_node(&req, &dispatch).await?;
+    let (response, socket, stream) = actix_ws::handle(&req, body).map_err(|error| {
+        ApiError::bad_request(
+            "NOT_A_WEBSOCKET",
+            format!("expected a WebSocket upgrade: {error}"),
+        )
+    })?;
+    let dispatch = Arc::clone(dispatch.get_ref());
+    actix_web::rt::spawn(session::run(dispatch, node_id, socket, stream));
+    Ok(response)
+}
+
+/// A code package by its sha256, for workers.
+#[get("/worker/artifact/{sha256}")]
+async fn artifact(
+    req: HttpRequest,
+    dispatch: web::Data<Arc<Dispatch>>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    authenticate_node(&req, &dispatch).await?;
+    let sha256 = path.into_inner();
+    let not_found = || ApiError::not_found("ARTIFACT_NOT_FOUND", format!("no artifact {sha256:?}"));
+    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(not_found());
+    }
+    let mut conn = dispatch.pool.acquire().await?;
+    let content = db::builds::artifact(&mut conn, &sha256)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/x-tar")
+        .insert_header(("Cache-Control", "public, max-age=31536000, immutable"))
+        .body(content))
+}

@@ -1,0 +1,261 @@
+//! One worker connection: `hello` → `welcome`, then messages both ways, pings for latency, and
+//! clean-up (with a grace period for the node's tasks) when the socket ends.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix_ws::{AggregatedMessage, AggregatedMessageStream, Session};
+use canopy_shared::protocol::{
+    DispatcherMessage, Hello, Welcome, WorkerMessage, MAX_FRAME_BYTES, PROTOCOL_VERSION,
+};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+use tracing::Instrument;
+use uuid::Uuid;
+
+use super::handler;
+use crate::db;
+use crate::dispatch::{Dispatch, SessionHandle};
+
+/// Time a worker has to send `hello` after connecting.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a connection is closed by the dispatcher.
+#[derive(Debug)]
+pub(super) struct Refusal {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl Refusal {
+    pub fn new(code: &'static str, message: impl Into<String>) -> Self {
+        Refusal {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+pub(super) async fn run(
+    dispatch: Arc<Dispatch>,
+    node_id: Uuid,
+    socket: Session,
+    stream: actix_ws::MessageStream,
+) {
+    let span = tracing::info_span!("worker", node.id = %canopy_shared::format_id(node_id), session.id = tracing::field::Empty);
+    async move {
+        let mut stream = stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+        let mut socket = socket;
+        let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(&mut stream)).await {
+            Ok(Ok(WorkerMessage::Hello(hello))) => hello,
+            Ok(Ok(_)) => return refuse(socket, Refusal::new("HELLO_EXPECTED", "the first message must be hello")).await,
+            Ok(Err(refusal)) => return refuse(socket, refusal).await,
+            Err(_) => return refuse(socket, Refusal::new("HELLO_TIMEOUT", "no hello within 10 s")).await,
+        };
+        if let Err(refusal) = check_hello(&hello, node_id) {
+            return refuse(socket, refusal).await;
+        }
+        let session_id = canopy_shared::new_id();
+        tracing::Span::current().record("session.id", tracing::field::display(canopy_shared::format_id(session_id)));
+        let connected = async {
+            let mut conn = dispatch.pool.acquire().await?;
+            let resources = serde_json::to_value(&hello.resources).unwrap_or_default();
+            db::nodes::mark_connected(&mut conn, node_id, session_id, &resources).await
+        }
+        .await;
+        match connected {
+            Ok(true) => {}
+            Ok(false) => return refuse(socket, Refusal::new("NODE_REVOKED", "this node was deleted")).await,
+            Err(error) => {
+                tracing::error!(error = %error, "could not record the connection");
+                return refuse(socket, Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database")).await;
+            }
+        }
+        let (outbound, mut outbound_rx) = mpsc::unbounded_channel();
+        let handle = Arc::new(SessionHandle::new(node_id, session_id, hello.resources.clone(), outbound));
+        dispatch.registry.insert(Arc::clone(&handle));
+        tracing::info!(runtimes = ?hello.resources.runtimes, cpus = hello.resources.cpus, memory_mb = hello.resources.memory_mb, "worker connected");
+
+        let welcome = DispatcherMessage::Welcome(Welcome {
+            session_id: canopy_shared::format_id(session_id),
+            heartbeat_interval_ms: dispatch.settings.heartbeat_interval_ms,
+            lease_ms: dispatch.settings.lease_ms,
+            max_frame_bytes: MAX_FRAME_BYTES,
+        });
+        let outcome = if send(&mut socket, &welcome).await {
+            serve(&dispatch, &handle, &mut socket, &mut stream, &mut outbound_rx).await
+        } else {
+            Err(Refusal::new("GONE", "the socket closed"))
+        };
+        dispatch.registry.remove(node_id, session_id);
+        if let Ok(mut conn) = dispatch.pool.acquire().await {
+            if let Err(error) = db::nodes::mark_disconnected(&mut conn, node_id, session_id).await {
+                tracing::warn!(error = %error, "could not record the disconnection");
+            }
+        }
+        dispatch.schedule_lost_node_check(node_id);
+        match outcome {
+            Ok(reason) => {
+                tracing::info!(reason, "worker disconnected");
+                let _ = socket.close(None).await;
+            }
+            Err(refusal) => refuse(socket, refusal).await,
+        }
+    }
+    .instrument(span)
+    .await;
+}
+
+fn check_hello(hello: &Hello, node_id: Uuid) -> Result<(), Refusal> {
+    if hello.protocol != PROTOCOL_VERSION {
+        return Err(Refusal::new(
+            "PROTOCOL_MISMATCH",
+            format!(
+                "protocol {} is not supported; this dispatcher speaks {PROTOCOL_VERSION}",
+                hello.protocol
+            ),
+        ));
+    }
+    if canopy_shared::parse_id(&hello.node_id) != Some(node_id) {
+        return Err(Refusal::new(
+            "NODE_MISMATCH",
+            "hello names another node than the token's",
+        ));
+    }
+    if hello.resources.max_concurrency == 0 || hello.resources.max_concurrency > 1024 {
+        return Err(Refusal::new(
+            "INVALID_HELLO",
+            "maxConcurrency must be between 1 and 1024",
+        ));
+    }
+    Ok(())
+}
+
+/// Serves an established connection until it ends; `Ok` carries a reason for a normal end.
+async fn serve(
+    dispatch: &Arc<Dispatch>,
+    handle: &Arc<SessionHandle>,
+    socket: &mut Session,
+    stream: &mut AggregatedMessageStream,
+    outbound: &mut mpsc::UnboundedReceiver<DispatcherMessage>,
+) -> Result<&'static str, Refusal> {
+    let interval = Duration::from_millis(dispatch.settings.heartbeat_interval_ms);
+    let mut ping = tokio::time::interval(interval);
+    let started = Instant::now();
+    let mut last_heard = Instant::now();
+    loop {
+        tokio::select! {
+            _ = handle.close.cancelled() => return Ok("closed by the dispatcher (node deleted or replaced)"),
+            Some(message) = outbound.recv() => {
+                if !send(socket, &message).await {
+                    return Ok("socket closed");
+                }
+            }
+            _ = ping.tick() => {
+                if last_heard.elapsed() > interval * 3 {
+                    return Ok("no message or pong for three heartbeat intervals");
+                }
+                let sent_at = started.elapsed().as_micros() as u64;
+                if socket.ping(&sent_at.to_be_bytes()).await.is_err() {
+                    return Ok("socket closed");
+                }
+            }
+            frame = stream.next() => {
+                last_heard = Instant::now();
+                match frame {
+                    None => return Ok("socket closed"),
+                    Some(Err(error)) => return Err(Refusal::new("BAD_FRAME", format!("unreadable frame: {error}"))),
+                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                        if socket.pong(&bytes).await.is_err() {
+                            return Ok("socket closed");
+                        }
+                    }
+                    Some(Ok(AggregatedMessage::Pong(bytes))) => record_round_trip(handle, &bytes, started),
+                    Some(Ok(AggregatedMessage::Close(_))) => return Ok("worker closed the socket"),
+                    Some(Ok(AggregatedMessage::Binary(_))) => return Err(Refusal::new("BINARY_FRAME", "messages are JSON text frames")),
+                    Some(Ok(AggregatedMessage::Text(text))) => {
+                        let message = parse(&text)?;
+                        if let WorkerMessage::Goodbye { reason } = &message {
+                            tracing::info!(reason = %reason, "worker said goodbye");
+                            return Ok("goodbye");
+                        }
+                        handler::handle(dispatch, handle, message).await?;
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn record_round_trip(handle: &SessionHandle, payload: &[u8], started: Instant) {
+    let Ok(bytes) = <[u8; 8]>::try_from(payload) else {
+        return;
+    };
+    let sent_at = u64::from_be_bytes(bytes);
+    let now = started.elapsed().as_micros() as u64;
+    if let Some(round_trip_us) = now.checked_sub(sent_at) {
+        // Round up so a loopback node reads 1 ms, not 0 ("any").
+        handle.set_latency(u32::try_from(round_trip_us.div_ceil(1000)).unwrap_or(u32::MAX));
+    }
+}
+
+fn parse(text: &str) -> Result<WorkerMessage, Refusal> {
+    serde_json::from_str(text).map_err(|error| {
+        Refusal::new(
+            "MALFORMED_MESSAGE",
+            format!("cannot read the message: {error}"),
+        )
+    })
+}
+
+async fn next_message(stream: &mut AggregatedMessageStream) -> Result<WorkerMessage, Refusal> {
+    loop {
+        match stream.next().await {
+            None => return Err(Refusal::new("GONE", "the socket closed before hello")),
+            Some(Err(error)) => {
+                return Err(Refusal::new(
+                    "BAD_FRAME",
+                    format!("unreadable frame: {error}"),
+                ))
+            }
+            Some(Ok(AggregatedMessage::Text(text))) => return parse(&text),
+            Some(Ok(AggregatedMessage::Binary(_))) => {
+                return Err(Refusal::new(
+                    "BINARY_FRAME",
+                    "messages are JSON text frames",
+                ))
+            }
+            Some(Ok(AggregatedMessage::Close(_))) => {
+                return Err(Refusal::new("GONE", "the socket closed before hello"))
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+async fn send(socket: &mut Session, message: &DispatcherMessage) -> bool {
+    match serde_json::to_string(message) {
+        Ok(text) => socket.text(text).await.is_ok(),
+        Err(error) => {
+            tracing::error!(error = %error, "could not encode a message");
+            false
+        }
+    }
+}
+
+/// Tells the worker why, then closes: one bad connection never affects another.
+async fn refuse(mut socket: Session, refusal: Refusal) {
+    if refusal.code != "GONE" {
+        tracing::warn!(code = refusal.code, message = %refusal.message, "closing a worker connection");
+        let error = DispatcherMessage::Error {
+            code: refusal.code.to_owned(),
+            message: refusal.message.clone(),
+        };
+        let _ = send(&mut socket, &error).await;
+    }
+    let reason = actix_ws::CloseReason {
+        code: actix_ws::CloseCode::Policy,
+        description: Some(refusal.code.to_owned()),
+    };
+    let _ = socket.close(Some(reason)).await;
+}

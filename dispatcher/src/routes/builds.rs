@@ -1,0 +1,241 @@
+//! `/v1/build`: upload a function's code (zip or tar.gz), see builds.
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
+use canopy_shared::Lang;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{created, path_id};
+use crate::db;
+use crate::db::builds::{BuildRow, NewBuild};
+use crate::domain::archive;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{read_body, AuthUser};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_builds)
+        .service(create_build)
+        .service(get_build);
+}
+
+/// Query of a build upload.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct BuildQuery {
+    /// `amd64` (default) or `arm64`; code packages of interpreted languages run on both.
+    pub arch: Option<String>,
+}
+
+/// A build as shown by the API.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BuildView {
+    pub id: String,
+    pub function_id: String,
+    /// `PENDING`, `SUCCESS` or `FAILED`.
+    pub status: String,
+    pub arch: Vec<String>,
+    pub timeline: serde_json::Value,
+    pub log: Vec<String>,
+    pub entry_point: Option<String>,
+    pub artifact_sha256: Option<String>,
+    pub artifact_size: Option<i64>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<BuildRow> for BuildView {
+    fn from(row: BuildRow) -> Self {
+        BuildView {
+            id: canopy_shared::format_id(row.id),
+            function_id: canopy_shared::format_id(row.function_id),
+            status: row.status,
+            arch: vec![row.arch],
+            timeline: row.timeline,
+            log: row.log,
+            entry_point: row.entry_point,
+            artifact_sha256: row.artifact_sha256,
+            artifact_size: row.artifact_size,
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// Uploads a function's code as a zip or tar.gz of its folder's contents (body up to 50 MiB).
+/// Paths must be relative without `..`; links are refused; `handler.py` (PY) or `handler.js` (JS)
+/// must be at the root. A successful build is what new tasks of the function run.
+#[utoipa::path(tag = "build", security(("bearer" = [])), params(("functionId" = String, Path), BuildQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "`{\"id\"}`"),
+              (status = 400, description = "UNSUPPORTED_ARCHIVE, CORRUPT_ARCHIVE, UNSAFE_ARCHIVE, ENTRY_POINT_MISSING, LANG_NOT_SUPPORTED"),
+              (status = 404, description = "FUNCTION_NOT_FOUND"), (status = 413, description = "PAYLOAD_TOO_LARGE")))]
+#[post("/build/{functionId}")]
+#[tracing::instrument(skip_all, fields(account.id = %user.account_id))]
+pub async fn create_build(
+    req: HttpRequest,
+    payload: web::Payload,
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<BuildQuery>,
+) -> ApiResult<HttpResponse> {
+    let function_id = path_id(&path, "FUNCTION_NOT_FOUND", "function")?;
+    let arch = query
+        .into_inner()
+        .arch
+        .unwrap_or_else(|| "amd64".to_owned());
+    if !matches!(arch.as_str(), "amd64" | "arm64") {
+        return Err(ApiError::invalid_field("arch", "must be amd64 or arm64"));
+    }
+    let mut conn = state.pool.acquire().await?;
+    let function = db::functions::find_live(&mut conn, user.account_id, function_id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "FUNCTION_NOT_FOUND",
+                format!("no function with id {:?}", path.as_str()),
+            )
+        })?;
+    let lang = Lang::from_code(&function.lang)
+        .ok_or_else(|| anyhow::anyhow!("stored lang {} is unknown", function.lang))?;
+    drop(conn);
+
+    let received_at = Utc::now();
+    let body = read_body(
+        &req,
+        payload.into_inner(),
+        state.dispatch.build_archive_limit,
+    )
+    .await?;
+    let size = body.len();
+    let package = tokio::task::spawn_blocking(move || archive::package(&body, lang))
+        .await
+        .map_err(|error| anyhow::anyhow!("while packaging: {error}"))?
+        .map_err(|error| ApiError::bad_request(error.code(), error.to_string()))?;
+
+    let id = canopy_shared::new_id();
+    let finished_at = Utc::now();
+    let build = NewBuild {
+        id,
+        account_id: user.account_id,
+        function_id,
+        status: "SUCCESS",
+        arch: &arch,
+        artifact_sha256: Some(&package.sha256),
+        entry_point: Some(package.entry_point),
+        timeline: serde_json::json!([
+            {"status": "PENDING", "time": received_at},
+            {"status": "SUCCESS", "time": finished_at},
+        ]),
+        log: vec![
+            format!("received {size} bytes ({})", package.format),
+            format!(
+                "{} files, {} bytes unpacked, entry point {}",
+                package.files, package.unpacked_bytes, package.entry_point
+            ),
+            format!(
+                "artifact sha256 {} ({} bytes)",
+                package.sha256,
+                package.tar.len()
+            ),
+        ],
+    };
+    let mut tx = state.pool.begin().await?;
+    db::builds::store_artifact(&mut tx, &package.sha256, &package.tar).await?;
+    db::builds::insert(&mut tx, &build).await?;
+    tx.commit().await?;
+    tracing::info!(build.id = %canopy_shared::format_id(id), artifact.sha256 = %package.sha256, "build succeeded");
+    Ok(created(
+        format!("/v1/build/{}", canopy_shared::format_id(id)),
+        id,
+    ))
+}
+
+/// One build with its status, timeline and log.
+#[utoipa::path(tag = "build", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = BuildView), (status = 404, description = "BUILD_NOT_FOUND")))]
+#[get("/build/{id}")]
+pub async fn get_build(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id(&path, "BUILD_NOT_FOUND", "build")?;
+    let mut conn = state.pool.acquire().await?;
+    let row = db::builds::find(&mut conn, user.account_id, id)
+        .await?
+        .ok_or_else(|| {
+            ApiError::not_found(
+                "BUILD_NOT_FOUND",
+                format!("no build with id {:?}", path.as_str()),
+            )
+        })?;
+    Ok(HttpResponse::Ok().json(BuildView::from(row)))
+}
+
+/// Query of the build list (the digest's shape).
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct BuildListQuery {
+    /// Page number, from 1.
+    pub page: Option<u32>,
+    /// Page size, 1–100 (default 20).
+    pub limit: Option<u32>,
+    pub function_id: Option<String>,
+}
+
+/// The caller's builds, newest first: `{pageCount, pageSize, totalCount, results}`.
+#[utoipa::path(tag = "build", security(("bearer" = [])), params(BuildListQuery), responses((status = 200)))]
+#[get("/build/list")]
+pub async fn list_builds(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    query: web::Query<BuildListQuery>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let page = query.page.unwrap_or(1);
+    let limit = query.limit.unwrap_or(20);
+    if page < 1 {
+        return Err(ApiError::invalid_field("page", "must be at least 1"));
+    }
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            "must be between 1 and 100",
+        ));
+    }
+    let function_id = query
+        .function_id
+        .map(|raw| {
+            canopy_shared::parse_id(&raw).ok_or_else(|| {
+                ApiError::invalid_field("functionId", "must be an id of 32 hex characters")
+            })
+        })
+        .transpose()?;
+    let mut conn = state.pool.acquire().await?;
+    let offset = i64::from(page - 1) * i64::from(limit);
+    let (rows, total) = db::builds::page(
+        &mut conn,
+        user.account_id,
+        function_id,
+        i64::from(limit),
+        offset,
+    )
+    .await?;
+    let results: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|row| {
+            serde_json::json!({
+                "id": canopy_shared::format_id(row.id),
+                "functionId": canopy_shared::format_id(row.function_id),
+                "status": row.status,
+                "createdAt": row.created_at,
+            })
+        })
+        .collect();
+    let page_count = (total + i64::from(limit) - 1) / i64::from(limit);
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "pageCount": page_count, "pageSize": limit, "totalCount": total, "results": results,
+    })))
+}

@@ -1,0 +1,178 @@
+//! `/v1/node`: volunteers' machines. A worker generates its id (the "hash"), registers it here
+//! and gets a node token, shown once, for the worker gateway.
+
+use std::sync::Arc;
+
+use actix_web::{delete, get, patch, post, web, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::secret;
+use crate::db;
+use crate::db::nodes::{NodeRow, Restore};
+use crate::dispatch::Dispatch;
+use crate::domain::rules;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AuthUser, OptionalJson, Role};
+use crate::state::AppState;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(list_nodes)
+        .service(register_node)
+        .service(delete_node)
+        .service(restore_node);
+}
+
+/// Body of `POST /v1/node/{hash}`.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterNode {
+    #[validate(length(max = 256, message = "must be at most 256 characters"), custom(function = rules::printascii))]
+    pub description: Option<String>,
+}
+
+/// A node with its live state.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeView {
+    pub hash: String,
+    pub description: String,
+    /// Connected and not deleted: can take tasks.
+    pub available: bool,
+    /// Deleted (its token is revoked); `PATCH` restores it.
+    pub disabled: bool,
+    pub connected: bool,
+    pub last_seen: Option<DateTime<Utc>>,
+    /// What the worker advertised in its last `hello`.
+    pub resources: Option<serde_json::Value>,
+    /// Measured WebSocket round trip, ms.
+    pub latency_ms: Option<i32>,
+    pub running_tasks: i64,
+    /// Owner account (shown to admins).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+fn view(row: NodeRow, show_owner: bool) -> NodeView {
+    let disabled = row.deleted_at.is_some();
+    NodeView {
+        hash: canopy_shared::format_id(row.id),
+        description: row.description,
+        available: row.connected && !disabled,
+        disabled,
+        connected: row.connected && !disabled,
+        last_seen: row.last_seen_at,
+        resources: row.resources,
+        latency_ms: row.latency_ms,
+        running_tasks: row.running_tasks,
+        owner: show_owner.then(|| canopy_shared::format_id(row.account_id)),
+        created_at: row.created_at,
+    }
+}
+
+fn node_id(raw: &str) -> ApiResult<Uuid> {
+    canopy_shared::parse_id(raw).ok_or_else(|| {
+        ApiError::invalid_field("hash", "must be a UUID (32 hex characters or dashed)")
+    })
+}
+
+fn not_found(raw: &str) -> ApiError {
+    ApiError::not_found("NODE_NOT_FOUND", format!("no node {raw:?}"))
+}
+
+/// Admins act on any node; users on their own.
+fn owner_scope(user: &AuthUser) -> Option<Uuid> {
+    (user.role != Role::Admin).then_some(user.account_id)
+}
+
+/// Seconds without a heartbeat after which a node no longer counts as connected.
+fn stale_after_s(state: &AppState) -> f64 {
+    (state.dispatch.heartbeat_interval_ms as f64 / 1000.0) * 3.0
+}
+
+/// Registers a node the worker generated the id of. The token in the response is shown once.
+#[utoipa::path(tag = "node", security(("bearer" = [])), params(("hash" = String, Path)), request_body = RegisterNode,
+    responses((status = 201, description = "`{hash, token}`"), (status = 400, body = crate::error::Problem), (status = 409, description = "NODE_EXISTS")))]
+#[post("/node/{hash}")]
+pub async fn register_node(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: OptionalJson<RegisterNode>,
+) -> ApiResult<HttpResponse> {
+    let id = node_id(&path)?;
+    let token = format!("cnode_{}", secret::random_hex(20));
+    let mut conn = state.pool.acquire().await?;
+    db::nodes::insert(
+        &mut conn,
+        id,
+        user.account_id,
+        body.0.description.as_deref().unwrap_or_default(),
+        &secret::digest(&token),
+    )
+    .await?;
+    tracing::info!(node.id = %canopy_shared::format_id(id), "node registered");
+    Ok(HttpResponse::Created()
+        .json(serde_json::json!({ "hash": canopy_shared::format_id(id), "token": token })))
+}
+
+/// The caller's nodes (admins: every node), with connection state, resources and load.
+#[utoipa::path(tag = "node", security(("bearer" = [])), responses((status = 200, body = [NodeView])))]
+#[get("/node/list")]
+pub async fn list_nodes(user: AuthUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    let mut conn = state.pool.acquire().await?;
+    let rows = db::nodes::list(&mut conn, owner_scope(&user), stale_after_s(&state)).await?;
+    let admin = user.role == Role::Admin;
+    Ok(HttpResponse::Ok().json(
+        rows.into_iter()
+            .map(|row| view(row, admin))
+            .collect::<Vec<_>>(),
+    ))
+}
+
+/// Deletes a node: its token is revoked and its worker's socket closed at once.
+#[utoipa::path(tag = "node", security(("bearer" = [])), params(("hash" = String, Path)),
+    responses((status = 204), (status = 404, description = "NODE_NOT_FOUND")))]
+#[delete("/node/{hash}")]
+pub async fn delete_node(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    dispatch: web::Data<Arc<Dispatch>>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = node_id(&path)?;
+    let mut conn = state.pool.acquire().await?;
+    if !db::nodes::soft_delete(&mut conn, id, owner_scope(&user)).await? {
+        return Err(not_found(&path));
+    }
+    let was_connected = dispatch.registry.disconnect(id);
+    tracing::info!(node.id = %canopy_shared::format_id(id), was_connected, "node deleted");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Restores a deleted node with a new token (shown once; the old one stays revoked).
+#[utoipa::path(tag = "node", security(("bearer" = [])), params(("hash" = String, Path)),
+    responses((status = 200, description = "`{hash, token}`"), (status = 404, description = "NODE_NOT_FOUND"), (status = 409, description = "NODE_NOT_DELETED")))]
+#[patch("/node/{hash}")]
+pub async fn restore_node(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = node_id(&path)?;
+    let token = format!("cnode_{}", secret::random_hex(20));
+    let mut conn = state.pool.acquire().await?;
+    match db::nodes::restore(&mut conn, id, owner_scope(&user), &secret::digest(&token)).await? {
+        Restore::Restored => Ok(HttpResponse::Ok()
+            .json(serde_json::json!({ "hash": canopy_shared::format_id(id), "token": token }))),
+        Restore::NotDeleted => Err(ApiError::conflict(
+            "NODE_NOT_DELETED",
+            "the node is not deleted",
+        )),
+        Restore::NotFound => Err(not_found(&path)),
+    }
+}

@@ -1,0 +1,80 @@
+//! `/v1/task/*`: ask for an execution, read it, replay its result, cancel it.
+
+pub(super) mod create;
+pub(super) mod read;
+pub(super) mod result;
+
+use actix_web::http::header;
+use actix_web::{web, HttpResponse};
+
+use crate::db::tasks::TaskOutput;
+use crate::error::ApiError;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    // `list` before `{id}` so "list" is never taken for an id.
+    cfg.service(read::list_tasks)
+        .service(create::create_task)
+        .service(read::get_task)
+        .service(result::get_result)
+        .service(result::cancel_task);
+}
+
+/// Longest `Prefer: wait` / `?wait=` honoured, seconds.
+pub const MAX_WAIT_S: u64 = 60;
+
+fn not_found(raw: &str) -> ApiError {
+    ApiError::not_found("TASK_NOT_FOUND", format!("no task with id {raw:?}"))
+}
+
+/// Whether a task is done (its output will not change).
+fn is_final(status: &str) -> bool {
+    matches!(status, "succeeded" | "failed" | "timed_out" | "cancelled")
+}
+
+/// The function's response replayed byte for byte, or a problem saying why there is none.
+fn replay(task_id: &str, output: TaskOutput) -> HttpResponse {
+    if let (Some(status), Some(body)) = (output.response_status, output.response_body) {
+        let status = actix_web::http::StatusCode::from_u16(u16::try_from(status).unwrap_or(500))
+            .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = HttpResponse::build(status);
+        response.insert_header(("X-Canopy-Task-Id", task_id.to_owned()));
+        response.insert_header(("X-Canopy-Task-Status", output.status.clone()));
+        if let Some(content_type) = output.response_content_type {
+            response.insert_header((header::CONTENT_TYPE, content_type));
+        }
+        if let Some(error) = output.error_message {
+            let one_line: String = error
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(1000)
+                .collect();
+            response.insert_header(("X-Canopy-Error", one_line));
+        }
+        return response.body(body);
+    }
+    let message = output.error_message.unwrap_or_default();
+    let error = match output.status.as_str() {
+        "timed_out" => ApiError::gateway_timeout(
+            "TASK_TIMED_OUT",
+            format!("the function did not answer in time: {message}"),
+        ),
+        "cancelled" => ApiError::conflict("TASK_CANCELLED", "the task was cancelled"),
+        "failed" => ApiError::bad_gateway(
+            "TASK_FAILED",
+            format!(
+                "the task failed ({}): {message}",
+                output.error_kind.unwrap_or_default()
+            ),
+        ),
+        _ => return pending(task_id, &output.status),
+    };
+    actix_web::ResponseError::error_response(&error)
+}
+
+/// 202 while the task is not done.
+fn pending(task_id: &str, status: &str) -> HttpResponse {
+    HttpResponse::Accepted()
+        .insert_header((header::RETRY_AFTER, "1"))
+        .insert_header((header::LOCATION, format!("/v1/task/{task_id}/result")))
+        .json(serde_json::json!({ "id": task_id, "status": status }))
+}

@@ -1,0 +1,268 @@
+//! `GET /v1/task/{id}` and `GET /v1/task/list`.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{get, web, HttpResponse};
+use canopy_shared::matching::{explain, NodeOffer, Requirements};
+use canopy_shared::protocol::Resources;
+use canopy_shared::{Capabilities, Lang};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::not_found;
+use crate::db;
+use crate::db::tasks::TaskRow;
+use crate::dispatch::Dispatch;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::AuthUser;
+use crate::routes::{path_id, unix_string};
+use crate::state::AppState;
+
+/// A task: the contract's fields plus its lifecycle.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskView {
+    pub id: String,
+    pub function_id: String,
+    /// `queued`, `assigned`, `running`, `succeeded`, `failed`, `timed_out` or `cancelled`.
+    pub status: String,
+    /// The function's HTTP status, 0 until it answered.
+    pub http_status: i32,
+    pub attempt: i32,
+    /// Unix seconds as strings (the contract's format); `assigned`/`finished` are "" until then.
+    pub issued: String,
+    pub assigned: String,
+    pub finished: String,
+    pub progress: i16,
+    /// The node running (or that ran) it.
+    pub node: Option<String>,
+    pub timeout: i32,
+    pub capabilities: Capabilities,
+    pub error: Option<TaskError>,
+    pub timings: TaskTimings,
+    /// Why a queued task is not running yet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pending_reason: Option<String>,
+}
+
+/// Why a task failed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskError {
+    /// `handler_error`, `timeout`, `lost`, `worker_error`, `execution_failed` or `cancelled`.
+    pub kind: String,
+    pub message: String,
+}
+
+/// Where the time went, ms.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskTimings {
+    pub queue_ms: Option<i64>,
+    pub init_ms: Option<i32>,
+    pub exec_ms: Option<i32>,
+    pub total_ms: Option<i64>,
+    /// Whether a warm container served it.
+    pub warm: Option<bool>,
+}
+
+fn capabilities_of(row: &TaskRow) -> Capabilities {
+    let to_u32 = |value: i32| u32::try_from(value).unwrap_or(0);
+    Capabilities {
+        timeout: to_u32(row.timeout_s),
+        cpu_count: to_u32(row.cpu_count),
+        mem_size: to_u32(row.mem_size_mb),
+        network_latency: to_u32(row.network_latency_ms),
+        privileged: row.privileged,
+    }
+}
+
+fn view(row: TaskRow, pending_reason: Option<String>) -> TaskView {
+    let optional_unix =
+        |at: Option<chrono::DateTime<chrono::Utc>>| at.map(unix_string).unwrap_or_default();
+    let error = match (row.error_kind.clone(), row.error_message.clone()) {
+        (Some(kind), message) if row.status != "queued" => Some(TaskError {
+            kind,
+            message: message.unwrap_or_default(),
+        }),
+        _ => None,
+    };
+    TaskView {
+        id: canopy_shared::format_id(row.id),
+        function_id: canopy_shared::format_id(row.function_id),
+        http_status: row.response_status.unwrap_or(0),
+        attempt: row.attempt,
+        issued: unix_string(row.issued_at),
+        assigned: optional_unix(row.assigned_at),
+        finished: optional_unix(row.finished_at),
+        progress: row.progress,
+        node: row.node_id.map(canopy_shared::format_id),
+        timeout: row.timeout_s,
+        capabilities: capabilities_of(&row),
+        error,
+        timings: TaskTimings {
+            queue_ms: row
+                .assigned_at
+                .map(|at| (at - row.issued_at).num_milliseconds()),
+            init_ms: row.init_ms,
+            exec_ms: row.exec_ms,
+            total_ms: row
+                .finished_at
+                .map(|at| (at - row.issued_at).num_milliseconds()),
+            warm: row.warm,
+        },
+        pending_reason,
+        status: row.status,
+    }
+}
+
+/// One task of the caller.
+#[utoipa::path(tag = "task", security(("bearer" = [])), params(("id" = String, Path)),
+    responses((status = 200, body = TaskView), (status = 404, description = "TASK_NOT_FOUND")))]
+#[get("/task/{id}")]
+pub async fn get_task(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    dispatch: web::Data<Arc<Dispatch>>,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let id = path_id(&path, "TASK_NOT_FOUND", "task")?;
+    let mut conn = state.pool.acquire().await?;
+    let row = db::tasks::find(&mut conn, user.account_id, id)
+        .await?
+        .ok_or_else(|| not_found(&path))?;
+    let reason = if row.status == "queued" {
+        Some(pending_reason(&state, &dispatch, &mut conn, user.account_id, &row).await?)
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(view(row, reason)))
+}
+
+/// Explains a queued task from the connected nodes (live state when connected to this replica).
+async fn pending_reason(
+    state: &AppState,
+    dispatch: &Dispatch,
+    conn: &mut sqlx::PgConnection,
+    account_id: uuid::Uuid,
+    row: &TaskRow,
+) -> ApiResult<String> {
+    let function = db::functions::find_live(conn, account_id, row.function_id).await?;
+    if function.as_ref().is_some_and(|function| function.paused) {
+        return Ok("the function is paused; its queued tasks run after togglePause".to_owned());
+    }
+    let Some(lang) = Lang::from_code(&row.lang) else {
+        return Ok(format!("no runtime for {}", row.lang));
+    };
+    let stale_after_s = (state.dispatch.heartbeat_interval_ms as f64 / 1000.0) * 3.0;
+    let nodes: Vec<NodeOffer> = db::nodes::connected(conn, stale_after_s)
+        .await?
+        .into_iter()
+        .filter_map(|(node_id, resources, latency)| {
+            if let Some(offer) = dispatch
+                .registry
+                .get(node_id)
+                .and_then(|session| session.offer())
+            {
+                return Some(offer);
+            }
+            let resources: Resources = serde_json::from_value(resources).ok()?;
+            Some(NodeOffer {
+                free_memory_mb: resources.memory_mb,
+                latency_ms: latency.and_then(|ms| u32::try_from(ms).ok()),
+                free_slots: 1,
+                resources,
+            })
+        })
+        .collect();
+    Ok(explain(
+        &Requirements {
+            lang,
+            capabilities: capabilities_of(row),
+        },
+        &nodes,
+    ))
+}
+
+/// Query of the task list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TaskListQuery {
+    /// Page size, 1–1000 (default 100).
+    pub limit: Option<u32>,
+    /// The `X-Next-Cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// Only this function's tasks.
+    pub function_id: Option<String>,
+}
+
+/// An entry of the task list: the contract's `{id, issued, progress, status}` (status = the
+/// function's HTTP code, 0 until finished) plus `state`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TaskSummary {
+    pub id: String,
+    pub issued: String,
+    pub progress: i16,
+    pub status: i32,
+    pub state: String,
+}
+
+/// The caller's tasks as a bare array, oldest first; next page in `X-Next-Cursor`.
+#[utoipa::path(tag = "task", security(("bearer" = [])), params(TaskListQuery), responses((status = 200, body = [TaskSummary])))]
+#[get("/task/list")]
+pub async fn list_tasks(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    query: web::Query<TaskListQuery>,
+) -> ApiResult<HttpResponse> {
+    let query = query.into_inner();
+    let limit = query.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::invalid_field(
+            "limit",
+            "must be between 1 and 1000",
+        ));
+    }
+    let parse = |raw: Option<String>, field: &str| {
+        raw.map(|text| {
+            canopy_shared::parse_id(&text)
+                .ok_or_else(|| ApiError::invalid_field(field, "must be an id of 32 hex characters"))
+        })
+        .transpose()
+    };
+    let cursor = parse(query.cursor, "cursor")?;
+    let function_id = parse(query.function_id, "functionId")?;
+    let mut conn = state.pool.acquire().await?;
+    let mut rows = db::tasks::list(
+        &mut conn,
+        user.account_id,
+        function_id,
+        cursor,
+        i64::from(limit) + 1,
+    )
+    .await?;
+    let more = rows.len() > limit as usize;
+    rows.truncate(limit as usize);
+    let mut response = HttpResponse::Ok();
+    if more {
+        if let Some(last) = rows.last() {
+            let next = canopy_shared::format_id(last.id);
+            response.insert_header(("X-Next-Cursor", next.clone()));
+            response.insert_header((
+                header::LINK,
+                format!("</v1/task/list?limit={limit}&cursor={next}>; rel=\"next\""),
+            ));
+        }
+    }
+    let list: Vec<TaskSummary> = rows
+        .into_iter()
+        .map(|row| TaskSummary {
+            id: canopy_shared::format_id(row.id),
+            issued: unix_string(row.issued_at),
+            progress: row.progress,
+            status: row.response_status.unwrap_or(0),
+            state: row.status,
+        })
+        .collect();
+    Ok(response.json(list))
+}
