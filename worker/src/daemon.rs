@@ -16,6 +16,7 @@ use crate::connection::{ConnectionSettings, Supervisor};
 use crate::executor::artifact::ArtifactStore;
 use crate::executor::docker::{DockerEngine, ISOLATED_NETWORK};
 use crate::executor::engine::ContainerEngine;
+use crate::executor::firewall;
 use crate::executor::{invoke, Executor, ExecutorSettings};
 use crate::host;
 
@@ -74,6 +75,9 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         .ensure_isolated_network()
         .await
         .context("while creating the isolated container network")?;
+    if let Err(error) = firewall::ensure_rule().await {
+        warn!(%error, fix = %firewall::manual_fix(), "function containers can reach services listening on this host");
+    }
     let oci_runtime = engine
         .runtimes()
         .await?

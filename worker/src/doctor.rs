@@ -7,6 +7,7 @@ use canopy_shared::Lang;
 use crate::config::WorkerConfig;
 use crate::executor::docker::DockerEngine;
 use crate::executor::engine::ContainerEngine;
+use crate::executor::firewall::{self, BRIDGE_NAME};
 
 /// One check's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +86,14 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
             }
         }
     }
+    checks.push(match firewall::rule_present().await {
+        Ok(true) => Check::pass(format!("containers on {BRIDGE_NAME} cannot open connections to this host")),
+        Ok(false) => Check::fail(
+            format!("containers on {BRIDGE_NAME} could reach services on this host (the iptables rule is missing)"),
+            format!("start canopy-worker run as root once, or {}", firewall::manual_fix()),
+        ),
+        Err(error) => Check::fail(error.to_string(), firewall::manual_fix()),
+    });
     if config.dispatchers.is_empty() {
         checks.push(Check::fail(
             "no dispatcher URL is configured",

@@ -17,6 +17,7 @@ use canopy_worker::config::{default_runtime_images, Secret};
 use canopy_worker::executor::artifact::ArtifactStore;
 use canopy_worker::executor::docker::{DockerEngine, ISOLATED_NETWORK};
 use canopy_worker::executor::engine::{ContainerEngine, LABEL_WORKER};
+use canopy_worker::executor::firewall;
 use canopy_worker::executor::{invoke, Executor, ExecutorSettings};
 use sha2::{Digest, Sha256};
 use tokio_util::sync::CancellationToken;
@@ -57,6 +58,9 @@ impl Fixture {
             .ensure_isolated_network()
             .await
             .expect("isolated network");
+        firewall::ensure_rule()
+            .await
+            .expect("the host firewall rule (tests run as root)");
         let cache = tempfile::tempdir().expect("cache dir");
         let sha = seed_fixture(cache.path());
         let node_id = format!("test-{}", uuid::Uuid::new_v4().simple());
@@ -292,5 +296,34 @@ async fn the_container_is_locked_down_without_egress() {
     );
     let egress: serde_json::Value = serde_json::from_slice(&body).expect("json");
     assert_eq!(egress["connected"], false, "no route out: {egress}");
+    f.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_container_cannot_open_connections_to_host_services() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let listener = std::net::TcpListener::bind("0.0.0.0:0").expect("a host service");
+    let port = listener.local_addr().expect("addr").port();
+    let gateway = Command::new("docker")
+        .args([
+            "network",
+            "inspect",
+            ISOLATED_NETWORK,
+            "-f",
+            "{{(index .IPAM.Config 0).Gateway}}",
+        ])
+        .output()
+        .expect("docker network inspect");
+    let gateway = String::from_utf8_lossy(&gateway.stdout).trim().to_owned();
+    assert!(!gateway.is_empty(), "the network has a gateway");
+    let query = format!("mode=egress&host={gateway}&port={port}");
+    let (_, _, body, _) = response(&f.run("t1", "GET", &query, b"", LONG).await);
+    let probe: serde_json::Value = serde_json::from_slice(&body).expect("json");
+    assert_eq!(
+        probe["connected"], false,
+        "host service reachable from a container: {probe}"
+    );
     f.cleanup().await;
 }

@@ -11,10 +11,13 @@ use bollard::query_parameters::{
 use bollard::Docker;
 
 use super::engine::{ContainerEngine, ContainerSpec, EngineError, RUNNER_PORT};
+use super::firewall::BRIDGE_NAME;
 
 /// Name of the private network function containers join: an `internal` bridge (no route out)
-/// with inter-container traffic off. The host still reaches each container on its bridge IP.
-pub const ISOLATED_NETWORK: &str = "canopy-isolated";
+/// with inter-container traffic off, on the fixed bridge [`BRIDGE_NAME`] that the host firewall
+/// rule matches. The host still reaches each container on its bridge IP (contract, "Networking
+/// (verified)").
+pub const ISOLATED_NETWORK: &str = "canopy-net";
 
 /// Docker, reached over its API socket.
 #[derive(Debug, Clone)]
@@ -62,10 +65,16 @@ impl DockerEngine {
             name: ISOLATED_NETWORK.to_owned(),
             driver: Some("bridge".to_owned()),
             internal: Some(true),
-            options: Some(HashMap::from([(
-                "com.docker.network.bridge.enable_icc".to_owned(),
-                "false".to_owned(),
-            )])),
+            options: Some(HashMap::from([
+                (
+                    "com.docker.network.bridge.enable_icc".to_owned(),
+                    "false".to_owned(),
+                ),
+                (
+                    "com.docker.network.bridge.name".to_owned(),
+                    BRIDGE_NAME.to_owned(),
+                ),
+            ])),
             labels: Some(HashMap::from([(
                 "canopy.network".to_owned(),
                 "isolated".to_owned(),

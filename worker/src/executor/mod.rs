@@ -4,6 +4,7 @@
 pub mod artifact;
 pub mod docker;
 pub mod engine;
+pub mod firewall;
 pub mod invoke;
 mod janitor;
 pub mod pool;
