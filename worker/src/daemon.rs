@@ -94,6 +94,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
 
     let dispatcher_http = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(120))
         .build()
         .context("while building the HTTP client")?;
     let artifacts = ArtifactStore::new(

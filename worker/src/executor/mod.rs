@@ -162,11 +162,22 @@ impl<E: ContainerEngine> Executor<E> {
             Some(container) => (container, true),
             None => {
                 let started = Instant::now();
-                let cold = tokio::select! {
+                // Nothing to clean up while the code is fetched, so cancelling drops the fetch.
+                let code_dir = tokio::select! {
                     _ = cancel.cancelled() => return (failed("cancelled"), timings),
-                    cold = self.cold_start(function) => cold,
+                    code = self.artifacts.code_dir(&function.artifact_sha256) => code,
                 };
-                match cold {
+                let code_dir = match code_dir {
+                    Ok(code_dir) => code_dir,
+                    Err(error) => return (failed(&error.to_string()), timings),
+                };
+                // Starting is bounded by the start timeout and runs to its end, so a cancel
+                // never leaves a created container behind.
+                match self.cold_start(function, code_dir).await {
+                    Ok(container) if cancel.is_cancelled() => {
+                        self.discard(&container.id).await;
+                        return (failed("cancelled"), timings);
+                    }
                     Ok(container) => {
                         timings.init_ms = started.elapsed().as_millis() as u64;
                         (container, false)
@@ -213,13 +224,12 @@ impl<E: ContainerEngine> Executor<E> {
         }
     }
 
-    /// Fetches the code and starts a ready container for the function version.
-    async fn cold_start(&self, function: &FunctionSpec) -> Result<WarmContainer, String> {
-        let code_dir = self
-            .artifacts
-            .code_dir(&function.artifact_sha256)
-            .await
-            .map_err(|e| e.to_string())?;
+    /// Starts a ready container for the function version with its code at `code_dir`.
+    async fn cold_start(
+        &self,
+        function: &FunctionSpec,
+        code_dir: std::path::PathBuf,
+    ) -> Result<WarmContainer, String> {
         let spec = self.container_spec(function, code_dir)?;
         let id = self.engine.create(&spec).await.map_err(|e| e.to_string())?;
         let ready = async {
