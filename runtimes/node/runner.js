@@ -196,7 +196,8 @@ async function main() {
   };
 
   const loaded = await loadHandler();
-  const server = http.createServer((req, res) => {
+  // noDelay: small responses must not wait for the client's delayed ACK (Nagle).
+  const server = http.createServer({ noDelay: true }, (req, res) => {
     serve(loaded, req, res).catch((err) => {
       console.error(err);
       res.destroy();

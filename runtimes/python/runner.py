@@ -13,6 +13,7 @@ import json  # noqa: E402
 import os  # noqa: E402
 import re  # noqa: E402
 import signal  # noqa: E402
+import socket  # noqa: E402
 import traceback  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 from urllib.parse import parse_qsl  # noqa: E402
@@ -135,6 +136,13 @@ def to_response(result):
 
 class RunnerHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: every response carries Content-Length
+    # Buffer each response so headers and body leave in one write (flushed per request).
+    wbufsize = -1
+
+    def setup(self):
+        super().setup()
+        # Nagle's algorithm plus the client's delayed ACK would hold small responses ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def version_string(self):
         return "canopy-python"

@@ -69,7 +69,7 @@ pub async fn assign(
 ) -> sqlx::Result<Vec<Assigned>> {
     sqlx::query_as!(
         Assigned,
-        r#"UPDATE tasks t SET status = 'assigned', node_id = $2, assigned_at = now(),
+        r#"UPDATE tasks t SET status = 'assigned', node_id = $2, assigned_at = clock_timestamp(),
                   lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
            FROM builds b JOIN artifacts a ON a.sha256 = b.artifact_sha256
            WHERE t.id = ANY($1) AND t.status = 'queued' AND b.id = t.build_id
