@@ -3,9 +3,9 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::config::Secret;
+use crate::config::{ExecutorKind, Secret};
 
 /// The Canopy worker: runs developers' functions on this machine in locked-down containers.
 #[derive(Debug, Parser)]
@@ -14,8 +14,27 @@ pub struct Cli {
     /// Config file (default: $XDG_CONFIG_HOME/canopy/worker.toml or ~/.config/canopy/worker.toml).
     #[arg(long, global = true, env = "CANOPY_WORKER_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Log format on stderr; filter with RUST_LOG (default: info).
+    #[arg(
+        long,
+        global = true,
+        env = "CANOPY_WORKER_LOG_FORMAT",
+        value_enum,
+        default_value_t = LogFormat::Text
+    )]
+    pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line (`fields.message`, `fields."task.id"`, …).
+    Json,
 }
 
 /// What to do.
@@ -99,4 +118,11 @@ pub struct Overrides {
     /// Seconds running tasks get to finish on shutdown (default: 30).
     #[arg(long, env = "CANOPY_WORKER_SHUTDOWN_GRACE_SECS")]
     pub shutdown_grace_secs: Option<u64>,
+    /// What runs the tasks: `docker` (default) or `noop` (no Docker; every task answers
+    /// `200 noop` after --noop-delay-ms; for benchmarks and fault injection).
+    #[arg(long, env = "CANOPY_WORKER_EXECUTOR", value_enum)]
+    pub executor: Option<ExecutorKind>,
+    /// Milliseconds each execution of the noop executor takes (default: 0).
+    #[arg(long, env = "CANOPY_WORKER_NOOP_DELAY_MS")]
+    pub noop_delay_ms: Option<u64>,
 }

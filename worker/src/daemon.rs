@@ -1,5 +1,5 @@
-//! `canopy-worker run`: wires Docker, the executor, the host sampler and the connection
-//! supervisor, and shuts them down in order on SIGTERM/SIGINT.
+//! `canopy-worker run`: wires the executor (Docker, or the no-op one without Docker), the host
+//! sampler and the connection supervisor, and shuts them down in order on SIGTERM/SIGINT.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,18 +7,20 @@ use std::time::Duration;
 use anyhow::Context;
 use canopy_shared::protocol::Resources;
 use canopy_shared::Lang;
+use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::{info, info_span, warn, Instrument};
 
 use crate::backoff::Backoff;
-use crate::config::WorkerConfig;
+use crate::config::{ExecutorKind, Secret, WorkerConfig};
 use crate::connection::{ConnectionSettings, Supervisor};
 use crate::executor::artifact::ArtifactStore;
 use crate::executor::docker::{DockerEngine, ISOLATED_NETWORK};
 use crate::executor::engine::ContainerEngine;
 use crate::executor::firewall;
-use crate::executor::{invoke, Executor, ExecutorSettings};
-use crate::host;
+use crate::executor::noop::NoopRunner;
+use crate::executor::{invoke, Executor, ExecutorSettings, TaskRunner};
+use crate::host::{self, HostSnapshot};
 
 /// Languages whose runtime image is present, in a stable order.
 pub async fn present_runtimes(
@@ -67,7 +69,88 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     cancel_on_signal(shutdown.clone())?;
     let background = CancellationToken::new();
     let (host_rx, sampler) = host::spawn_sampler(Duration::from_secs(5), background.clone());
+    let node = Node {
+        config: &config,
+        node_id,
+        token,
+        host: host_rx,
+        shutdown,
+    };
+    let outcome = match config.executor {
+        ExecutorKind::Docker => run_docker(node, background.clone()).await,
+        ExecutorKind::Noop => {
+            info!(
+                noop_delay_ms = config.noop_delay.as_millis() as u64,
+                "noop executor: tasks are answered without running anything; Docker is not used"
+            );
+            let runtimes = NoopRunner::runtimes(&config.runtime_images);
+            node.supervise(Arc::new(NoopRunner::new(config.noop_delay)), runtimes)
+                .await
+        }
+    };
+    background.cancel();
+    let _ = sampler.await;
+    outcome
+}
 
+/// What every executor's daemon shares: this node and its stop signal.
+struct Node<'a> {
+    config: &'a WorkerConfig,
+    node_id: String,
+    token: Secret,
+    host: watch::Receiver<HostSnapshot>,
+    shutdown: CancellationToken,
+}
+
+impl Node<'_> {
+    /// Advertises this node with `runtimes` and serves the dispatcher with `runner` until
+    /// shutdown.
+    async fn supervise<R: TaskRunner>(
+        self,
+        runner: Arc<R>,
+        runtimes: Vec<Lang>,
+    ) -> anyhow::Result<()> {
+        let config = self.config;
+        let snapshot = self.host.borrow().clone();
+        let resources = Resources {
+            cpus: config.cpus,
+            memory_mb: config.memory_mb,
+            arch: snapshot.arch,
+            os: snapshot.os,
+            runtimes,
+            max_concurrency: config.max_concurrency,
+            allows_privileged: config.allow_privileged,
+            allows_egress: config.allow_egress,
+            energy: None,
+        };
+        info!(node.id = %self.node_id, ?resources, "worker starting");
+        let connection = ConnectionSettings {
+            dispatchers: config.dispatchers.clone(),
+            node_token: self.token,
+            shutdown_grace: config.shutdown_grace,
+            backoff: Backoff::default(),
+            unauthorized_retry: Duration::from_secs(60),
+            welcome_timeout: Duration::from_secs(10),
+        };
+        let span = info_span!("connection", node.id = %self.node_id);
+        Supervisor::new(
+            connection,
+            self.node_id,
+            resources,
+            runner,
+            self.host,
+            self.shutdown,
+        )
+        .run()
+        .instrument(span)
+        .await
+    }
+}
+
+/// The Docker executor: network, firewall rule, runtime images, janitor, and the cleanup of
+/// this worker's containers at start and exit.
+async fn run_docker(node: Node<'_>, background: CancellationToken) -> anyhow::Result<()> {
+    let config = node.config;
     let engine = DockerEngine::connect(config.docker_host.as_deref())
         .await
         .context("while connecting to Docker (run scripts/ensure-docker)")?;
@@ -86,7 +169,7 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     if oci_runtime.is_none() {
         info!("gVisor (runsc) is not installed: containers use Docker's default runtime");
     }
-    let runtimes = present_runtimes(&engine, &config).await?;
+    let runtimes = present_runtimes(&engine, config).await?;
     anyhow::ensure!(
         !runtimes.is_empty(),
         "no runtime image is present: run runtimes/build-offline.sh"
@@ -101,10 +184,10 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         config.cache_dir.clone(),
         dispatcher_http,
         config.dispatchers.clone(),
-        token.clone(),
+        node.token.clone(),
     );
     let settings = ExecutorSettings {
-        node_id: node_id.clone(),
+        node_id: node.node_id.clone(),
         runtime_images: config.runtime_images.clone(),
         network: ISOLATED_NETWORK.to_owned(),
         oci_runtime,
@@ -132,42 +215,10 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
         async move { executor.run_janitor(stop).await }
     });
 
-    let snapshot = host_rx.borrow().clone();
-    let resources = Resources {
-        cpus: config.cpus,
-        memory_mb: config.memory_mb,
-        arch: snapshot.arch,
-        os: snapshot.os,
-        runtimes,
-        max_concurrency: config.max_concurrency,
-        allows_privileged: config.allow_privileged,
-        allows_egress: config.allow_egress,
-        energy: None,
-    };
-    info!(node.id = %node_id, ?resources, "worker starting");
-    let connection = ConnectionSettings {
-        dispatchers: config.dispatchers.clone(),
-        node_token: token,
-        shutdown_grace: config.shutdown_grace,
-        backoff: Backoff::default(),
-        unauthorized_retry: Duration::from_secs(60),
-        welcome_timeout: Duration::from_secs(10),
-    };
-    let supervisor = Supervisor::new(
-        connection,
-        node_id.clone(),
-        resources,
-        executor.clone(),
-        host_rx,
-        shutdown,
-    );
-    let outcome = supervisor
-        .run()
-        .instrument(info_span!("connection", node.id = %node_id))
-        .await;
+    let outcome = node.supervise(executor.clone(), runtimes).await;
 
     background.cancel();
-    let _ = tokio::join!(janitor, sampler);
+    let _ = janitor.await;
     match executor.remove_own_containers().await {
         Ok(removed) => info!(containers = removed, "removed this worker's containers"),
         Err(error) => warn!(%error, "could not remove this worker's containers"),

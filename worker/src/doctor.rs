@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use canopy_shared::Lang;
 
-use crate::config::WorkerConfig;
+use crate::config::{ExecutorKind, WorkerConfig};
 use crate::executor::docker::DockerEngine;
 use crate::executor::engine::ContainerEngine;
 use crate::executor::firewall::{self, BRIDGE_NAME};
@@ -69,31 +69,12 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
             "run canopy-worker register --dispatcher URL --api-key KEY",
         ),
     });
-    match DockerEngine::connect(config.docker_host.as_deref()).await {
-        Err(error) => checks.push(Check::fail(
-            format!("Docker is not reachable: {error}"),
-            "run scripts/ensure-docker (or start Docker and make its socket accessible to this user)",
+    match config.executor {
+        ExecutorKind::Docker => checks.extend(docker_checks(config).await),
+        ExecutorKind::Noop => checks.push(Check::pass(
+            "Docker checks skipped for the noop executor (no Docker, runtime image or firewall rule is needed)",
         )),
-        Ok(engine) => {
-            checks.push(Check::pass("Docker is reachable"));
-            for lang in Lang::ALL {
-                let Some(image) = config.runtime_images.get(&lang) else { continue };
-                checks.push(match engine.image_exists(image).await {
-                    Ok(true) => Check::pass(format!("runtime image {image} ({}) is present", lang.lowercase())),
-                    Ok(false) => Check::fail(format!("runtime image {image} ({}) is missing", lang.lowercase()), image_fix(lang, image)),
-                    Err(error) => Check::fail(format!("cannot inspect {image}: {error}"), "run scripts/ensure-docker"),
-                });
-            }
-        }
     }
-    checks.push(match firewall::rule_present().await {
-        Ok(true) => Check::pass(format!("containers on {BRIDGE_NAME} cannot open connections to this host")),
-        Ok(false) => Check::fail(
-            format!("containers on {BRIDGE_NAME} could reach services on this host (the iptables rule is missing)"),
-            format!("start canopy-worker run as root once, or {}", firewall::manual_fix()),
-        ),
-        Err(error) => Check::fail(error.to_string(), firewall::manual_fix()),
-    });
     if config.dispatchers.is_empty() {
         checks.push(Check::fail(
             "no dispatcher URL is configured",
@@ -124,6 +105,37 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
     checks
 }
 
+/// Docker reachable, each runtime image present, the host firewall rule in place.
+async fn docker_checks(config: &WorkerConfig) -> Vec<Check> {
+    let mut checks = Vec::new();
+    match DockerEngine::connect(config.docker_host.as_deref()).await {
+        Err(error) => checks.push(Check::fail(
+            format!("Docker is not reachable: {error}"),
+            "run scripts/ensure-docker (or start Docker and make its socket accessible to this user)",
+        )),
+        Ok(engine) => {
+            checks.push(Check::pass("Docker is reachable"));
+            for lang in Lang::ALL {
+                let Some(image) = config.runtime_images.get(&lang) else { continue };
+                checks.push(match engine.image_exists(image).await {
+                    Ok(true) => Check::pass(format!("runtime image {image} ({}) is present", lang.lowercase())),
+                    Ok(false) => Check::fail(format!("runtime image {image} ({}) is missing", lang.lowercase()), image_fix(lang, image)),
+                    Err(error) => Check::fail(format!("cannot inspect {image}: {error}"), "run scripts/ensure-docker"),
+                });
+            }
+        }
+    }
+    checks.push(match firewall::rule_present().await {
+        Ok(true) => Check::pass(format!("containers on {BRIDGE_NAME} cannot open connections to this host")),
+        Ok(false) => Check::fail(
+            format!("containers on {BRIDGE_NAME} could reach services on this host (the iptables rule is missing)"),
+            format!("start canopy-worker run as root once, or {}", firewall::manual_fix()),
+        ),
+        Err(error) => Check::fail(error.to_string(), firewall::manual_fix()),
+    });
+    checks
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +150,31 @@ mod tests {
         assert_eq!(
             Check::pass("Docker is reachable").line(),
             "✓ Docker is reachable"
+        );
+    }
+
+    #[tokio::test]
+    async fn the_noop_executor_skips_the_docker_checks() {
+        let config = WorkerConfig::resolve(
+            "w.toml".into(),
+            crate::config::FileConfig::default(),
+            &crate::cli::Overrides {
+                executor: Some(ExecutorKind::Noop),
+                ..Default::default()
+            },
+            crate::config::HostFacts {
+                cpus: 1,
+                total_memory_mb: 1000,
+            },
+        )
+        .expect("valid");
+        let lines: Vec<String> = checks(&config).await.iter().map(Check::line).collect();
+        // Registration, the skipped Docker checks, the missing dispatcher: nothing about
+        // Docker, images or the firewall is probed.
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        assert!(
+            lines[1].starts_with("✓ Docker checks skipped for the noop executor"),
+            "{lines:?}"
         );
     }
 }

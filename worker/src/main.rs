@@ -6,18 +6,13 @@ use anyhow::Context;
 use canopy_worker::cli::{Cli, Command};
 use canopy_worker::config::{default_config_path, WorkerConfig};
 use canopy_worker::host::HostSampler;
-use canopy_worker::{daemon, doctor, register};
+use canopy_worker::{daemon, doctor, register, telemetry};
 use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    telemetry::init(cli.log_format);
     // One TLS provider for reqwest and the WebSocket client.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match execute(cli).await {

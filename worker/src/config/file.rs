@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use super::{ConfigError, Secret};
+use super::{ConfigError, ExecutorKind, Secret};
 
 /// The file's settings; every key is optional and unknown keys are refused (a typo must not
 /// silently do nothing).
@@ -30,6 +30,9 @@ pub struct FileConfig {
     /// Language code (`PY`, `JS`, …) → image.
     pub runtime_images: Option<HashMap<String, String>>,
     pub shutdown_grace_secs: Option<u64>,
+    /// `docker` or `noop`.
+    pub executor: Option<ExecutorKind>,
+    pub noop_delay_ms: Option<u64>,
 }
 
 impl FileConfig {

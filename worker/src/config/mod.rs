@@ -46,6 +46,18 @@ pub struct HostFacts {
     pub total_memory_mb: u32,
 }
 
+/// What runs the tasks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum ExecutorKind {
+    /// Each task in a locked-down Docker container of its runtime image.
+    #[default]
+    Docker,
+    /// No container: every task answers `200 noop` after the no-op delay (benchmarks and
+    /// fault injection; Docker is not needed).
+    Noop,
+}
+
 /// Everything the worker needs to run, validated.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -69,6 +81,9 @@ pub struct WorkerConfig {
     pub docker_host: Option<String>,
     pub runtime_images: HashMap<Lang, String>,
     pub shutdown_grace: Duration,
+    pub executor: ExecutorKind,
+    /// How long each execution of the noop executor takes.
+    pub noop_delay: Duration,
 }
 
 /// The runtime images the contract names (`docs/runtime-contract.md`).
@@ -177,6 +192,10 @@ impl WorkerConfig {
                     .shutdown_grace_secs
                     .or(file.shutdown_grace_secs)
                     .unwrap_or(30),
+            ),
+            executor: flags.executor.or(file.executor).unwrap_or_default(),
+            noop_delay: Duration::from_millis(
+                flags.noop_delay_ms.or(file.noop_delay_ms).unwrap_or(0),
             ),
         };
         if config.max_concurrency == 0 {

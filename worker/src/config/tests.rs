@@ -41,6 +41,33 @@ fn defaults_come_from_the_host_and_the_contract() {
     assert_eq!(config.runtime_images[&Lang::Py], "canopy-runtime-python:1");
     assert_eq!(config.runtime_images[&Lang::Js], "canopy-runtime-node:1");
     assert!(config.cache_dir.ends_with("canopy-worker"));
+    assert_eq!(config.executor, ExecutorKind::Docker);
+    assert_eq!(config.noop_delay, Duration::ZERO);
+}
+
+#[test]
+fn the_executor_and_noop_delay_come_from_file_env_or_flags() {
+    let from_file = file("executor = \"noop\"\nnoop_delay_ms = 25");
+    let config =
+        WorkerConfig::resolve("w".into(), from_file, &Overrides::default(), HOST).expect("valid");
+    assert_eq!(
+        (config.executor, config.noop_delay),
+        (ExecutorKind::Noop, Duration::from_millis(25))
+    );
+    let flags = run_overrides(&["--executor", "noop", "--noop-delay-ms", "7"]);
+    let config = WorkerConfig::resolve("w".into(), file("executor = \"docker\""), &flags, HOST)
+        .expect("valid");
+    assert_eq!(
+        (config.executor, config.noop_delay),
+        (ExecutorKind::Noop, Duration::from_millis(7))
+    );
+    assert!(toml::from_str::<FileConfig>("executor = \"podman\"").is_err());
+    let mut argv = vec!["canopy-worker", "run", "--executor", "podman"];
+    assert!(Cli::try_parse_from(&argv).is_err());
+    argv.truncate(2);
+    argv.extend(["--log-format", "json"]);
+    let cli = Cli::try_parse_from(&argv).expect("parses");
+    assert_eq!(cli.log_format, crate::cli::LogFormat::Json);
 }
 
 #[test]

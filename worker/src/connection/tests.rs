@@ -175,6 +175,14 @@ struct Worker {
 }
 
 fn start_worker(urls: Vec<String>, token: &str, delay: Duration) -> Worker {
+    let runner = Arc::new(FakeRunner {
+        delay,
+        ran: Mutex::new(vec![]),
+    });
+    start_worker_with(urls, token, runner)
+}
+
+fn start_worker_with<R: TaskRunner>(urls: Vec<String>, token: &str, runner: Arc<R>) -> Worker {
     let settings = ConnectionSettings {
         dispatchers: urls,
         node_token: Secret::new(token),
@@ -183,10 +191,6 @@ fn start_worker(urls: Vec<String>, token: &str, delay: Duration) -> Worker {
         unauthorized_retry: Duration::from_millis(100),
         welcome_timeout: WAIT,
     };
-    let runner = Arc::new(FakeRunner {
-        delay,
-        ran: Mutex::new(vec![]),
-    });
     let host = crate::host::HostSampler::new().sample();
     let (_host_tx, host_rx) = watch::channel(host);
     let shutdown = CancellationToken::new();
@@ -381,3 +385,5 @@ async fn a_refused_token_is_retried_slowly_and_fail_over_reaches_the_next_dispat
     worker.shutdown.cancel();
     worker.handle.await.expect("joined").expect("clean exit");
 }
+
+mod noop;

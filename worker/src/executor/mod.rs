@@ -7,6 +7,7 @@ pub mod engine;
 pub mod firewall;
 pub mod invoke;
 mod janitor;
+pub mod noop;
 pub mod pool;
 
 use std::collections::HashMap;
