@@ -102,6 +102,11 @@ impl ApiError {
         Self::new(StatusCode::CONFLICT, code, detail)
     }
 
+    /// 422: well-formed, but not acceptable in this state.
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+    }
+
     /// 413 for a body over the endpoint's cap.
     pub fn payload_too_large(limit_bytes: usize) -> Self {
         Self::new(

@@ -172,6 +172,19 @@ pub struct DispatchSettings {
     )]
     pub max_attempts: u32,
 
+    /// Largest WebSocket message from a worker, bytes.
+    #[arg(long = "max-frame-bytes", env = "CANOPY_MAX_FRAME_BYTES", default_value_t = canopy_shared::protocol::MAX_FRAME_BYTES)]
+    pub max_frame_bytes: usize,
+
+    /// Messages a worker may send per second on average (bursts of 10× are fine); more closes
+    /// its connection as a flood.
+    #[arg(
+        long = "worker-message-rate",
+        env = "CANOPY_WORKER_MESSAGE_RATE",
+        default_value_t = 1000
+    )]
+    pub worker_message_rate: u32,
+
     /// Largest task request body, bytes.
     #[arg(long = "task-body-limit", env = "CANOPY_TASK_BODY_LIMIT", default_value_t = 6 * 1024 * 1024)]
     pub task_body_limit: usize,

@@ -28,6 +28,7 @@ pub async fn lock_candidates(
         "SELECT t.id, t.lang, t.timeout_s, t.cpu_count, t.mem_size_mb, t.network_latency_ms, t.privileged
          FROM tasks t JOIN functions f ON f.id = t.function_id
          WHERE t.status = 'queued' AND t.lang = ANY($1) AND NOT f.paused AND f.deleted_at IS NULL
+           AND (t.not_before IS NULL OR t.not_before <= now())
          ORDER BY t.issued_at
          LIMIT $2
          FOR UPDATE OF t SKIP LOCKED",
@@ -168,8 +169,9 @@ pub async fn finish(
     Ok(result.rows_affected() == 1)
 }
 
-/// Puts the current attempt back in the queue as attempt + 1, or fails the task with `reason`
-/// once `max_attempts` is reached. False when the attempt is no longer current.
+/// Puts the current attempt back in the queue as attempt + 1 after a backoff (0.5 s doubling per
+/// attempt, at most 30 s), or fails the task with `reason` once `max_attempts` is reached. False
+/// when the attempt is no longer current.
 pub async fn retry_or_fail(
     conn: &mut PgConnection,
     id: Uuid,
@@ -187,6 +189,7 @@ pub async fn retry_or_fail(
              error_kind = CASE WHEN attempt >= $4 THEN $5 END,
              error_message = $6,
              finished_at = CASE WHEN attempt >= $4 THEN now() END,
+             not_before = now() + make_interval(secs => least(30.0, 0.5 * power(2, attempt - 1))),
              assigned_at = NULL, started_at = NULL, lease_expires_at = NULL, progress = 0
          WHERE id = $1 AND attempt = $2 AND node_id = $3 AND status IN ('assigned', 'running')",
         id,
@@ -224,4 +227,68 @@ pub async fn requeue_lost_node(
     .execute(conn)
     .await?;
     Ok(result.rows_affected())
+}
+
+/// Heartbeat bookkeeping of one replica in one statement: every connected node's liveness and
+/// latency, and the leases of the tasks each node reported running.
+pub async fn record_heartbeats(
+    conn: &mut PgConnection,
+    nodes: &[Uuid],
+    latencies: &[Option<i32>],
+    lease_nodes: &[Uuid],
+    lease_tasks: &[Uuid],
+    lease_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"WITH touched AS (
+               UPDATE nodes n SET last_seen_at = now(), latency_ms = coalesce(v.latency, n.latency_ms)
+               FROM unnest($1::uuid[], $2::int4[]) AS v(id, latency) WHERE n.id = v.id
+               RETURNING 1
+           ), renewed AS (
+               UPDATE tasks t SET lease_expires_at = now() + make_interval(secs => $5::float8 / 1000)
+               FROM unnest($3::uuid[], $4::uuid[]) AS r(node_id, task_id)
+               WHERE t.id = r.task_id AND t.node_id = r.node_id AND t.status IN ('assigned', 'running')
+               RETURNING 1
+           )
+           SELECT (SELECT count(*) FROM touched) AS "touched!", (SELECT count(*) FROM renewed) AS "renewed!""#,
+        nodes,
+        latencies as &[Option<i32>],
+        lease_nodes,
+        lease_tasks,
+        lease_ms as f64
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(())
+}
+
+/// Re-queues (or fails as `lost`) tasks whose lease ran out: their worker stopped renewing them
+/// (it vanished, or its replica did). Returns how many.
+pub async fn sweep_expired_leases(conn: &mut PgConnection, max_attempts: i32) -> sqlx::Result<u64> {
+    let result = sqlx::query!(
+        "UPDATE tasks t SET
+             status = CASE WHEN t.attempt >= $1 THEN 'failed' ELSE 'queued' END,
+             attempt = CASE WHEN t.attempt >= $1 THEN t.attempt ELSE t.attempt + 1 END,
+             node_id = CASE WHEN t.attempt >= $1 THEN t.node_id END,
+             error_kind = CASE WHEN t.attempt >= $1 THEN 'lost' END,
+             error_message = 'the lease of its worker ran out',
+             finished_at = CASE WHEN t.attempt >= $1 THEN now() END,
+             assigned_at = NULL, started_at = NULL, lease_expires_at = NULL, progress = 0
+         WHERE t.status IN ('assigned', 'running') AND t.lease_expires_at < now()",
+        max_attempts
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}
+
+/// The current attempt of a task and the node it is on, to tell a stale message from a forged one.
+pub async fn current_attempt(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> sqlx::Result<Option<(i32, Option<Uuid>)>> {
+    let row = sqlx::query!("SELECT attempt, node_id FROM tasks WHERE id = $1", id)
+        .fetch_optional(conn)
+        .await?;
+    Ok(row.map(|row| (row.attempt, row.node_id)))
 }

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod assignments;
 pub mod builds;
 pub mod functions;
+pub mod idempotency;
 pub mod login_failures;
 pub mod nodes;
 pub mod refresh_tokens;

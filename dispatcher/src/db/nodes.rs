@@ -163,23 +163,6 @@ pub async fn mark_disconnected(
     Ok(())
 }
 
-/// Liveness of several connected nodes in one statement (coalesced heartbeats).
-pub async fn touch_many(
-    conn: &mut PgConnection,
-    ids: &[Uuid],
-    latencies: &[Option<i32>],
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "UPDATE nodes n SET last_seen_at = now(), latency_ms = coalesce(v.latency, n.latency_ms)
-         FROM unnest($1::uuid[], $2::int4[]) AS v(id, latency) WHERE n.id = v.id",
-        ids,
-        latencies as &[Option<i32>]
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
 /// Connected nodes (live sessions) with their advertised resources and latency.
 pub async fn connected(
     conn: &mut PgConnection,

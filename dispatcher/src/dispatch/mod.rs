@@ -1,20 +1,32 @@
 //! Dispatching tasks to connected workers: the session registry, the scheduler that claims
-//! queued tasks for nodes with credits, and completion waiters for `Prefer: wait` callers.
+//! queued tasks for nodes with credits, completion waiters for `Prefer: wait` callers, and the
+//! LISTEN/NOTIFY link that makes replicas act as one.
 
 mod completions;
+mod listener;
+mod metrics;
 mod registry;
 mod scheduler;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 pub use completions::Completions;
+pub use metrics::Metrics;
 pub use registry::{Registry, SessionHandle};
 
+use crate::db;
+use crate::db::tasks::TaskOutput;
 use crate::settings::DispatchSettings;
+
+/// How often a waiter re-reads its task, in case a notification was missed (e.g. while the
+/// listener reconnected).
+const WAIT_RECHECK: Duration = Duration::from_secs(1);
 
 /// Shared dispatch state, built once at start and passed to routes and sessions.
 #[derive(Debug)]
@@ -23,6 +35,7 @@ pub struct Dispatch {
     pub settings: DispatchSettings,
     pub registry: Registry,
     pub completions: Completions,
+    pub metrics: Metrics,
     wake: Notify,
 }
 
@@ -33,6 +46,7 @@ impl Dispatch {
             settings,
             registry: Registry::default(),
             completions: Completions::default(),
+            metrics: Metrics::default(),
             wake: Notify::new(),
         })
     }
@@ -45,7 +59,8 @@ impl Dispatch {
     /// Starts the background loops; they stop when `shutdown` is cancelled.
     pub fn spawn_loops(self: &Arc<Self>, shutdown: CancellationToken) {
         tokio::spawn(scheduler::run(Arc::clone(self), shutdown.clone()));
-        tokio::spawn(scheduler::run_liveness(Arc::clone(self), shutdown));
+        tokio::spawn(scheduler::run_liveness(Arc::clone(self), shutdown.clone()));
+        tokio::spawn(listener::run(Arc::clone(self), shutdown));
     }
 
     /// One scheduling pass (tests call it to avoid waiting).
@@ -55,19 +70,17 @@ impl Dispatch {
 
     /// After a node's socket closed: once the grace period passes without it coming back,
     /// re-queue its live tasks.
-    pub fn schedule_lost_node_check(self: &Arc<Self>, node_id: uuid::Uuid) {
+    pub fn schedule_lost_node_check(self: &Arc<Self>, node_id: Uuid) {
         let dispatch = Arc::clone(self);
         tokio::spawn(async move {
-            tokio::time::sleep(std::time::Duration::from_secs(
-                dispatch.settings.disconnect_grace_s,
-            ))
-            .await;
+            tokio::time::sleep(Duration::from_secs(dispatch.settings.disconnect_grace_s)).await;
             if dispatch.registry.get(node_id).is_some() {
                 return;
             }
             match scheduler::requeue_lost_node(&dispatch, node_id).await {
                 Ok(0) => {}
                 Ok(count) => {
+                    Metrics::add(&dispatch.metrics.lost_node_requeues, count);
                     tracing::warn!(node.id = %canopy_shared::format_id(node_id), tasks = count, "node lost; its tasks were re-queued");
                     dispatch.wake();
                 }
@@ -77,4 +90,37 @@ impl Dispatch {
             }
         });
     }
+
+    /// Waits up to `wait` for a task of `account_id` to end; returns its output as it is then
+    /// (`None` when the task does not exist).
+    pub async fn wait_for_end(
+        &self,
+        account_id: Uuid,
+        task: Uuid,
+        wait: Duration,
+    ) -> sqlx::Result<Option<TaskOutput>> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let finished = self.completions.subscribe(task);
+            let output = {
+                let mut conn = self.pool.acquire().await?;
+                db::tasks::output(&mut conn, account_id, task).await?
+            };
+            let done = output
+                .as_ref()
+                .is_none_or(|output| is_final(&output.status));
+            let now = tokio::time::Instant::now();
+            if done || now >= deadline {
+                self.completions.forget_abandoned(task);
+                return Ok(output);
+            }
+            let pause = (deadline - now).min(WAIT_RECHECK);
+            let _ = tokio::time::timeout(pause, finished).await;
+        }
+    }
+}
+
+/// Whether a task status is final (its output will not change).
+pub fn is_final(status: &str) -> bool {
+    matches!(status, "succeeded" | "failed" | "timed_out" | "cancelled")
 }

@@ -17,6 +17,8 @@ struct SessionState {
     latency_ms: Option<u32>,
     /// Task id → memory reserved for it, MB.
     running: HashMap<Uuid, u32>,
+    /// What the worker said it runs in its last heartbeat; those leases are renewed.
+    reported_running: Vec<Uuid>,
 }
 
 /// One connected worker.
@@ -50,6 +52,7 @@ impl SessionHandle {
                 credits: 0,
                 latency_ms: None,
                 running: HashMap::new(),
+                reported_running: Vec::new(),
             }),
         }
     }
@@ -104,6 +107,21 @@ impl SessionHandle {
         }
     }
 
+    /// Records the tasks a heartbeat says are running.
+    pub fn set_reported_running(&self, tasks: Vec<Uuid>) {
+        if let Ok(mut state) = self.state.lock() {
+            state.reported_running = tasks;
+        }
+    }
+
+    /// Tasks whose leases this worker's heartbeats renew.
+    pub fn reported_running(&self) -> Vec<Uuid> {
+        self.state
+            .lock()
+            .map(|state| state.reported_running.clone())
+            .unwrap_or_default()
+    }
+
     /// Frees what a task held (result, cancel, retry).
     pub fn release(&self, task: Uuid) {
         if let Ok(mut state) = self.state.lock() {
@@ -148,6 +166,17 @@ impl Registry {
             .read()
             .ok()
             .and_then(|sessions| sessions.get(&node_id).cloned())
+    }
+
+    pub fn len(&self) -> usize {
+        self.sessions
+            .read()
+            .map(|sessions| sessions.len())
+            .unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 
     /// Every connection, for a scheduling pass.

@@ -13,12 +13,14 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::registry::{SessionHandle, DEFAULT_TASK_MEMORY_MB};
-use super::Dispatch;
+use super::{Dispatch, Metrics};
 use crate::db;
 use crate::db::assignments::{Assigned, Candidate};
 
 /// Queued tasks looked at per node per pass; the predicate picks among them.
 const CANDIDATES_PER_PASS: i64 = 64;
+/// How often idempotency keys older than 24 h are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(600);
 /// Safety net: look for work this often even without a wake-up.
 const IDLE_PASS: Duration = Duration::from_secs(1);
 
@@ -83,6 +85,7 @@ async fn assign_to(dispatch: &Dispatch, session: &SessionHandle) -> anyhow::Resu
     let rows = db::assignments::assign(&mut tx, &chosen, session.node_id, lease_ms).await?;
     tx.commit().await?;
     let count = rows.len();
+    Metrics::add(&dispatch.metrics.tasks_assigned, count as u64);
     for row in rows {
         let memory = reserved_memory(u32::try_from(row.mem_size_mb).unwrap_or(0));
         session.record_assignment(row.id, memory);
@@ -162,32 +165,69 @@ fn assignment(row: Assigned, lease_ms: u64) -> Assignment {
     }
 }
 
-/// Writes every connected node's liveness and latency in one statement per interval.
+/// Every heartbeat interval: one statement records every connected node's liveness and renews
+/// the leases of the tasks they reported running; then leases that ran out are swept.
 pub(super) async fn run_liveness(dispatch: Arc<Dispatch>, shutdown: CancellationToken) {
     let interval = Duration::from_millis(dispatch.settings.heartbeat_interval_ms);
+    let mut last_prune = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = shutdown.cancelled() => return,
             _ = tokio::time::sleep(interval) => {}
         }
-        let sessions = dispatch.registry.snapshot();
-        if sessions.is_empty() {
-            continue;
+        if let Err(error) = liveness_once(&dispatch).await {
+            tracing::warn!(error = %error, "could not record heartbeats or sweep leases");
         }
-        let ids: Vec<Uuid> = sessions.iter().map(|session| session.node_id).collect();
+        if last_prune.elapsed() > PRUNE_EVERY {
+            last_prune = std::time::Instant::now();
+            let pruned = async {
+                let mut conn = dispatch.pool.acquire().await?;
+                db::idempotency::prune(&mut conn).await
+            };
+            if let Err(error) = pruned.await {
+                tracing::warn!(error = %error, "could not prune idempotency keys");
+            }
+        }
+    }
+}
+
+async fn liveness_once(dispatch: &Dispatch) -> sqlx::Result<()> {
+    let sessions = dispatch.registry.snapshot();
+    let mut conn = dispatch.pool.acquire().await?;
+    if !sessions.is_empty() {
+        let nodes: Vec<Uuid> = sessions.iter().map(|session| session.node_id).collect();
         let latencies: Vec<Option<i32>> = sessions
             .iter()
             .map(|session| session.latency_ms().and_then(|ms| i32::try_from(ms).ok()))
             .collect();
-        let result = async {
-            let mut conn = dispatch.pool.acquire().await?;
-            db::nodes::touch_many(&mut conn, &ids, &latencies).await
-        }
-        .await;
-        if let Err(error) = result {
-            tracing::warn!(error = %error, "could not record node liveness");
-        }
+        let (lease_nodes, lease_tasks): (Vec<Uuid>, Vec<Uuid>) = sessions
+            .iter()
+            .flat_map(|session| {
+                session
+                    .reported_running()
+                    .into_iter()
+                    .map(|task| (session.node_id, task))
+            })
+            .unzip();
+        let lease_ms = i64::try_from(dispatch.settings.lease_ms).unwrap_or(i64::MAX);
+        db::assignments::record_heartbeats(
+            &mut conn,
+            &nodes,
+            &latencies,
+            &lease_nodes,
+            &lease_tasks,
+            lease_ms,
+        )
+        .await?;
     }
+    let max_attempts = i32::try_from(dispatch.settings.max_attempts).unwrap_or(3);
+    let expired = db::assignments::sweep_expired_leases(&mut conn, max_attempts).await?;
+    if expired > 0 {
+        Metrics::add(&dispatch.metrics.leases_expired, expired);
+        tracing::warn!(tasks = expired, "leases ran out; tasks re-queued");
+        dispatch.wake();
+    }
+    Ok(())
 }
 
 pub(super) async fn requeue_lost_node(dispatch: &Dispatch, node_id: Uuid) -> anyhow::Result<u64> {

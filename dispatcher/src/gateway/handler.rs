@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::session::Refusal;
 use crate::db;
 use crate::db::assignments::Finish;
-use crate::dispatch::{Dispatch, SessionHandle};
+use crate::dispatch::{Dispatch, Metrics, SessionHandle};
 
 /// Largest function response stored, bytes (the body travels base64 in one frame).
 const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
@@ -25,7 +25,15 @@ pub(super) async fn handle(
             "hello was already received",
         )),
         WorkerMessage::Goodbye { .. } => Ok(()),
-        WorkerMessage::Heartbeat(_) => Ok(()),
+        WorkerMessage::Heartbeat(beat) => {
+            let running = beat
+                .running
+                .iter()
+                .map(|id| task_uuid(id))
+                .collect::<Result<Vec<_>, _>>()?;
+            session.set_reported_running(running);
+            Ok(())
+        }
         WorkerMessage::Pull { credits } => {
             session.add_credits(credits);
             dispatch.wake();
@@ -43,7 +51,7 @@ pub(super) async fn handle(
             .await
             .map_err(|e| unavailable(&e))?;
             if !current {
-                tracing::debug!(task.id = %task_id, attempt, "started for an attempt that is not current; ignored");
+                return not_current(dispatch, session, &mut conn, task, attempt).await;
             }
             Ok(())
         }
@@ -55,7 +63,7 @@ pub(super) async fn handle(
             let task = task_uuid(&task_id)?;
             let percent = i16::from(percent.min(100));
             let mut conn = connection(dispatch).await?;
-            db::assignments::set_progress(
+            let current = db::assignments::set_progress(
                 &mut conn,
                 task,
                 attempt_i32(attempt),
@@ -64,6 +72,9 @@ pub(super) async fn handle(
             )
             .await
             .map_err(|e| unavailable(&e))?;
+            if !current {
+                return not_current(dispatch, session, &mut conn, task, attempt).await;
+            }
             Ok(())
         }
         WorkerMessage::Result(result) => record_result(dispatch, session, result).await,
@@ -157,6 +168,7 @@ async fn record_result(
             .await
             .map_err(|e| unavailable(&e))?;
             if requeued {
+                Metrics::incr(&dispatch.metrics.tasks_retried);
                 tracing::info!(task.id = %result.task_id, attempt, reason = %message, "attempt failed on the worker; retrying");
                 dispatch.wake();
             }
@@ -182,11 +194,45 @@ async fn record_result(
                 .map_err(|e| unavailable(&e))?
         }
     };
-    if recorded {
-        dispatch.completions.complete(task);
-    } else {
-        tracing::warn!(task.id = %result.task_id, attempt, "result for an attempt that is not current; refused");
+    if !recorded {
+        return not_current(dispatch, session, &mut conn, task, result.attempt).await;
     }
+    Metrics::incr(&dispatch.metrics.results_recorded);
+    dispatch.completions.complete(task);
+    Ok(())
+}
+
+/// A message that changed nothing: stale (an older attempt of a task, or one already ended) is
+/// counted and ignored; one about a task this node never held is a protocol violation.
+async fn not_current(
+    dispatch: &Dispatch,
+    session: &SessionHandle,
+    conn: &mut sqlx::PgConnection,
+    task: Uuid,
+    attempt: u32,
+) -> Result<(), Refusal> {
+    let current = db::assignments::current_attempt(conn, task)
+        .await
+        .map_err(|e| unavailable(&e))?;
+    let foreign = match current {
+        None => true,
+        Some((current_attempt, node)) => {
+            let attempt = attempt_i32(attempt);
+            attempt > current_attempt
+                || (attempt == current_attempt && node != Some(session.node_id))
+        }
+    };
+    if foreign {
+        return Err(Refusal::new(
+            "FOREIGN_TASK",
+            format!(
+                "task {} attempt {attempt} was never assigned to this node",
+                canopy_shared::format_id(task)
+            ),
+        ));
+    }
+    Metrics::incr(&dispatch.metrics.stale_messages);
+    tracing::info!(task.id = %canopy_shared::format_id(task), attempt, "message for an attempt that is not current; refused");
     Ok(())
 }
 

@@ -5,9 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, Session};
-use canopy_shared::protocol::{
-    DispatcherMessage, Hello, Welcome, WorkerMessage, MAX_FRAME_BYTES, PROTOCOL_VERSION,
-};
+use canopy_shared::protocol::{DispatcherMessage, Hello, Welcome, WorkerMessage, PROTOCOL_VERSION};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -15,7 +13,7 @@ use uuid::Uuid;
 
 use super::handler;
 use crate::db;
-use crate::dispatch::{Dispatch, SessionHandle};
+use crate::dispatch::{Dispatch, Metrics, SessionHandle};
 
 /// Time a worker has to send `hello` after connecting.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -44,16 +42,17 @@ pub(super) async fn run(
 ) {
     let span = tracing::info_span!("worker", node.id = %canopy_shared::format_id(node_id), session.id = tracing::field::Empty);
     async move {
-        let mut stream = stream.max_frame_size(MAX_FRAME_BYTES).aggregate_continuations().max_continuation_size(MAX_FRAME_BYTES);
+        let max_frame = dispatch.settings.max_frame_bytes;
+        let mut stream = stream.max_frame_size(max_frame).aggregate_continuations().max_continuation_size(max_frame);
         let mut socket = socket;
         let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(&mut stream)).await {
             Ok(Ok(WorkerMessage::Hello(hello))) => hello,
-            Ok(Ok(_)) => return refuse(socket, Refusal::new("HELLO_EXPECTED", "the first message must be hello")).await,
-            Ok(Err(refusal)) => return refuse(socket, refusal).await,
-            Err(_) => return refuse(socket, Refusal::new("HELLO_TIMEOUT", "no hello within 10 s")).await,
+            Ok(Ok(_)) => return refuse(&dispatch, socket, Refusal::new("HELLO_EXPECTED", "the first message must be hello")).await,
+            Ok(Err(refusal)) => return refuse(&dispatch, socket, refusal).await,
+            Err(_) => return refuse(&dispatch, socket, Refusal::new("HELLO_TIMEOUT", "no hello within 10 s")).await,
         };
         if let Err(refusal) = check_hello(&hello, node_id) {
-            return refuse(socket, refusal).await;
+            return refuse(&dispatch, socket, refusal).await;
         }
         let session_id = canopy_shared::new_id();
         tracing::Span::current().record("session.id", tracing::field::display(canopy_shared::format_id(session_id)));
@@ -65,22 +64,23 @@ pub(super) async fn run(
         .await;
         match connected {
             Ok(true) => {}
-            Ok(false) => return refuse(socket, Refusal::new("NODE_REVOKED", "this node was deleted")).await,
+            Ok(false) => return refuse(&dispatch, socket, Refusal::new("NODE_REVOKED", "this node was deleted")).await,
             Err(error) => {
                 tracing::error!(error = %error, "could not record the connection");
-                return refuse(socket, Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database")).await;
+                return refuse(&dispatch, socket, Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database")).await;
             }
         }
         let (outbound, mut outbound_rx) = mpsc::unbounded_channel();
         let handle = Arc::new(SessionHandle::new(node_id, session_id, hello.resources.clone(), outbound));
         dispatch.registry.insert(Arc::clone(&handle));
+        Metrics::incr(&dispatch.metrics.worker_connections);
         tracing::info!(runtimes = ?hello.resources.runtimes, cpus = hello.resources.cpus, memory_mb = hello.resources.memory_mb, "worker connected");
 
         let welcome = DispatcherMessage::Welcome(Welcome {
             session_id: canopy_shared::format_id(session_id),
             heartbeat_interval_ms: dispatch.settings.heartbeat_interval_ms,
             lease_ms: dispatch.settings.lease_ms,
-            max_frame_bytes: MAX_FRAME_BYTES,
+            max_frame_bytes: max_frame,
         });
         let outcome = if send(&mut socket, &welcome).await {
             serve(&dispatch, &handle, &mut socket, &mut stream, &mut outbound_rx).await
@@ -99,7 +99,7 @@ pub(super) async fn run(
                 tracing::info!(reason, "worker disconnected");
                 let _ = socket.close(None).await;
             }
-            Err(refusal) => refuse(socket, refusal).await,
+            Err(refusal) => refuse(&dispatch, socket, refusal).await,
         }
     }
     .instrument(span)
@@ -143,6 +143,7 @@ async fn serve(
     let mut ping = tokio::time::interval(interval);
     let started = Instant::now();
     let mut last_heard = Instant::now();
+    let mut budget = MessageBudget::new(dispatch.settings.worker_message_rate);
     loop {
         tokio::select! {
             _ = handle.close.cancelled() => return Ok("closed by the dispatcher (node deleted or replaced)"),
@@ -164,7 +165,7 @@ async fn serve(
                 last_heard = Instant::now();
                 match frame {
                     None => return Ok("socket closed"),
-                    Some(Err(error)) => return Err(Refusal::new("BAD_FRAME", format!("unreadable frame: {error}"))),
+                    Some(Err(error)) => return Err(frame_error(&error)),
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {
                         if socket.pong(&bytes).await.is_err() {
                             return Ok("socket closed");
@@ -174,6 +175,9 @@ async fn serve(
                     Some(Ok(AggregatedMessage::Close(_))) => return Ok("worker closed the socket"),
                     Some(Ok(AggregatedMessage::Binary(_))) => return Err(Refusal::new("BINARY_FRAME", "messages are JSON text frames")),
                     Some(Ok(AggregatedMessage::Text(text))) => {
+                        if !budget.take() {
+                            return Err(Refusal::new("FLOOD", "too many messages; slow down"));
+                        }
                         let message = parse(&text)?;
                         if let WorkerMessage::Goodbye { reason } = &message {
                             tracing::info!(reason = %reason, "worker said goodbye");
@@ -243,8 +247,51 @@ async fn send(socket: &mut Session, message: &DispatcherMessage) -> bool {
     }
 }
 
+fn frame_error(error: &actix_ws::ProtocolError) -> Refusal {
+    match error {
+        actix_ws::ProtocolError::Overflow => Refusal::new(
+            "MESSAGE_TOO_LARGE",
+            "the message is larger than the frame limit in welcome",
+        ),
+        other => Refusal::new("BAD_FRAME", format!("unreadable frame: {other}")),
+    }
+}
+
+/// A token bucket over a worker's messages: `rate` per second, bursts up to ten seconds' worth.
+struct MessageBudget {
+    tokens: f64,
+    rate: f64,
+    last: Instant,
+}
+
+impl MessageBudget {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        MessageBudget {
+            tokens: rate * 10.0,
+            rate,
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
+            .min(self.rate * 10.0);
+        self.last = now;
+        if self.tokens < 1.0 {
+            return false;
+        }
+        self.tokens -= 1.0;
+        true
+    }
+}
+
 /// Tells the worker why, then closes: one bad connection never affects another.
-async fn refuse(mut socket: Session, refusal: Refusal) {
+async fn refuse(dispatch: &Dispatch, mut socket: Session, refusal: Refusal) {
+    if !matches!(refusal.code, "GONE" | "UNAVAILABLE") {
+        Metrics::incr(&dispatch.metrics.protocol_violations);
+    }
     if refusal.code != "GONE" {
         tracing::warn!(code = refusal.code, message = %refusal.message, "closing a worker connection");
         let error = DispatcherMessage::Error {
@@ -258,4 +305,19 @@ async fn refuse(mut socket: Session, refusal: Refusal) {
         description: Some(refusal.code.to_owned()),
     };
     let _ = socket.close(Some(reason)).await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_budget_allows_bursts_and_then_refuses() {
+        let mut budget = MessageBudget::new(10);
+        assert!(
+            (0..100).all(|_| budget.take()),
+            "ten seconds' worth at once is fine"
+        );
+        assert!(!budget.take(), "then it runs dry");
+    }
 }

@@ -12,7 +12,7 @@ use super::{auth, builds, functions, health, nodes, tags, tasks, user};
 #[openapi(
     info(title = "Canopy API", description = "Functions on volunteers' machines. GreenCloud-compatible function API."),
     paths(
-        health::healthz, health::readyz,
+        health::healthz, health::readyz, health::metrics,
         auth::register::register, auth::register::activate, auth::login::login, auth::login::refresh,
         auth::login::api_key_login, auth::twofa::start_twofa, auth::twofa::verify_twofa, auth::twofa::disable_twofa,
         user::get_user, user::change_password, user::list_api_keys, user::create_api_key, user::rotate_api_key,
@@ -53,7 +53,7 @@ impl Modify for VersionPrefix {
         openapi.paths.paths = paths
             .into_iter()
             .map(|(path, item)| match path.as_str() {
-                "/healthz" | "/readyz" => (path, item),
+                "/healthz" | "/readyz" | "/metrics" => (path, item),
                 _ => (format!("/v1{path}"), item),
             })
             .collect();

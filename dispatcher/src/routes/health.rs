@@ -6,7 +6,18 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(healthz).service(readyz).service(metrics);
+}
+
+/// Prometheus metrics of this replica (counters of the dispatch path; no secrets).
+#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format")))]
+#[get("/metrics")]
+pub async fn metrics(
+    dispatch: web::Data<std::sync::Arc<crate::dispatch::Dispatch>>,
+) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(dispatch.metrics.render(dispatch.registry.len()))
 }
 
 /// The process is up.

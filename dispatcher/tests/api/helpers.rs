@@ -29,6 +29,9 @@ impl TestApp {
     }
 
     pub async fn spawn_with(pool: PgPool, customise: impl FnOnce(&mut Settings)) -> TestApp {
+        if std::env::var_os("CANOPY_TEST_LOG").is_some() {
+            canopy_dispatcher::telemetry::init("text");
+        }
         let mut settings = Settings::defaults();
         settings.listen = "127.0.0.1:0".parse().expect("loopback address");
         settings.http_workers = 1;

@@ -11,6 +11,7 @@ mod gateway;
 mod health_docs;
 mod helpers;
 mod nodes;
+mod reliability;
 mod tags;
 mod tasks;
 mod twofa;

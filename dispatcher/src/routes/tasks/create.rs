@@ -5,9 +5,11 @@ use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::{post, web, HttpRequest, HttpResponse};
+use sha2::{Digest, Sha256};
 
 use super::{replay, MAX_WAIT_S};
 use crate::db;
+use crate::db::idempotency::Claim;
 use crate::db::tasks::NewTask;
 use crate::dispatch::Dispatch;
 use crate::error::{ApiError, ApiResult};
@@ -40,14 +42,55 @@ fn preferred_wait(req: &HttpRequest) -> Option<u64> {
         .map(|seconds| seconds.min(MAX_WAIT_S))
 }
 
+/// `Idempotency-Key`: 1–255 printable ASCII characters.
+fn idempotency_key(req: &HttpRequest) -> ApiResult<Option<String>> {
+    let Some(value) = req.headers().get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|key| !key.is_empty() && key.len() <= 255);
+    key.map(|key| Some(key.to_owned())).ok_or_else(|| {
+        ApiError::bad_request(
+            "INVALID_IDEMPOTENCY_KEY",
+            "Idempotency-Key must be 1 to 255 printable ASCII characters",
+        )
+    })
+}
+
+/// What makes two task requests the same for an idempotency key.
+fn request_hash(
+    function_id: uuid::Uuid,
+    req: &HttpRequest,
+    content_type: Option<&str>,
+    body: &[u8],
+) -> Vec<u8> {
+    let mut hasher = Sha256::new();
+    for part in [
+        function_id.as_bytes().as_slice(),
+        req.method().as_str().as_bytes(),
+        req.query_string().as_bytes(),
+        content_type.unwrap_or("").as_bytes(),
+    ] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.update(body);
+    hasher.finalize().to_vec()
+}
+
 /// Creates a task: 201 `{"id"}`. With `Prefer: wait=N` (N ≤ 60) the response *is* the function's
 /// response when it finishes in time, else 202 `{"id"}`. A paused function is 409
-/// `FUNCTION_PAUSED`; one without a successful build is 409 `NO_RUNNER`.
+/// `FUNCTION_PAUSED`; one without a successful build is 409 `NO_RUNNER`. With `Idempotency-Key`,
+/// the same request within 24 h returns the first task (`Idempotent-Replayed: true`); the same key
+/// with a different request is 422 `IDEMPOTENCY_KEY_REUSED`.
 #[utoipa::path(tag = "task", security(("bearer" = [])), params(("functionId" = String, Path)),
     request_body(content = Vec<u8>, description = "any body; its content type is kept", content_type = "*/*"),
     responses((status = 201, description = "`{\"id\"}`"), (status = 202, description = "`Prefer: wait` ran out: `{\"id\"}`"),
               (status = 404, description = "FUNCTION_NOT_FOUND"), (status = 409, description = "FUNCTION_PAUSED or NO_RUNNER"),
-              (status = 413, description = "PAYLOAD_TOO_LARGE")))]
+              (status = 413, description = "PAYLOAD_TOO_LARGE"), (status = 422, description = "IDEMPOTENCY_KEY_REUSED")))]
 #[post("/task/{functionId}")]
 #[tracing::instrument(skip_all, fields(account.id = %user.account_id, task.id = tracing::field::Empty))]
 pub async fn create_task(
@@ -59,9 +102,14 @@ pub async fn create_task(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let function_id = path_id(&path, "FUNCTION_NOT_FOUND", "function")?;
+    let key = idempotency_key(&req)?;
     let body = read_body(&req, payload.into_inner(), state.dispatch.task_body_limit).await?;
-    let mut conn = state.pool.acquire().await?;
-    let function = db::functions::find_live(&mut conn, user.account_id, function_id)
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
+    let mut tx = state.pool.begin().await?;
+    let function = db::functions::find_live(&mut tx, user.account_id, function_id)
         .await?
         .ok_or_else(|| {
             ApiError::not_found(
@@ -69,15 +117,38 @@ pub async fn create_task(
                 format!("no function with id {:?}", path.as_str()),
             )
         })?;
+    let id = canopy_shared::new_id();
+    if let Some(key) = &key {
+        let hash = request_hash(function_id, &req, content_type, &body);
+        match db::idempotency::claim(&mut tx, user.account_id, key, &hash, id).await? {
+            Claim::New => {}
+            Claim::Existing {
+                task_id,
+                same_request: true,
+            } => {
+                drop(tx);
+                return respond(&req, &dispatch, user, task_id, true).await;
+            }
+            Claim::Existing {
+                same_request: false,
+                ..
+            } => {
+                return Err(ApiError::unprocessable(
+                    "IDEMPOTENCY_KEY_REUSED",
+                    "this Idempotency-Key was used for a different request in the last 24 hours",
+                ));
+            }
+        }
+    }
     if function.paused {
         return Err(ApiError::conflict(
             "FUNCTION_PAUSED",
             "the function is paused; unpause it with togglePause",
         ));
     }
-    let build_id = function
-        .current_build_id
-        .ok_or_else(|| ApiError::conflict("NO_RUNNER", "the function has no successful build yet; upload its code with POST /v1/build/{functionId}"))?;
+    let build_id = function.current_build_id.ok_or_else(|| {
+        ApiError::conflict("NO_RUNNER", "the function has no successful build yet; upload its code with POST /v1/build/{functionId}")
+    })?;
 
     let headers: Vec<(String, String)> = req
         .headers()
@@ -87,13 +158,10 @@ pub async fn create_task(
             Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
         })
         .collect();
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok());
-    let id = canopy_shared::new_id();
-    let task_id = canopy_shared::format_id(id);
-    tracing::Span::current().record("task.id", tracing::field::display(&task_id));
+    tracing::Span::current().record(
+        "task.id",
+        tracing::field::display(canopy_shared::format_id(id)),
+    );
     let task = NewTask {
         id,
         account_id: user.account_id,
@@ -111,33 +179,51 @@ pub async fn create_task(
         content_type,
         body: &body,
     };
-    db::tasks::insert(&mut conn, &task).await?;
-    let wait = preferred_wait(&req);
-    let finished = wait.map(|_| dispatch.completions.subscribe(id));
+    db::tasks::insert(&mut tx, &task).await?;
+    tx.commit().await?;
     dispatch.wake();
+    respond(&req, &dispatch, user, id, false).await
+}
 
-    if let (Some(seconds), Some(finished)) = (wait, finished) {
-        let done = tokio::time::timeout(Duration::from_secs(seconds), finished)
-            .await
-            .is_ok_and(|result| result.is_ok());
-        if done {
-            if let Some(output) = db::tasks::output(&mut conn, user.account_id, id).await? {
-                let mut response = replay(&task_id, output);
-                response.headers_mut().insert(
-                    header::HeaderName::from_static("preference-applied"),
-                    header::HeaderValue::from_str(&format!("wait={seconds}"))
-                        .map_err(anyhow::Error::new)?,
-                );
-                return Ok(response);
+/// 201 `{"id"}`, or with `Prefer: wait` the function's response (202 `{"id"}` if it is late).
+async fn respond(
+    req: &HttpRequest,
+    dispatch: &Dispatch,
+    user: AuthUser,
+    id: uuid::Uuid,
+    replayed: bool,
+) -> ApiResult<HttpResponse> {
+    let task_id = canopy_shared::format_id(id);
+    let mut response = match preferred_wait(req) {
+        None => crate::routes::created(format!("/v1/task/{task_id}"), id),
+        Some(seconds) => {
+            let output = dispatch
+                .wait_for_end(user.account_id, id, Duration::from_secs(seconds))
+                .await?;
+            match output {
+                Some(output) if crate::dispatch::is_final(&output.status) => {
+                    let mut response = replay(&task_id, output);
+                    response.headers_mut().insert(
+                        header::HeaderName::from_static("preference-applied"),
+                        header::HeaderValue::from_str(&format!("wait={seconds}"))
+                            .map_err(anyhow::Error::new)?,
+                    );
+                    response
+                }
+                _ => HttpResponse::Accepted()
+                    .insert_header((header::LOCATION, format!("/v1/task/{task_id}")))
+                    .insert_header((header::RETRY_AFTER, "1"))
+                    .json(serde_json::json!({ "id": task_id })),
             }
         }
-        dispatch.completions.forget_abandoned(id);
-        return Ok(HttpResponse::Accepted()
-            .insert_header((header::LOCATION, format!("/v1/task/{task_id}")))
-            .insert_header((header::RETRY_AFTER, "1"))
-            .json(serde_json::json!({ "id": task_id })));
+    };
+    if replayed {
+        response.headers_mut().insert(
+            header::HeaderName::from_static("idempotent-replayed"),
+            header::HeaderValue::from_static("true"),
+        );
     }
-    Ok(crate::routes::created(format!("/v1/task/{task_id}"), id))
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -173,5 +259,32 @@ mod tests {
         assert_eq!(preferred_wait(&req), Some(60));
         let req = actix_web::test::TestRequest::default().to_http_request();
         assert_eq!(preferred_wait(&req), None);
+    }
+
+    #[test]
+    fn requests_differing_in_query_or_body_hash_differently() {
+        let id = canopy_shared::new_id();
+        let a = actix_web::test::TestRequest::post()
+            .uri("/v1/task/x?a=1")
+            .to_http_request();
+        let b = actix_web::test::TestRequest::post()
+            .uri("/v1/task/x?a=2")
+            .to_http_request();
+        assert_eq!(
+            request_hash(id, &a, None, b"x"),
+            request_hash(id, &a, None, b"x")
+        );
+        assert_ne!(
+            request_hash(id, &a, None, b"x"),
+            request_hash(id, &b, None, b"x")
+        );
+        assert_ne!(
+            request_hash(id, &a, None, b"x"),
+            request_hash(id, &a, None, b"y")
+        );
+        assert_ne!(
+            request_hash(id, &a, Some("text/plain"), b"x"),
+            request_hash(id, &a, None, b"x")
+        );
     }
 }

@@ -26,11 +26,6 @@ fn not_found(raw: &str) -> ApiError {
     ApiError::not_found("TASK_NOT_FOUND", format!("no task with id {raw:?}"))
 }
 
-/// Whether a task is done (its output will not change).
-fn is_final(status: &str) -> bool {
-    matches!(status, "succeeded" | "failed" | "timed_out" | "cancelled")
-}
-
 /// The function's response replayed byte for byte, or a problem saying why there is none.
 fn replay(task_id: &str, output: TaskOutput) -> HttpResponse {
     if let (Some(status), Some(body)) = (output.response_status, output.response_body) {

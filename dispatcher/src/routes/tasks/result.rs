@@ -4,11 +4,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{get, post, web, HttpResponse};
-use canopy_shared::protocol::DispatcherMessage;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::{is_final, not_found, pending, replay, MAX_WAIT_S};
+use super::{not_found, replay, MAX_WAIT_S};
 use crate::db;
 use crate::dispatch::Dispatch;
 use crate::error::{ApiError, ApiResult};
@@ -33,31 +32,15 @@ pub struct ResultQuery {
 #[get("/task/{id}/result")]
 pub async fn get_result(
     user: AuthUser,
-    state: web::Data<AppState>,
     dispatch: web::Data<Arc<Dispatch>>,
     path: web::Path<String>,
     query: web::Query<ResultQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "TASK_NOT_FOUND", "task")?;
     let task_id = canopy_shared::format_id(id);
-    let wait = query.wait.unwrap_or(0).min(MAX_WAIT_S);
-    let finished = (wait > 0).then(|| dispatch.completions.subscribe(id));
-    let mut conn = state.pool.acquire().await?;
-    let output = db::tasks::output(&mut conn, user.account_id, id)
-        .await?
-        .ok_or_else(|| not_found(&path))?;
-    if is_final(&output.status) {
-        return Ok(replay(&task_id, output));
-    }
-    let Some(finished) = finished else {
-        return Ok(pending(&task_id, &output.status));
-    };
-    // Don't hold a pooled connection while waiting.
-    drop(conn);
-    let _ = tokio::time::timeout(Duration::from_secs(wait), finished).await;
-    dispatch.completions.forget_abandoned(id);
-    let mut conn = state.pool.acquire().await?;
-    let output = db::tasks::output(&mut conn, user.account_id, id)
+    let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_S));
+    let output = dispatch
+        .wait_for_end(user.account_id, id, wait)
         .await?
         .ok_or_else(|| not_found(&path))?;
     Ok(replay(&task_id, output))
@@ -71,12 +54,16 @@ pub async fn get_result(
 pub async fn cancel_task(
     user: AuthUser,
     state: web::Data<AppState>,
-    dispatch: web::Data<Arc<Dispatch>>,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "TASK_NOT_FOUND", "task")?;
     let mut conn = state.pool.acquire().await?;
-    let Some((node, attempt)) = db::tasks::cancel(&mut conn, user.account_id, id).await? else {
+    // The database tells the replica holding the worker's socket (LISTEN/NOTIFY), which sends
+    // `cancel` to the worker and wakes waiters.
+    if db::tasks::cancel(&mut conn, user.account_id, id)
+        .await?
+        .is_none()
+    {
         return match db::tasks::find(&mut conn, user.account_id, id).await? {
             Some(row) => Err(ApiError::conflict(
                 "TASK_FINISHED",
@@ -84,16 +71,8 @@ pub async fn cancel_task(
             )),
             None => Err(not_found(&path)),
         };
-    };
-    let task_id = canopy_shared::format_id(id);
-    if let Some(session) = node.and_then(|node| dispatch.registry.get(node)) {
-        session.release(id);
-        session.send(DispatcherMessage::Cancel {
-            task_id: task_id.clone(),
-            attempt: u32::try_from(attempt).unwrap_or(1),
-        });
     }
-    dispatch.completions.complete(id);
+    let task_id = canopy_shared::format_id(id);
     tracing::info!(task.id = %task_id, "task cancelled");
     Ok(HttpResponse::Ok().json(serde_json::json!({ "id": task_id, "status": "cancelled" })))
 }

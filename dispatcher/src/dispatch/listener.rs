@@ -1,0 +1,110 @@
+//! LISTEN/NOTIFY: what other replicas (and this one) did that this replica must act on. Triggers
+//! in the database raise the notifications (migration `reliability`).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use canopy_shared::protocol::DispatcherMessage;
+use sqlx::postgres::PgListener;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::Dispatch;
+
+const CHANNELS: [&str; 3] = ["canopy_tasks", "canopy_finished", "canopy_nodes"];
+
+pub(super) async fn run(dispatch: Arc<Dispatch>, shutdown: CancellationToken) {
+    let mut outage_logged = false;
+    loop {
+        let listener = async {
+            let mut listener = PgListener::connect_with(&dispatch.pool).await?;
+            listener.listen_all(CHANNELS).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            result = listener => match result {
+                Ok(listener) => listener,
+                Err(error) => {
+                    if !outage_logged {
+                        tracing::warn!(error = %error, "cannot listen for notifications; retrying");
+                        outage_logged = true;
+                    }
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
+            }
+        };
+        if outage_logged {
+            tracing::info!("listening for notifications again");
+            outage_logged = false;
+        }
+        // Anything may have happened while nobody listened.
+        dispatch.wake();
+        loop {
+            let notification = tokio::select! {
+                _ = shutdown.cancelled() => return,
+                notification = listener.try_recv() => notification,
+            };
+            match notification {
+                Ok(Some(notification)) => {
+                    handle(&dispatch, notification.channel(), notification.payload())
+                }
+                // The connection was lost and re-established by sqlx; notifications may be missed.
+                Ok(None) => dispatch.wake(),
+                Err(error) => {
+                    tracing::warn!(error = %error, "notification listener failed; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+fn handle(dispatch: &Dispatch, channel: &str, payload: &str) {
+    match channel {
+        "canopy_tasks" => dispatch.wake(),
+        "canopy_finished" => finished(dispatch, payload),
+        "canopy_nodes" => {
+            if let Some(node) = payload
+                .strip_prefix("revoke:")
+                .and_then(|id| Uuid::parse_str(id).ok())
+            {
+                if dispatch.registry.disconnect(node) {
+                    tracing::info!(node.id = %canopy_shared::format_id(node), "node deleted; socket closed");
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// `<task>:<node or ->:<attempt>:<status>`: wake waiters; a cancel goes to the worker if its
+/// socket is on this replica.
+fn finished(dispatch: &Dispatch, payload: &str) {
+    let mut parts = payload.split(':');
+    let (Some(task), Some(node), Some(attempt), Some(status)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return;
+    };
+    let Ok(task) = Uuid::parse_str(task) else {
+        return;
+    };
+    dispatch.completions.complete(task);
+    if status != "cancelled" {
+        return;
+    }
+    let Some(session) = Uuid::parse_str(node)
+        .ok()
+        .and_then(|node| dispatch.registry.get(node))
+    else {
+        return;
+    };
+    session.release(task);
+    let attempt = attempt.parse().unwrap_or(1);
+    session.send(DispatcherMessage::Cancel {
+        task_id: canopy_shared::format_id(task),
+        attempt,
+    });
+}
