@@ -75,6 +75,10 @@ pub struct Hello {
     /// Function versions with a warm container on this worker (`functionId@buildId`).
     #[serde(default)]
     pub warm_functions: Vec<String>,
+    /// Tasks this worker still runs or holds a result for (after a reconnect). The dispatcher
+    /// re-queues the node's other live tasks at once: this process never got them or lost them.
+    #[serde(default)]
+    pub running: Vec<String>,
 }
 
 /// What a node offers.
@@ -270,10 +274,11 @@ mod tests {
             version: "0.1.0".into(),
             resources: resources(),
             warm_functions: vec![],
+            running: vec!["t1".into()],
         });
         round_trip(
             &hello,
-            json!({"type": "hello", "protocol": 1, "nodeId": "n1", "version": "0.1.0", "warmFunctions": [],
+            json!({"type": "hello", "protocol": 1, "nodeId": "n1", "version": "0.1.0", "warmFunctions": [], "running": ["t1"],
                    "resources": {"cpus": 2, "memoryMb": 1024, "arch": "x86_64", "os": "linux", "runtimes": ["PY", "JS"],
                                  "maxConcurrency": 4, "allowsPrivileged": false, "allowsEgress": false}}),
         );

@@ -292,3 +292,30 @@ pub async fn current_attempt(
         .await?;
     Ok(row.map(|row| (row.attempt, row.node_id)))
 }
+
+/// After a worker's `hello`: re-queues (or fails as `lost`) the node's live tasks that the new
+/// connection does not report, since no process of that node is running them any more.
+pub async fn requeue_unreported(
+    conn: &mut PgConnection,
+    node_id: Uuid,
+    reported: &[Uuid],
+    max_attempts: i32,
+) -> sqlx::Result<u64> {
+    let result = sqlx::query!(
+        "UPDATE tasks t SET
+             status = CASE WHEN t.attempt >= $3 THEN 'failed' ELSE 'queued' END,
+             attempt = CASE WHEN t.attempt >= $3 THEN t.attempt ELSE t.attempt + 1 END,
+             node_id = CASE WHEN t.attempt >= $3 THEN t.node_id END,
+             error_kind = CASE WHEN t.attempt >= $3 THEN 'lost' END,
+             error_message = 'its worker restarted without it',
+             finished_at = CASE WHEN t.attempt >= $3 THEN now() END,
+             assigned_at = NULL, started_at = NULL, lease_expires_at = NULL, progress = 0
+         WHERE t.node_id = $1 AND t.status IN ('assigned', 'running') AND NOT (t.id = ANY($2))",
+        node_id,
+        reported,
+        max_attempts
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}

@@ -56,10 +56,23 @@ pub(super) async fn run(
         }
         let session_id = canopy_shared::new_id();
         tracing::Span::current().record("session.id", tracing::field::display(canopy_shared::format_id(session_id)));
+        let Some(reported) = hello.running.iter().map(|id| canopy_shared::parse_id(id)).collect::<Option<Vec<_>>>() else {
+            return refuse(&dispatch, socket, Refusal::new("MALFORMED_MESSAGE", "hello lists a running task that is not a task id")).await;
+        };
+        let max_attempts = i32::try_from(dispatch.settings.max_attempts).unwrap_or(3);
         let connected = async {
             let mut conn = dispatch.pool.acquire().await?;
             let resources = serde_json::to_value(&hello.resources).unwrap_or_default();
-            db::nodes::mark_connected(&mut conn, node_id, session_id, &resources).await
+            if !db::nodes::mark_connected(&mut conn, node_id, session_id, &resources).await? {
+                return Ok(false);
+            }
+            let requeued = db::assignments::requeue_unreported(&mut conn, node_id, &reported, max_attempts).await?;
+            if requeued > 0 {
+                Metrics::add(&dispatch.metrics.lost_node_requeues, requeued);
+                tracing::warn!(tasks = requeued, "the worker came back without some of its tasks; they were re-queued");
+                dispatch.wake();
+            }
+            Ok::<_, sqlx::Error>(true)
         }
         .await;
         match connected {

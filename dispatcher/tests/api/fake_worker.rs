@@ -80,6 +80,17 @@ impl FakeWorker {
         node_token: &str,
         resources: Resources,
     ) -> FakeWorker {
+        Self::connect_running(app, node_id, node_token, resources, vec![]).await
+    }
+
+    /// Connects saying it still runs `running` (a worker coming back after a lost socket).
+    pub async fn connect_running(
+        app: &TestApp,
+        node_id: &str,
+        node_token: &str,
+        resources: Resources,
+        running: Vec<String>,
+    ) -> FakeWorker {
         let socket = open(app, node_token)
             .await
             .expect("the upgrade is accepted");
@@ -90,6 +101,7 @@ impl FakeWorker {
             version: "test".into(),
             resources,
             warm_functions: vec![],
+            running,
         };
         worker.send(&WorkerMessage::Hello(hello)).await;
         match worker.recv().await {

@@ -67,6 +67,7 @@ async fn malformed_frames_unknown_types_and_wrong_hellos_close_only_that_connect
         version: "t".into(),
         resources: resources(1),
         warm_functions: vec![],
+        running: vec![],
     };
     wrong_node.send(&WorkerMessage::Hello(hello)).await;
     assert_eq!(refused_with(&mut wrong_node).await, "NODE_MISMATCH");
@@ -80,6 +81,7 @@ async fn malformed_frames_unknown_types_and_wrong_hellos_close_only_that_connect
         version: "t".into(),
         resources: resources(1),
         warm_functions: vec![],
+        running: vec![],
     };
     old_protocol.send(&WorkerMessage::Hello(hello)).await;
     assert_eq!(refused_with(&mut old_protocol).await, "PROTOCOL_MISMATCH");

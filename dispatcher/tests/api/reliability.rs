@@ -409,3 +409,45 @@ async fn two_replicas_act_as_one_through_the_database(pool: PgPool) {
     }
     assert!(started.elapsed() < Duration::from_secs(1));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_worker_back_without_its_tasks_loses_them_at_once_and_keeps_the_ones_it_reports(
+    pool: PgPool,
+) {
+    let app = TestApp::spawn(pool).await;
+    let user = app.signup("dev@example.com").await;
+    let function = deployed_function(&app, &user.token).await;
+    let (node, token) = register_node(&app, &user.token).await;
+    let mut worker = FakeWorker::connect(&app, &node, &token, resources(1024)).await;
+    worker.pull(2).await;
+    let kept = create(&app, &user.token, &function).await;
+    worker.expect_assign().await;
+    let forgotten = create(&app, &user.token, &function).await;
+    worker.expect_assign().await;
+    drop(worker);
+
+    // Back well within the 10 s grace, still running only the first task.
+    let started = Instant::now();
+    let mut back =
+        FakeWorker::connect_running(&app, &node, &token, resources(1024), vec![kept.clone()]).await;
+    back.pull(1).await;
+    let again = back.expect_assign().await;
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "re-queued at hello, not after the grace"
+    );
+    assert_eq!(
+        (again.task_id.as_str(), again.attempt),
+        (forgotten.as_str(), 2)
+    );
+    let body: Value = app
+        .get(&format!("/v1/task/{kept}"), &user.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        (body["status"].as_str(), body["attempt"].as_i64()),
+        (Some("assigned"), Some(1))
+    );
+}

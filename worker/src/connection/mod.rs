@@ -153,6 +153,12 @@ impl<R: TaskRunner> Supervisor<R> {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             resources: self.resources.clone(),
             warm_functions: self.runner.warm_functions(),
+            running: self
+                .running
+                .keys()
+                .map(|(task, _)| task.clone())
+                .chain(self.unsent.iter().map(|result| result.task_id.clone()))
+                .collect(),
         }
     }
 
