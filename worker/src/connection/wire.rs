@@ -12,7 +12,8 @@ use super::Socket;
 
 /// What the writer task is asked to do.
 pub(super) enum Outgoing {
-    Send(WorkerMessage),
+    // Boxed: a `hello` is large and most messages are small.
+    Send(Box<WorkerMessage>),
     Close,
 }
 
@@ -23,7 +24,7 @@ pub(super) async fn write_loop(
 ) -> Vec<TaskResult> {
     while let Some(outgoing) = rx.recv().await {
         let message = match outgoing {
-            Outgoing::Send(message) => message,
+            Outgoing::Send(message) => *message,
             Outgoing::Close => {
                 let _ = sink.send(Message::Close(None)).await;
                 break;
@@ -42,7 +43,7 @@ pub(super) async fn write_loop(
             let mut unsent: Vec<TaskResult> = result_of(message).into_iter().collect();
             while let Ok(outgoing) = rx.try_recv() {
                 if let Outgoing::Send(message) = outgoing {
-                    unsent.extend(result_of(message));
+                    unsent.extend(result_of(*message));
                 }
             }
             return unsent;
@@ -67,10 +68,10 @@ pub(super) struct Outbox {
 impl Outbox {
     /// Queues a message; gives it back when the writer is gone.
     pub(super) fn send(&self, message: WorkerMessage) -> Option<WorkerMessage> {
-        match self.tx.send(Outgoing::Send(message)) {
+        match self.tx.send(Outgoing::Send(Box::new(message))) {
             Ok(()) => None,
             Err(error) => match error.0 {
-                Outgoing::Send(message) => Some(message),
+                Outgoing::Send(message) => Some(*message),
                 Outgoing::Close => None,
             },
         }
