@@ -92,7 +92,7 @@ pub struct DatabaseSettings {
 pub struct AuthSettings {
     /// Activate new accounts at once instead of mailing a code (for local use and tests).
     #[arg(long = "auth-auto-activate", env = "CANOPY_AUTH_AUTO_ACTIVATE", default_value = "false",
-          value_parser = BoolishValueParser::new())]
+          value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub auto_activate: bool,
 
     /// Key that signs access tokens. When absent, one is generated once and shared by all
@@ -218,7 +218,7 @@ pub struct SmtpArgs {
     pub from: String,
     /// Use STARTTLS (turn off only for a local relay).
     #[arg(long = "smtp-starttls", env = "CANOPY_SMTP_STARTTLS", default_value = "true",
-          value_parser = BoolishValueParser::new())]
+          value_parser = BoolishValueParser::new(), action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub starttls: bool,
 }
 
@@ -297,6 +297,23 @@ mod tests {
         assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
         assert!(!settings.auth.auto_activate);
         assert!(settings.validate().is_ok());
+    }
+
+    #[test]
+    fn boolean_flags_take_an_optional_value() {
+        use clap::{Command, FromArgMatches};
+        let parse = |args: &[&str]| {
+            let matches = Settings::augment_args(Command::new("t"))
+                .no_binary_name(true)
+                .try_get_matches_from(args.iter().copied());
+            matches
+                .ok()
+                .and_then(|m| Settings::from_arg_matches(&m).ok())
+                .map(|s| s.auth.auto_activate)
+        };
+        assert_eq!(parse(&["--auth-auto-activate"]), Some(true));
+        assert_eq!(parse(&["--auth-auto-activate", "true"]), Some(true));
+        assert_eq!(parse(&["--auth-auto-activate", "false"]), Some(false));
     }
 
     #[test]

@@ -33,6 +33,10 @@ impl Application {
     pub async fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Self> {
         let state = web::Data::new(build_state(settings, pool.clone()).await?);
         let dispatch = Dispatch::new(pool, settings.dispatch.clone());
+        dispatch
+            .register_replica()
+            .await
+            .context("while registering this replica")?;
         let shutdown = CancellationToken::new();
         dispatch.spawn_loops(shutdown.clone());
         let dispatch_data = web::Data::new(Arc::clone(&dispatch));

@@ -204,10 +204,13 @@ pub async fn retry_or_fail(
     Ok(result.rows_affected() == 1)
 }
 
-/// Re-queues (or fails as `lost`) the live tasks of a node that has not come back.
-pub async fn requeue_lost_node(
+/// Re-queues (or fails as `lost`) the live tasks of nodes that are gone: disconnected for longer
+/// than the grace period, or connected to a replica that has not beaten for that long (it died,
+/// and the worker did not come back on another one). Any replica may run this; the conditional
+/// update makes it safe to run everywhere.
+pub async fn requeue_lost_nodes(
     conn: &mut PgConnection,
-    node_id: Uuid,
+    grace_s: f64,
     max_attempts: i32,
 ) -> sqlx::Result<u64> {
     let result = sqlx::query!(
@@ -219,9 +222,14 @@ pub async fn requeue_lost_node(
              error_message = 'the node running it disconnected',
              finished_at = CASE WHEN t.attempt >= $2 THEN now() END,
              assigned_at = NULL, started_at = NULL, lease_expires_at = NULL, progress = 0
-         WHERE t.node_id = $1 AND t.status IN ('assigned', 'running')
-           AND NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = $1 AND n.session_id IS NOT NULL AND n.deleted_at IS NULL)",
-        node_id,
+         FROM nodes n
+         WHERE t.node_id = n.id AND t.status IN ('assigned', 'running')
+           AND ((n.session_id IS NULL AND n.last_seen_at < now() - make_interval(secs => $1))
+                OR (n.session_id IS NOT NULL AND NOT EXISTS (
+                        SELECT 1 FROM replicas r
+                        WHERE r.id = n.replica_id AND r.beat_at > now() - make_interval(secs => $1)))
+                OR n.deleted_at IS NOT NULL)",
+        grace_s,
         max_attempts
     )
     .execute(conn)

@@ -128,23 +128,37 @@ pub async fn authenticate(
     Ok(row.map(|row| row.id))
 }
 
-/// Records a `hello`: the node is connected in `session_id` with these resources.
+/// Records a `hello`: the node is connected in `session_id` on `replica_id` with these resources.
 pub async fn mark_connected(
     conn: &mut PgConnection,
     id: Uuid,
     session_id: Uuid,
+    replica_id: Uuid,
     resources: &serde_json::Value,
 ) -> sqlx::Result<bool> {
     let result = sqlx::query!(
-        "UPDATE nodes SET session_id = $2, resources = $3, last_seen_at = now(), updated_at = now()
+        "UPDATE nodes SET session_id = $2, replica_id = $3, resources = $4, last_seen_at = now(), updated_at = now()
          WHERE id = $1 AND deleted_at IS NULL",
         id,
         session_id,
+        replica_id,
         resources
     )
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
+}
+
+/// A replica's heartbeat (one row per replica); rows of replicas gone for a day are dropped.
+pub async fn beat_replica(conn: &mut PgConnection, replica_id: Uuid) -> sqlx::Result<()> {
+    sqlx::query!(
+        "WITH gone AS (DELETE FROM replicas WHERE beat_at < now() - interval '1 day')
+         INSERT INTO replicas (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET beat_at = now()",
+        replica_id
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Clears the session if it is still this one (a newer connection may have replaced it).

@@ -31,6 +31,8 @@ const WAIT_RECHECK: Duration = Duration::from_secs(1);
 /// Shared dispatch state, built once at start and passed to routes and sessions.
 #[derive(Debug)]
 pub struct Dispatch {
+    /// This replica, in `replicas` and on the nodes whose sockets it holds.
+    pub replica_id: Uuid,
     pub pool: PgPool,
     pub settings: DispatchSettings,
     pub registry: Registry,
@@ -42,6 +44,7 @@ pub struct Dispatch {
 impl Dispatch {
     pub fn new(pool: PgPool, settings: DispatchSettings) -> Arc<Self> {
         Arc::new(Dispatch {
+            replica_id: canopy_shared::new_id(),
             pool,
             settings,
             registry: Registry::default(),
@@ -56,39 +59,23 @@ impl Dispatch {
         self.wake.notify_one();
     }
 
+    /// Records this replica as alive (before it accepts workers).
+    pub async fn register_replica(&self) -> sqlx::Result<()> {
+        let mut conn = self.pool.acquire().await?;
+        db::nodes::beat_replica(&mut conn, self.replica_id).await
+    }
+
     /// Starts the background loops; they stop when `shutdown` is cancelled.
     pub fn spawn_loops(self: &Arc<Self>, shutdown: CancellationToken) {
         tokio::spawn(scheduler::run(Arc::clone(self), shutdown.clone()));
         tokio::spawn(scheduler::run_liveness(Arc::clone(self), shutdown.clone()));
+        tokio::spawn(scheduler::run_sweeper(Arc::clone(self), shutdown.clone()));
         tokio::spawn(listener::run(Arc::clone(self), shutdown));
     }
 
     /// One scheduling pass (tests call it to avoid waiting).
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         scheduler::run_once(self).await
-    }
-
-    /// After a node's socket closed: once the grace period passes without it coming back,
-    /// re-queue its live tasks.
-    pub fn schedule_lost_node_check(self: &Arc<Self>, node_id: Uuid) {
-        let dispatch = Arc::clone(self);
-        tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_secs(dispatch.settings.disconnect_grace_s)).await;
-            if dispatch.registry.get(node_id).is_some() {
-                return;
-            }
-            match scheduler::requeue_lost_node(&dispatch, node_id).await {
-                Ok(0) => {}
-                Ok(count) => {
-                    Metrics::add(&dispatch.metrics.lost_node_requeues, count);
-                    tracing::warn!(node.id = %canopy_shared::format_id(node_id), tasks = count, "node lost; its tasks were re-queued");
-                    dispatch.wake();
-                }
-                Err(error) => {
-                    tracing::error!(error = ?error, "could not re-queue a lost node's tasks")
-                }
-            }
-        });
     }
 
     /// Waits up to `wait` for a task of `account_id` to end; returns its output as it is then

@@ -193,45 +193,73 @@ pub(super) async fn run_liveness(dispatch: Arc<Dispatch>, shutdown: Cancellation
 
 async fn liveness_once(dispatch: &Dispatch) -> sqlx::Result<()> {
     let sessions = dispatch.registry.snapshot();
-    let mut conn = dispatch.pool.acquire().await?;
-    if !sessions.is_empty() {
-        let nodes: Vec<Uuid> = sessions.iter().map(|session| session.node_id).collect();
-        let latencies: Vec<Option<i32>> = sessions
-            .iter()
-            .map(|session| session.latency_ms().and_then(|ms| i32::try_from(ms).ok()))
-            .collect();
-        let (lease_nodes, lease_tasks): (Vec<Uuid>, Vec<Uuid>) = sessions
-            .iter()
-            .flat_map(|session| {
-                session
-                    .reported_running()
-                    .into_iter()
-                    .map(|task| (session.node_id, task))
-            })
-            .unzip();
-        let lease_ms = i64::try_from(dispatch.settings.lease_ms).unwrap_or(i64::MAX);
-        db::assignments::record_heartbeats(
-            &mut conn,
-            &nodes,
-            &latencies,
-            &lease_nodes,
-            &lease_tasks,
-            lease_ms,
-        )
-        .await?;
+    if sessions.is_empty() {
+        return Ok(());
     }
-    let max_attempts = i32::try_from(dispatch.settings.max_attempts).unwrap_or(3);
+    let nodes: Vec<Uuid> = sessions.iter().map(|session| session.node_id).collect();
+    let latencies: Vec<Option<i32>> = sessions
+        .iter()
+        .map(|session| session.latency_ms().and_then(|ms| i32::try_from(ms).ok()))
+        .collect();
+    let (lease_nodes, lease_tasks): (Vec<Uuid>, Vec<Uuid>) = sessions
+        .iter()
+        .flat_map(|session| {
+            session
+                .reported_running()
+                .into_iter()
+                .map(|task| (session.node_id, task))
+        })
+        .unzip();
+    let lease_ms = i64::try_from(dispatch.settings.lease_ms).unwrap_or(i64::MAX);
+    let mut conn = dispatch.pool.acquire().await?;
+    db::assignments::record_heartbeats(
+        &mut conn,
+        &nodes,
+        &latencies,
+        &lease_nodes,
+        &lease_tasks,
+        lease_ms,
+    )
+    .await
+}
+
+/// How often lost nodes and expired leases are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+
+/// Every second: beat for this replica, then re-queue the tasks of nodes that are gone (past the
+/// disconnect grace, or on a replica that stopped beating) and of leases that ran out. Durable
+/// and replica-independent: a replica that dies in the middle of a grace period leaves nothing
+/// stuck.
+pub(super) async fn run_sweeper(dispatch: Arc<Dispatch>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(SWEEP_EVERY) => {}
+        }
+        if let Err(error) = sweep_once(&dispatch).await {
+            tracing::warn!(error = %error, "could not sweep lost nodes and expired leases");
+        }
+    }
+}
+
+async fn sweep_once(dispatch: &Dispatch) -> sqlx::Result<()> {
+    let settings = &dispatch.settings;
+    let max_attempts = i32::try_from(settings.max_attempts).unwrap_or(3);
+    let grace_s = settings.disconnect_grace_s as f64;
+    let mut conn = dispatch.pool.acquire().await?;
+    db::nodes::beat_replica(&mut conn, dispatch.replica_id).await?;
+    let lost = db::assignments::requeue_lost_nodes(&mut conn, grace_s, max_attempts).await?;
+    if lost > 0 {
+        Metrics::add(&dispatch.metrics.lost_node_requeues, lost);
+        tracing::warn!(tasks = lost, "nodes lost; their tasks were re-queued");
+    }
     let expired = db::assignments::sweep_expired_leases(&mut conn, max_attempts).await?;
     if expired > 0 {
         Metrics::add(&dispatch.metrics.leases_expired, expired);
         tracing::warn!(tasks = expired, "leases ran out; tasks re-queued");
+    }
+    if lost + expired > 0 {
         dispatch.wake();
     }
     Ok(())
-}
-
-pub(super) async fn requeue_lost_node(dispatch: &Dispatch, node_id: Uuid) -> anyhow::Result<u64> {
-    let mut conn = dispatch.pool.acquire().await?;
-    let max_attempts = i32::try_from(dispatch.settings.max_attempts).unwrap_or(3);
-    Ok(db::assignments::requeue_lost_node(&mut conn, node_id, max_attempts).await?)
 }

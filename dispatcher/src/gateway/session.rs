@@ -63,7 +63,7 @@ pub(super) async fn run(
         let connected = async {
             let mut conn = dispatch.pool.acquire().await?;
             let resources = serde_json::to_value(&hello.resources).unwrap_or_default();
-            if !db::nodes::mark_connected(&mut conn, node_id, session_id, &resources).await? {
+            if !db::nodes::mark_connected(&mut conn, node_id, session_id, dispatch.replica_id, &resources).await? {
                 return Ok(false);
             }
             let requeued = db::assignments::requeue_unreported(&mut conn, node_id, &reported, max_attempts).await?;
@@ -106,7 +106,6 @@ pub(super) async fn run(
                 tracing::warn!(error = %error, "could not record the disconnection");
             }
         }
-        dispatch.schedule_lost_node_check(node_id);
         match outcome {
             Ok(reason) => {
                 tracing::info!(reason, "worker disconnected");

@@ -306,7 +306,7 @@ pub fn repo_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn zip_dir(dir: &Path) -> Vec<u8> {
+pub fn zip_dir(dir: &Path) -> Vec<u8> {
     use std::io::Write;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let mut entries: Vec<_> = std::fs::read_dir(dir)

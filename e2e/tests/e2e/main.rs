@@ -3,6 +3,8 @@
 //! (`./scripts/test` provides them) and `CANOPY_DOCKER_TESTS=1`; without the variable each test
 //! prints why it did nothing.
 
+mod fault;
 mod harness;
 mod lifecycle;
+mod procs;
 mod run;
