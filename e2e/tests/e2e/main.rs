@@ -7,4 +7,5 @@ mod fault;
 mod harness;
 mod lifecycle;
 mod procs;
+mod restarts;
 mod run;
