@@ -10,6 +10,7 @@ pub mod idempotency;
 pub mod login_failures;
 pub mod nodes;
 pub mod refresh_tokens;
+pub mod requeue;
 pub mod secrets;
 pub mod tags;
 pub mod tasks;

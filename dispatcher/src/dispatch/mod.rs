@@ -54,6 +54,11 @@ impl Dispatch {
         })
     }
 
+    /// Attempts before a task fails for good (as the database's integer).
+    pub fn max_attempts(&self) -> i32 {
+        i32::try_from(self.settings.max_attempts).unwrap_or(i32::MAX)
+    }
+
     /// Asks the scheduler to look for work now (new task, new credits, unpause).
     pub fn wake(&self) {
         self.wake.notify_one();

@@ -16,6 +16,7 @@ use super::registry::{SessionHandle, DEFAULT_TASK_MEMORY_MB};
 use super::{Dispatch, Metrics};
 use crate::db;
 use crate::db::assignments::{Assigned, Candidate};
+use crate::db::requeue::Requeue;
 
 /// Queued tasks looked at per node per pass; the predicate picks among them.
 const CANDIDATES_PER_PASS: i64 = 64;
@@ -212,7 +213,7 @@ async fn liveness_once(dispatch: &Dispatch) -> sqlx::Result<()> {
         .unzip();
     let lease_ms = i64::try_from(dispatch.settings.lease_ms).unwrap_or(i64::MAX);
     let mut conn = dispatch.pool.acquire().await?;
-    db::assignments::record_heartbeats(
+    db::nodes::record_heartbeats(
         &mut conn,
         &nodes,
         &latencies,
@@ -243,17 +244,32 @@ pub(super) async fn run_sweeper(dispatch: Arc<Dispatch>, shutdown: CancellationT
 }
 
 async fn sweep_once(dispatch: &Dispatch) -> sqlx::Result<()> {
-    let settings = &dispatch.settings;
-    let max_attempts = i32::try_from(settings.max_attempts).unwrap_or(3);
-    let grace_s = settings.disconnect_grace_s as f64;
+    let grace_s = dispatch.settings.disconnect_grace_s as f64;
+    let max_attempts = dispatch.max_attempts();
     let mut conn = dispatch.pool.acquire().await?;
     db::nodes::beat_replica(&mut conn, dispatch.replica_id).await?;
-    let lost = db::assignments::requeue_lost_nodes(&mut conn, grace_s, max_attempts).await?;
+
+    let (tasks, attempts) = db::requeue::attempts_of_lost_nodes(&mut conn, grace_s).await?;
+    let why = Requeue {
+        kind: "lost",
+        message: "the node running it disconnected",
+        backoff: false,
+        max_attempts,
+    };
+    let lost = db::requeue::requeue_attempts(&mut conn, &tasks, &attempts, None, &why).await?;
     if lost > 0 {
         Metrics::add(&dispatch.metrics.lost_node_requeues, lost);
         tracing::warn!(tasks = lost, "nodes lost; their tasks were re-queued");
     }
-    let expired = db::assignments::sweep_expired_leases(&mut conn, max_attempts).await?;
+
+    let (tasks, attempts) = db::requeue::attempts_with_expired_leases(&mut conn).await?;
+    let why = Requeue {
+        kind: "lost",
+        message: "the lease of its worker ran out",
+        backoff: false,
+        max_attempts,
+    };
+    let expired = db::requeue::requeue_attempts(&mut conn, &tasks, &attempts, None, &why).await?;
     if expired > 0 {
         Metrics::add(&dispatch.metrics.leases_expired, expired);
         tracing::warn!(tasks = expired, "leases ran out; tasks re-queued");

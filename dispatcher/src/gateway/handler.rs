@@ -9,6 +9,7 @@ use uuid::Uuid;
 use super::session::Refusal;
 use crate::db;
 use crate::db::assignments::Finish;
+use crate::db::requeue::Requeue;
 use crate::dispatch::{Dispatch, Metrics, SessionHandle};
 
 /// Largest function response stored, bytes (the body travels base64 in one frame).
@@ -155,18 +156,17 @@ async fn record_result(
             message,
             retryable: true,
         } => {
-            let max_attempts = i32::try_from(dispatch.settings.max_attempts).unwrap_or(3);
-            let requeued = db::assignments::retry_or_fail(
-                &mut conn,
-                task,
-                attempt,
-                node,
-                "worker_error",
-                &message,
-                max_attempts,
-            )
-            .await
-            .map_err(|e| unavailable(&e))?;
+            let why = Requeue {
+                kind: "worker_error",
+                message: &message,
+                backoff: true,
+                max_attempts: dispatch.max_attempts(),
+            };
+            let requeued =
+                db::requeue::requeue_attempts(&mut conn, &[task], &[attempt], Some(node), &why)
+                    .await
+                    .map_err(|e| unavailable(&e))?
+                    == 1;
             if requeued {
                 Metrics::incr(&dispatch.metrics.tasks_retried);
                 tracing::info!(task.id = %result.task_id, attempt, reason = %message, "attempt failed on the worker; retrying");

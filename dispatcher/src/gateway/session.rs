@@ -13,6 +13,7 @@ use uuid::Uuid;
 
 use super::handler;
 use crate::db;
+use crate::db::requeue::Requeue;
 use crate::dispatch::{Dispatch, Metrics, SessionHandle};
 
 /// Time a worker has to send `hello` after connecting.
@@ -59,14 +60,20 @@ pub(super) async fn run(
         let Some(reported) = hello.running.iter().map(|id| canopy_shared::parse_id(id)).collect::<Option<Vec<_>>>() else {
             return refuse(&dispatch, socket, Refusal::new("MALFORMED_MESSAGE", "hello lists a running task that is not a task id")).await;
         };
-        let max_attempts = i32::try_from(dispatch.settings.max_attempts).unwrap_or(3);
         let connected = async {
             let mut conn = dispatch.pool.acquire().await?;
             let resources = serde_json::to_value(&hello.resources).unwrap_or_default();
             if !db::nodes::mark_connected(&mut conn, node_id, session_id, dispatch.replica_id, &resources).await? {
                 return Ok(false);
             }
-            let requeued = db::assignments::requeue_unreported(&mut conn, node_id, &reported, max_attempts).await?;
+            let (tasks, attempts) = db::requeue::attempts_not_reported(&mut conn, node_id, &reported).await?;
+            let why = Requeue {
+                kind: "lost",
+                message: "its worker restarted without it",
+                backoff: false,
+                max_attempts: dispatch.max_attempts(),
+            };
+            let requeued = db::requeue::requeue_attempts(&mut conn, &tasks, &attempts, Some(node_id), &why).await?;
             if requeued > 0 {
                 Metrics::add(&dispatch.metrics.lost_node_requeues, requeued);
                 tracing::warn!(tasks = requeued, "the worker came back without some of its tasks; they were re-queued");
