@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""End-to-end latency of real tasks: create -> result through the dispatcher, a real worker and
+Docker, for cold starts (a function version the worker never ran) and warm starts.
+
+Starts its own platform from release binaries (embedded PostgreSQL in a temp state dir), so run
+`cargo build --release -p canopy-dispatcher -p canopy-worker` and have Docker plus the runtime
+images ready (scripts/ensure-docker, runtimes/build-offline.sh all) first.
+
+Usage: bench/e2e_latency.py [--warm N] [--cold N]
+"""
+
+import argparse
+import io
+import json
+import os
+import platform
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import zipfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BIN = os.path.join(ROOT, "target", "release")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def call(method, url, token=None, body=None, headers=None):
+    data = json.dumps(body).encode() if isinstance(body, (dict, list)) else body
+    request = urllib.request.Request(url, data=data, method=method)
+    if isinstance(body, (dict, list)):
+        request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    for name, value in (headers or {}).items():
+        request.add_header(name, value)
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+
+
+def wait_ready(base):
+    for _ in range(300):
+        try:
+            if call("GET", f"{base}/readyz")[0] == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    sys.exit("the dispatcher did not become ready")
+
+
+def code_zip(path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.write(path, "handler.py")
+    return buffer.getvalue()
+
+
+def deploy(base, token, name):
+    status, body = call("POST", f"{base}/v1/function", token, {"name": name, "lang": "PY", "type": "DOCKER"})
+    assert status == 201, body
+    function = json.loads(body)["id"]
+    archive = code_zip(os.path.join(ROOT, "examples", "python-hello", "handler.py"))
+    status, body = call("POST", f"{base}/v1/build/{function}", token, archive, {"content-type": "application/zip"})
+    assert status == 201, body
+    return function
+
+
+def invoke(base, token, function):
+    started = time.perf_counter()
+    status, body = call("POST", f"{base}/v1/task/{function}?name=bench", token, b"", {"prefer": "wait=60"})
+    elapsed = (time.perf_counter() - started) * 1000
+    assert status == 200 and body == b"Hello, bench!", (status, body)
+    return elapsed
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--warm", type=int, default=200)
+    parser.add_argument("--cold", type=int, default=10)
+    args = parser.parse_args()
+
+    state = tempfile.mkdtemp(prefix="canopy-bench-", dir="/tmp")
+    os.chmod(state, 0o755)
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ, CANOPY_STATE_DIR=os.path.join(state, "dispatcher"), CANOPY_LISTEN=f"127.0.0.1:{port}",
+               CANOPY_AUTH_AUTO_ACTIVATE="true", RUST_LOG="warn")
+    env.pop("CANOPY_DATABASE_URL", None)
+    processes = []
+    try:
+        subprocess.run([f"{BIN}/canopy-dispatcher", "admin", "create", "--email", "bench@example.com"],
+                       env=dict(env, CANOPY_ADMIN_PASSWORD="Bench!pass1"), check=True, stdout=subprocess.DEVNULL)
+        processes.append(subprocess.Popen([f"{BIN}/canopy-dispatcher"], env=env))
+        wait_ready(base)
+        _, body = call("POST", f"{base}/v1/auth/login", body={"email": "bench@example.com", "password": "Bench!pass1"})
+        token = json.loads(body)["accessToken"]
+        _, body = call("POST", f"{base}/v1/user/apiKey", token, {"name": "bench"})
+        config = os.path.join(state, "worker.toml")
+        subprocess.run([f"{BIN}/canopy-worker", "--config", config, "register", "--dispatcher", base],
+                       env=dict(env, CANOPY_API_KEY=json.loads(body)["key"]), check=True, stdout=subprocess.DEVNULL)
+        processes.append(subprocess.Popen([f"{BIN}/canopy-worker", "--config", config, "run",
+                                           "--cache-dir", os.path.join(state, "cache")], env=env))
+        time.sleep(1)
+
+        cold = []
+        for index in range(args.cold):
+            cold.append(invoke(base, token, deploy(base, token, f"Cold{index}")))
+        warm_function = deploy(base, token, "Warm")
+        invoke(base, token, warm_function)  # makes it warm
+        warm = [invoke(base, token, warm_function) for _ in range(args.warm)]
+
+        cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
+        print(f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}")
+        print(f"cold start (create -> result, {len(cold)} function versions): p50 {statistics.median(cold):.1f} ms, "
+              f"min {min(cold):.1f} ms, max {max(cold):.1f} ms")
+        print(f"warm (create -> result, {len(warm)} sequential): p50 {statistics.median(warm):.2f} ms, "
+              f"p99 {percentile(warm, 0.99):.2f} ms, min {min(warm):.2f} ms")
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(state, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
