@@ -1,6 +1,7 @@
 //! The worker gateway: `GET /v1/worker/connect` (WebSocket, node token) and
 //! `GET /v1/worker/artifact/{sha256}` (code packages, node token).
 
+mod budget;
 mod handler;
 mod session;
 

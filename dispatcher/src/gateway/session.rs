@@ -11,6 +11,7 @@ use tokio::sync::mpsc;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use super::budget::MessageBudget;
 use super::handler;
 use crate::db;
 use crate::db::requeue::Requeue;
@@ -276,36 +277,6 @@ fn frame_error(error: &actix_ws::ProtocolError) -> Refusal {
     }
 }
 
-/// A token bucket over a worker's messages: `rate` per second, bursts up to ten seconds' worth.
-struct MessageBudget {
-    tokens: f64,
-    rate: f64,
-    last: Instant,
-}
-
-impl MessageBudget {
-    fn new(rate: u32) -> Self {
-        let rate = f64::from(rate.max(1));
-        MessageBudget {
-            tokens: rate * 10.0,
-            rate,
-            last: Instant::now(),
-        }
-    }
-
-    fn take(&mut self) -> bool {
-        let now = Instant::now();
-        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * self.rate)
-            .min(self.rate * 10.0);
-        self.last = now;
-        if self.tokens < 1.0 {
-            return false;
-        }
-        self.tokens -= 1.0;
-        true
-    }
-}
-
 /// Tells the worker why, then closes: one bad connection never affects another.
 async fn refuse(dispatch: &Dispatch, mut socket: Session, refusal: Refusal) {
     if !matches!(refusal.code, "GONE" | "UNAVAILABLE") {
@@ -324,19 +295,4 @@ async fn refuse(dispatch: &Dispatch, mut socket: Session, refusal: Refusal) {
         description: Some(refusal.code.to_owned()),
     };
     let _ = socket.close(Some(reason)).await;
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_message_budget_allows_bursts_and_then_refuses() {
-        let mut budget = MessageBudget::new(10);
-        assert!(
-            (0..100).all(|_| budget.take()),
-            "ten seconds' worth at once is fine"
-        );
-        assert!(!budget.take(), "then it runs dry");
-    }
 }

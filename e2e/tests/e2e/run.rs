@@ -187,3 +187,77 @@ fn docker_ps(label: &str) -> Vec<String> {
         .map(str::to_owned)
         .collect()
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn cancelling_a_running_task_kills_its_container(pool: PgPool) {
+    if !docker_tests_enabled() {
+        return;
+    }
+    let platform = Platform::start(pool).await;
+    let _worker = platform.start_worker("cancel-node").await;
+    let function = platform
+        .deploy("PY", &repo_root().join("runtimes/testdata/python"))
+        .await;
+    let created = platform
+        .client
+        .post(platform.url(&format!("/v1/task/{function}?mode=sleep&seconds=60")))
+        .bearer_auth(&platform.token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let task = created.json::<Value>().await.expect("json")["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let started = Instant::now();
+    while platform.get_json(&format!("/v1/task/{task}")).await["status"] != "running" {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the task never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let node = platform.node("cancel-node").await["hash"]
+        .as_str()
+        .expect("hash")
+        .to_owned();
+    // `running` is reported when the worker takes the task; its container may still be starting.
+    while docker_ps(&format!("canopy.worker={node}")).is_empty() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no container runs the task"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let cancel = platform
+        .client
+        .post(platform.url(&format!("/v1/task/{task}/cancel")))
+        .bearer_auth(&platform.token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(cancel.status(), StatusCode::OK);
+    let cancelled_at = Instant::now();
+    while !docker_ps(&format!("canopy.worker={node}")).is_empty() {
+        assert!(
+            cancelled_at.elapsed() < Duration::from_secs(10),
+            "the container outlived the cancel"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let body = platform.get_json(&format!("/v1/task/{task}")).await;
+    assert_eq!(body["status"], "cancelled");
+    // The worker serves on.
+    assert_eq!(
+        platform
+            .invoke(&function, "?mode=string", b"")
+            .await
+            .text()
+            .await
+            .expect("text"),
+        "plain string"
+    );
+}
