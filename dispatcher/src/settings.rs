@@ -194,6 +194,13 @@ pub struct DispatchSettings {
     pub build_archive_limit: usize,
 }
 
+impl DispatchSettings {
+    /// A node counts as connected when some replica saw it within three heartbeats.
+    pub fn connected_window_s(&self) -> f64 {
+        3.0 * self.heartbeat_interval_ms as f64 / 1000.0
+    }
+}
+
 /// SMTP relay for account emails; without `--smtp-host` the codes go to the log.
 #[derive(Debug, Clone, Args)]
 pub struct SmtpArgs {

@@ -138,6 +138,30 @@ pub struct Finish<'a> {
     pub warm: bool,
 }
 
+impl<'a> Finish<'a> {
+    /// An end without a response from the function (timeout, execution failure).
+    pub fn without_response(
+        status: &'a str,
+        kind: &'a str,
+        message: &'a str,
+        init_ms: i32,
+        exec_ms: i32,
+        warm: bool,
+    ) -> Self {
+        Finish {
+            status,
+            response_status: None,
+            response_content_type: None,
+            response_body: None,
+            error_kind: Some(kind),
+            error_message: Some(message),
+            init_ms,
+            exec_ms,
+            warm,
+        }
+    }
+}
+
 /// Records the end of the current attempt; false when the attempt is no longer current.
 pub async fn finish(
     conn: &mut PgConnection,

@@ -168,21 +168,17 @@ pub async fn function_metrics(
     Ok([row.today, row.pending, row.week, row.completed])
 }
 
-/// Cancels a live task; returns the node and attempt to tell when it was already handed out.
-pub async fn cancel(
-    conn: &mut PgConnection,
-    account_id: Uuid,
-    id: Uuid,
-) -> sqlx::Result<Option<(Option<Uuid>, i32)>> {
-    let row = sqlx::query!(
+/// Cancels a live task; false when it does not exist (for this account) or already ended. The
+/// database notifies the replica holding the worker's socket.
+pub async fn cancel(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> sqlx::Result<bool> {
+    let result = sqlx::query!(
         "UPDATE tasks SET status = 'cancelled', finished_at = now(), error_kind = 'cancelled',
                 error_message = 'cancelled by the caller'
-         WHERE id = $1 AND account_id = $2 AND status IN ('queued', 'assigned', 'running')
-         RETURNING node_id, attempt",
+         WHERE id = $1 AND account_id = $2 AND status IN ('queued', 'assigned', 'running')",
         id,
         account_id
     )
-    .fetch_optional(conn)
+    .execute(conn)
     .await?;
-    Ok(row.map(|row| (row.node_id, row.attempt)))
+    Ok(result.rows_affected() == 1)
 }

@@ -8,7 +8,7 @@ use canopy_shared::matching::{check, Requirements};
 use canopy_shared::protocol::{
     encode_body, Assignment, DispatcherMessage, FunctionSpec, TaskRequest,
 };
-use canopy_shared::{Capabilities, Lang};
+use canopy_shared::Lang;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -17,6 +17,7 @@ use super::{Dispatch, Metrics};
 use crate::db;
 use crate::db::assignments::{Assigned, Candidate};
 use crate::db::requeue::Requeue;
+use crate::domain::function::capabilities_from_columns;
 
 /// Queued tasks looked at per node per pass; the predicate picks among them.
 const CANDIDATES_PER_PASS: i64 = 64;
@@ -110,21 +111,10 @@ fn reserved_memory(mem_size: u32) -> u32 {
     }
 }
 
-fn capabilities(timeout: i32, cpu: i32, mem: i32, latency: i32, privileged: bool) -> Capabilities {
-    let to_u32 = |value: i32| u32::try_from(value).unwrap_or(0);
-    Capabilities {
-        timeout: to_u32(timeout),
-        cpu_count: to_u32(cpu),
-        mem_size: to_u32(mem),
-        network_latency: to_u32(latency),
-        privileged,
-    }
-}
-
 fn requirements_of(candidate: &Candidate) -> Option<Requirements> {
     Some(Requirements {
         lang: Lang::from_code(&candidate.lang)?,
-        capabilities: capabilities(
+        capabilities: capabilities_from_columns(
             candidate.timeout_s,
             candidate.cpu_count,
             candidate.mem_size_mb,
@@ -148,7 +138,7 @@ fn assignment(row: Assigned, lease_ms: u64) -> Assignment {
             lang: Lang::from_code(&row.lang).unwrap_or(Lang::Py),
             artifact_sha256: row.artifact_sha256,
             artifact_size: u64::try_from(row.artifact_size).unwrap_or(0),
-            capabilities: capabilities(
+            capabilities: capabilities_from_columns(
                 row.timeout_s,
                 row.cpu_count,
                 row.mem_size_mb,

@@ -137,17 +137,14 @@ async fn record_result(
                 .map_err(|e| unavailable(&e))?
         }
         Outcome::TimedOut { message } => {
-            let end = Finish {
-                status: "timed_out",
-                response_status: None,
-                response_content_type: None,
-                response_body: None,
-                error_kind: Some("timeout"),
-                error_message: Some(&message),
+            let end = Finish::without_response(
+                "timed_out",
+                "timeout",
+                &message,
                 init_ms,
                 exec_ms,
-                warm: timings.warm,
-            };
+                timings.warm,
+            );
             db::assignments::finish(&mut conn, task, attempt, node, &end)
                 .await
                 .map_err(|e| unavailable(&e))?
@@ -178,17 +175,14 @@ async fn record_result(
             message,
             retryable: false,
         } => {
-            let end = Finish {
-                status: "failed",
-                response_status: None,
-                response_content_type: None,
-                response_body: None,
-                error_kind: Some("execution_failed"),
-                error_message: Some(&message),
+            let end = Finish::without_response(
+                "failed",
+                "execution_failed",
+                &message,
                 init_ms,
                 exec_ms,
-                warm: timings.warm,
-            };
+                timings.warm,
+            );
             db::assignments::finish(&mut conn, task, attempt, node, &end)
                 .await
                 .map_err(|e| unavailable(&e))?

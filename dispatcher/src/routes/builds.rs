@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{created, path_id};
+use super::{created, path_id, query_id};
 use crate::db;
 use crate::db::builds::{BuildRow, NewBuild};
 use crate::domain::archive;
@@ -205,14 +205,7 @@ pub async fn list_builds(
             "must be between 1 and 100",
         ));
     }
-    let function_id = query
-        .function_id
-        .map(|raw| {
-            canopy_shared::parse_id(&raw).ok_or_else(|| {
-                ApiError::invalid_field("functionId", "must be an id of 32 hex characters")
-            })
-        })
-        .transpose()?;
+    let function_id = query_id(query.function_id.as_deref(), "functionId")?;
     let mut conn = state.pool.acquire().await?;
     let offset = i64::from(page - 1) * i64::from(limit);
     let (rows, total) = db::builds::page(

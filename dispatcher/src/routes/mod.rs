@@ -48,6 +48,15 @@ pub(crate) fn path_id(raw: &str, code: &'static str, what: &str) -> Result<uuid:
         .ok_or_else(|| ApiError::not_found(code, format!("no {what} with id {raw:?}")))
 }
 
+/// Parses an optional id from the query string; a malformed one is a 400 naming `field`.
+pub(crate) fn query_id(raw: Option<&str>, field: &str) -> Result<Option<uuid::Uuid>, ApiError> {
+    raw.map(|text| {
+        canopy_shared::parse_id(text)
+            .ok_or_else(|| ApiError::invalid_field(field, "must be an id of 32 hex characters"))
+    })
+    .transpose()
+}
+
 /// `201 Created` with `{"id"}` and a `Location` header.
 pub(crate) fn created(location: String, id: uuid::Uuid) -> HttpResponse {
     HttpResponse::Created()

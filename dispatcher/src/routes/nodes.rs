@@ -89,11 +89,6 @@ fn owner_scope(user: &AuthUser) -> Option<Uuid> {
     (user.role != Role::Admin).then_some(user.account_id)
 }
 
-/// Seconds without a heartbeat after which a node no longer counts as connected.
-fn stale_after_s(state: &AppState) -> f64 {
-    (state.dispatch.heartbeat_interval_ms as f64 / 1000.0) * 3.0
-}
-
 /// Registers a node the worker generated the id of. The token in the response is shown once.
 #[utoipa::path(tag = "node", security(("bearer" = [])), params(("hash" = String, Path)), request_body = RegisterNode,
     responses((status = 201, description = "`{hash, token}`"), (status = 400, body = crate::error::Problem), (status = 409, description = "NODE_EXISTS")))]
@@ -125,7 +120,12 @@ pub async fn register_node(
 #[get("/node/list")]
 pub async fn list_nodes(user: AuthUser, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.acquire().await?;
-    let rows = db::nodes::list(&mut conn, owner_scope(&user), stale_after_s(&state)).await?;
+    let rows = db::nodes::list(
+        &mut conn,
+        owner_scope(&user),
+        state.dispatch.connected_window_s(),
+    )
+    .await?;
     let admin = user.role == Role::Admin;
     Ok(HttpResponse::Ok().json(
         rows.into_iter()

@@ -10,6 +10,7 @@ use super::{function_id, not_found};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
+use crate::routes::query_id;
 use crate::state::AppState;
 
 /// Page size when `limit` is not given, and the largest one allowed.
@@ -69,8 +70,8 @@ pub async fn list_functions(
     query: web::Query<ListQuery>,
 ) -> ApiResult<HttpResponse> {
     let query = query.into_inner();
-    let tag = parse_optional_id(query.tag.as_deref(), "tag")?;
-    let cursor = parse_optional_id(query.cursor.as_deref(), "cursor")?;
+    let tag = query_id(query.tag.as_deref(), "tag")?;
+    let cursor = query_id(query.cursor.as_deref(), "cursor")?;
     let limit = query.limit.unwrap_or(DEFAULT_PAGE);
     if !(1..=MAX_PAGE).contains(&limit) {
         return Err(ApiError::invalid_field(
@@ -123,12 +124,4 @@ pub async fn get_capabilities(
         .await?
         .ok_or_else(|| not_found(&path))?;
     Ok(HttpResponse::Ok().json(capabilities(&row)))
-}
-
-fn parse_optional_id(raw: Option<&str>, field: &str) -> ApiResult<Option<uuid::Uuid>> {
-    raw.map(|text| {
-        canopy_shared::parse_id(text)
-            .ok_or_else(|| ApiError::invalid_field(field, "must be an id of 32 hex characters"))
-    })
-    .transpose()
 }

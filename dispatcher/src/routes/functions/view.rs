@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use crate::db::functions::FunctionRow;
 use crate::db::tags::TagRow;
+use crate::domain::function::capabilities_from_columns;
 use crate::routes::unix_string;
 
 /// A tag as embedded in responses.
@@ -76,16 +77,15 @@ fn lowercase_lang(code: &str) -> String {
     Lang::from_code(code).map_or_else(|| code.to_lowercase(), |lang| lang.lowercase().to_owned())
 }
 
-/// Capabilities from stored columns (which CHECK constraints keep in range).
+/// A function's capabilities.
 pub fn capabilities(row: &FunctionRow) -> Capabilities {
-    let to_u32 = |value: i32| u32::try_from(value).unwrap_or(0);
-    Capabilities {
-        timeout: to_u32(row.timeout_s),
-        cpu_count: to_u32(row.cpu_count),
-        mem_size: to_u32(row.mem_size_mb),
-        network_latency: to_u32(row.network_latency_ms),
-        privileged: row.privileged,
-    }
+    capabilities_from_columns(
+        row.timeout_s,
+        row.cpu_count,
+        row.mem_size_mb,
+        row.network_latency_ms,
+        row.privileged,
+    )
 }
 
 impl FunctionDetail {

@@ -14,9 +14,10 @@ use super::not_found;
 use crate::db;
 use crate::db::tasks::TaskRow;
 use crate::dispatch::Dispatch;
+use crate::domain::function::capabilities_from_columns;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
-use crate::routes::{path_id, unix_string};
+use crate::routes::{path_id, query_id, unix_string};
 use crate::state::AppState;
 
 /// A task: the contract's fields plus its lifecycle.
@@ -67,14 +68,13 @@ pub struct TaskTimings {
 }
 
 fn capabilities_of(row: &TaskRow) -> Capabilities {
-    let to_u32 = |value: i32| u32::try_from(value).unwrap_or(0);
-    Capabilities {
-        timeout: to_u32(row.timeout_s),
-        cpu_count: to_u32(row.cpu_count),
-        mem_size: to_u32(row.mem_size_mb),
-        network_latency: to_u32(row.network_latency_ms),
-        privileged: row.privileged,
-    }
+    capabilities_from_columns(
+        row.timeout_s,
+        row.cpu_count,
+        row.mem_size_mb,
+        row.network_latency_ms,
+        row.privileged,
+    )
 }
 
 fn view(row: TaskRow, pending_reason: Option<String>) -> TaskView {
@@ -154,8 +154,7 @@ async fn pending_reason(
     let Some(lang) = Lang::from_code(&row.lang) else {
         return Ok(format!("no runtime for {}", row.lang));
     };
-    let stale_after_s = (state.dispatch.heartbeat_interval_ms as f64 / 1000.0) * 3.0;
-    let nodes: Vec<NodeOffer> = db::nodes::connected(conn, stale_after_s)
+    let nodes: Vec<NodeOffer> = db::nodes::connected(conn, state.dispatch.connected_window_s())
         .await?
         .into_iter()
         .filter_map(|(node_id, resources, latency)| {
@@ -223,15 +222,8 @@ pub async fn list_tasks(
             "must be between 1 and 1000",
         ));
     }
-    let parse = |raw: Option<String>, field: &str| {
-        raw.map(|text| {
-            canopy_shared::parse_id(&text)
-                .ok_or_else(|| ApiError::invalid_field(field, "must be an id of 32 hex characters"))
-        })
-        .transpose()
-    };
-    let cursor = parse(query.cursor, "cursor")?;
-    let function_id = parse(query.function_id, "functionId")?;
+    let cursor = query_id(query.cursor.as_deref(), "cursor")?;
+    let function_id = query_id(query.function_id.as_deref(), "functionId")?;
     let mut conn = state.pool.acquire().await?;
     let mut rows = db::tasks::list(
         &mut conn,

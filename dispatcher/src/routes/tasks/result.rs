@@ -60,10 +60,7 @@ pub async fn cancel_task(
     let mut conn = state.pool.acquire().await?;
     // The database tells the replica holding the worker's socket (LISTEN/NOTIFY), which sends
     // `cancel` to the worker and wakes waiters.
-    if db::tasks::cancel(&mut conn, user.account_id, id)
-        .await?
-        .is_none()
-    {
+    if !db::tasks::cancel(&mut conn, user.account_id, id).await? {
         return match db::tasks::find(&mut conn, user.account_id, id).await? {
             Some(row) => Err(ApiError::conflict(
                 "TASK_FINISHED",
