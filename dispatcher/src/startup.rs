@@ -1,11 +1,10 @@
 //! Builds the HTTP application from settings and a pool. Tests build the same app on port 0.
 
 use std::net::TcpListener;
+use std::sync::Arc;
 
 use actix_web::dev::Server;
 use actix_web::{web, App, HttpServer};
-use std::sync::Arc;
-
 use anyhow::Context;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -14,32 +13,33 @@ use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
 use crate::auth::secret;
 use crate::db;
-use crate::dispatch::Dispatch;
+use crate::dispatch::listener;
 use crate::error::ApiError;
 use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
+use crate::tasks;
 
 /// A bound, not yet running, HTTP server.
 pub struct Application {
     server: Server,
     port: u16,
-    dispatch: Arc<Dispatch>,
+    state: Arc<AppState>,
     shutdown: CancellationToken,
 }
 
 impl Application {
     /// Binds the listen address and builds the app around `pool`.
     pub async fn build(settings: &Settings, pool: PgPool) -> anyhow::Result<Self> {
-        let state = web::Data::new(build_state(settings, pool.clone()).await?);
-        let dispatch = Dispatch::new(pool, settings.dispatch.clone());
-        dispatch
-            .register_replica()
+        let (state, queues) = build_state(settings, pool).await?;
+        let state = Arc::new(state);
+        tasks::requeue::register_replica(&state)
             .await
             .context("while registering this replica")?;
         let shutdown = CancellationToken::new();
-        dispatch.spawn_loops(shutdown.clone());
-        let dispatch_data = web::Data::new(Arc::clone(&dispatch));
+        tasks::spawn_loops(&state, queues, &shutdown);
+        tokio::spawn(listener::run(Arc::clone(&state), shutdown.clone()));
+        let data = web::Data::from(Arc::clone(&state));
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("while binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -51,8 +51,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .wrap(tracing_actix_web::TracingLogger::default())
-                .app_data(state.clone())
-                .app_data(dispatch_data.clone())
+                .app_data(data.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     ApiError::bad_request(
                         "INVALID_QUERY",
@@ -73,7 +72,7 @@ impl Application {
         Ok(Application {
             server,
             port,
-            dispatch,
+            state,
             shutdown,
         })
     }
@@ -88,9 +87,9 @@ impl Application {
         self.server.handle()
     }
 
-    /// The dispatch state (tests drive scheduling passes with it).
-    pub fn dispatch(&self) -> Arc<Dispatch> {
-        Arc::clone(&self.dispatch)
+    /// The application state (tests step the loops with it).
+    pub fn state(&self) -> Arc<AppState> {
+        Arc::clone(&self.state)
     }
 
     /// Serves until stopped, then stops the background loops.
@@ -101,7 +100,10 @@ impl Application {
     }
 }
 
-async fn build_state(settings: &Settings, pool: PgPool) -> anyhow::Result<AppState> {
+async fn build_state(
+    settings: &Settings,
+    pool: PgPool,
+) -> anyhow::Result<(AppState, tasks::Queues)> {
     let signing_key = match &settings.auth.jwt_secret {
         Some(secret) => secret.expose().as_bytes().to_vec(),
         None => {
@@ -110,11 +112,11 @@ async fn build_state(settings: &Settings, pool: PgPool) -> anyhow::Result<AppSta
                 .await?
         }
     };
-    Ok(AppState {
-        tokens: TokenKeys::new(&signing_key, settings.auth.access_token_ttl_s),
-        mailer: Mailer::from_settings(settings.smtp.settings().as_ref())?,
-        auth: settings.auth.clone(),
-        dispatch: settings.dispatch.clone(),
+    Ok(AppState::new(
         pool,
-    })
+        TokenKeys::new(&signing_key, settings.auth.access_token_ttl_s),
+        Mailer::from_settings(settings.smtp.settings().as_ref())?,
+        settings.auth.clone(),
+        settings.dispatch.clone(),
+    ))
 }

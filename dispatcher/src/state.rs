@@ -1,17 +1,68 @@
-//! What every handler shares, built once at start and passed in as `web::Data`.
+//! The one application state: built once at start, shared by routes (as `web::Data`), the
+//! worker gateway and the background loops.
 
 use sqlx::PgPool;
+use uuid::Uuid;
 
 use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
+use crate::dispatch::{Completions, Metrics, Registry};
 use crate::settings::{AuthSettings, DispatchSettings};
+use crate::tasks::{Queues, Scheduler, TaskQueues};
 
 /// Shared application state.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct AppState {
     pub pool: PgPool,
     pub tokens: TokenKeys,
     pub mailer: Mailer,
     pub auth: AuthSettings,
     pub dispatch: DispatchSettings,
+    /// This replica, in `replicas` and on the nodes whose sockets it holds.
+    pub replica_id: Uuid,
+    /// Workers connected to this replica.
+    pub registry: Registry,
+    /// `Prefer: wait` callers and `/result?wait=` long-polls.
+    pub completions: Completions,
+    pub metrics: Metrics,
+    pub scheduler: Scheduler,
+    /// Senders of the group commit and the worker-report writer.
+    pub queues: TaskQueues,
+}
+
+impl AppState {
+    /// The state, and the receiving ends of its queues for `tasks::spawn_loops`.
+    pub fn new(
+        pool: PgPool,
+        tokens: TokenKeys,
+        mailer: Mailer,
+        auth: AuthSettings,
+        dispatch: DispatchSettings,
+    ) -> (AppState, Queues) {
+        let (queues, receivers) = TaskQueues::new();
+        let state = AppState {
+            pool,
+            tokens,
+            mailer,
+            auth,
+            dispatch,
+            replica_id: canopy_shared::new_id(),
+            registry: Registry::default(),
+            completions: Completions::default(),
+            metrics: Metrics::default(),
+            scheduler: Scheduler::default(),
+            queues,
+        };
+        (state, receivers)
+    }
+
+    /// Attempts before a task fails for good (as the database's integer).
+    pub fn max_attempts(&self) -> i32 {
+        i32::try_from(self.dispatch.max_attempts).unwrap_or(i32::MAX)
+    }
+
+    /// Lease of an assignment, ms (as the database's integer).
+    pub fn lease_ms(&self) -> i64 {
+        i64::try_from(self.dispatch.lease_ms).unwrap_or(i64::MAX)
+    }
 }

@@ -1,5 +1,5 @@
-//! The worker side of tasks: claiming for a node, and the transitions its messages cause. Every
-//! transition names the expected state, attempt and node, so a stale message changes nothing.
+//! The claim path: queued tasks locked for a node and moved to `assigned` with a lease, and the
+//! fencing read that tells a stale worker message from a forged one.
 
 use sqlx::PgConnection;
 use uuid::Uuid;
@@ -29,7 +29,8 @@ pub async fn lock_candidates(
          FROM tasks t JOIN functions f ON f.id = t.function_id
          WHERE t.status = 'queued' AND t.lang = ANY($1) AND NOT f.paused AND f.deleted_at IS NULL
            AND (t.not_before IS NULL OR t.not_before <= now())
-         ORDER BY t.issued_at
+           AND (t.deadline IS NULL OR t.deadline > now())
+         ORDER BY t.priority DESC, t.issued_at
          LIMIT $2
          FOR UPDATE OF t SKIP LOCKED",
         langs,
@@ -59,6 +60,8 @@ pub struct Assigned {
     pub request_body: Vec<u8>,
     pub artifact_sha256: String,
     pub artifact_size: i64,
+    /// Seconds from issue to this assignment (the queue wait).
+    pub queued_s: f64,
 }
 
 /// Moves locked candidates to `assigned` on `node_id` with a lease.
@@ -76,121 +79,14 @@ pub async fn assign(
            WHERE t.id = ANY($1) AND t.status = 'queued' AND b.id = t.build_id
            RETURNING t.id, t.attempt, t.function_id, t.build_id, t.lang, t.timeout_s, t.cpu_count, t.mem_size_mb,
                      t.network_latency_ms, t.privileged, t.request_method, t.request_query, t.request_headers,
-                     t.request_content_type, t.request_body, a.sha256 AS artifact_sha256, a.size_bytes AS artifact_size"#,
+                     t.request_content_type, t.request_body, a.sha256 AS artifact_sha256, a.size_bytes AS artifact_size,
+                     extract(epoch FROM clock_timestamp() - t.issued_at)::float8 AS "queued_s!""#,
         ids,
         node_id,
         lease_ms as f64
     )
     .fetch_all(conn)
     .await
-}
-
-/// `assigned` → `running`.
-pub async fn mark_started(
-    conn: &mut PgConnection,
-    id: Uuid,
-    attempt: i32,
-    node_id: Uuid,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query!(
-        "UPDATE tasks SET status = 'running', started_at = now()
-         WHERE id = $1 AND attempt = $2 AND node_id = $3 AND status = 'assigned'",
-        id,
-        attempt,
-        node_id
-    )
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-pub async fn set_progress(
-    conn: &mut PgConnection,
-    id: Uuid,
-    attempt: i32,
-    node_id: Uuid,
-    percent: i16,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query!(
-        "UPDATE tasks SET progress = $4
-         WHERE id = $1 AND attempt = $2 AND node_id = $3 AND status IN ('assigned', 'running')",
-        id,
-        attempt,
-        node_id,
-        percent
-    )
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
-}
-
-/// The end of an attempt as stored.
-#[derive(Debug)]
-pub struct Finish<'a> {
-    pub status: &'a str,
-    pub response_status: Option<i32>,
-    pub response_content_type: Option<&'a str>,
-    pub response_body: Option<&'a [u8]>,
-    pub error_kind: Option<&'a str>,
-    pub error_message: Option<&'a str>,
-    pub init_ms: i32,
-    pub exec_ms: i32,
-    pub warm: bool,
-}
-
-impl<'a> Finish<'a> {
-    /// An end without a response from the function (timeout, execution failure).
-    pub fn without_response(
-        status: &'a str,
-        kind: &'a str,
-        message: &'a str,
-        init_ms: i32,
-        exec_ms: i32,
-        warm: bool,
-    ) -> Self {
-        Finish {
-            status,
-            response_status: None,
-            response_content_type: None,
-            response_body: None,
-            error_kind: Some(kind),
-            error_message: Some(message),
-            init_ms,
-            exec_ms,
-            warm,
-        }
-    }
-}
-
-/// Records the end of the current attempt; false when the attempt is no longer current.
-pub async fn finish(
-    conn: &mut PgConnection,
-    id: Uuid,
-    attempt: i32,
-    node_id: Uuid,
-    end: &Finish<'_>,
-) -> sqlx::Result<bool> {
-    let result = sqlx::query!(
-        "UPDATE tasks SET status = $4, response_status = $5, response_content_type = $6, response_body = $7,
-                error_kind = $8, error_message = $9, init_ms = $10, exec_ms = $11, warm = $12,
-                progress = 100, finished_at = now(), lease_expires_at = NULL
-         WHERE id = $1 AND attempt = $2 AND node_id = $3 AND status IN ('assigned', 'running')",
-        id,
-        attempt,
-        node_id,
-        end.status,
-        end.response_status,
-        end.response_content_type,
-        end.response_body,
-        end.error_kind,
-        end.error_message,
-        end.init_ms,
-        end.exec_ms,
-        end.warm
-    )
-    .execute(conn)
-    .await?;
-    Ok(result.rows_affected() == 1)
 }
 
 /// The current attempt of a task and the node it is on, to tell a stale message from a forged one.

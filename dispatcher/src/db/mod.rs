@@ -9,9 +9,12 @@ pub mod functions;
 pub mod idempotency;
 pub mod login_failures;
 pub mod nodes;
+pub mod leases;
 pub mod refresh_tokens;
+pub mod reports;
 pub mod requeue;
 pub mod secrets;
+pub mod submissions;
 pub mod tags;
 pub mod tasks;
 

@@ -106,3 +106,15 @@ pub async fn attempts_not_reported(
     .await?;
     Ok(rows.into_iter().map(|row| (row.id, row.attempt)).unzip())
 }
+
+/// Fails queued tasks whose deadline passed before any worker took them.
+pub async fn fail_past_deadline(conn: &mut PgConnection) -> sqlx::Result<u64> {
+    let result = sqlx::query!(
+        "UPDATE tasks SET status = 'failed', error_kind = 'deadline_exceeded',
+                error_message = 'no worker took the task before its deadline', finished_at = now()
+         WHERE status = 'queued' AND deadline IS NOT NULL AND deadline <= now()"
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}

@@ -1,56 +1,11 @@
-//! Tasks: creation, the claim path (live states only), state transitions guarded by the expected
-//! state and attempt, and reads for the API.
+//! Tasks as the API reads them, and cancellation. Creation is in `submissions`, the worker's
+//! transitions in `assignments` and `reports`, re-queueing in `requeue`.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-/// Fields of a new task: the request and a snapshot of the function.
-#[derive(Debug)]
-pub struct NewTask<'a> {
-    pub id: Uuid,
-    pub account_id: Uuid,
-    pub function_id: Uuid,
-    pub build_id: Uuid,
-    pub lang: &'a str,
-    pub timeout_s: i32,
-    pub cpu_count: i32,
-    pub mem_size_mb: i32,
-    pub network_latency_ms: i32,
-    pub privileged: bool,
-    pub method: &'a str,
-    pub query: &'a str,
-    pub headers: serde_json::Value,
-    pub content_type: Option<&'a str>,
-    pub body: &'a [u8],
-}
-
-pub async fn insert(conn: &mut PgConnection, task: &NewTask<'_>) -> sqlx::Result<()> {
-    sqlx::query!(
-        "INSERT INTO tasks (id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
-                            network_latency_ms, privileged, request_method, request_query, request_headers,
-                            request_content_type, request_body)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-        task.id,
-        task.account_id,
-        task.function_id,
-        task.build_id,
-        task.lang,
-        task.timeout_s,
-        task.cpu_count,
-        task.mem_size_mb,
-        task.network_latency_ms,
-        task.privileged,
-        task.method,
-        task.query,
-        task.headers,
-        task.content_type,
-        task.body
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
+use crate::tasks::TaskStatus;
 
 /// A task as `GET /v1/task/{id}` shows it (no bodies).
 #[derive(Debug, Clone)]
@@ -63,7 +18,7 @@ pub struct TaskRow {
     pub mem_size_mb: i32,
     pub network_latency_ms: i32,
     pub privileged: bool,
-    pub status: String,
+    pub status: TaskStatus,
     pub attempt: i32,
     pub node_id: Option<Uuid>,
     pub progress: i16,
@@ -86,10 +41,10 @@ pub async fn find(
 ) -> sqlx::Result<Option<TaskRow>> {
     sqlx::query_as!(
         TaskRow,
-        "SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged, status,
-                attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
+        r#"SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged,
+                status AS "status: TaskStatus", attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
                 issued_at, assigned_at, started_at, finished_at
-         FROM tasks WHERE id = $1 AND account_id = $2",
+         FROM tasks WHERE id = $1 AND account_id = $2"#,
         id,
         account_id
     )
@@ -107,12 +62,12 @@ pub async fn list(
 ) -> sqlx::Result<Vec<TaskRow>> {
     sqlx::query_as!(
         TaskRow,
-        "SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged, status,
-                attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
+        r#"SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged,
+                status AS "status: TaskStatus", attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
                 issued_at, assigned_at, started_at, finished_at
          FROM tasks
          WHERE account_id = $1 AND ($2::uuid IS NULL OR function_id = $2) AND ($3::uuid IS NULL OR id > $3)
-         ORDER BY id LIMIT $4",
+         ORDER BY id LIMIT $4"#,
         account_id,
         function_id,
         cursor,
@@ -125,7 +80,7 @@ pub async fn list(
 /// What `/result` replays.
 #[derive(Debug, Clone)]
 pub struct TaskOutput {
-    pub status: String,
+    pub status: TaskStatus,
     pub response_status: Option<i32>,
     pub response_content_type: Option<String>,
     pub response_body: Option<Vec<u8>>,
@@ -140,8 +95,8 @@ pub async fn output(
 ) -> sqlx::Result<Option<TaskOutput>> {
     sqlx::query_as!(
         TaskOutput,
-        "SELECT status, response_status, response_content_type, response_body, error_kind, error_message
-         FROM tasks WHERE id = $1 AND account_id = $2",
+        r#"SELECT status AS "status: TaskStatus", response_status, response_content_type, response_body, error_kind, error_message
+         FROM tasks WHERE id = $1 AND account_id = $2"#,
         id,
         account_id
     )

@@ -9,15 +9,16 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::Dispatch;
+use super::Ended;
+use crate::state::AppState;
 
 const CHANNELS: [&str; 3] = ["canopy_tasks", "canopy_finished", "canopy_nodes"];
 
-pub(super) async fn run(dispatch: Arc<Dispatch>, shutdown: CancellationToken) {
+pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
     let mut outage_logged = false;
     loop {
         let listener = async {
-            let mut listener = PgListener::connect_with(&dispatch.pool).await?;
+            let mut listener = PgListener::connect_with(&state.pool).await?;
             listener.listen_all(CHANNELS).await?;
             Ok::<_, sqlx::Error>(listener)
         };
@@ -40,7 +41,7 @@ pub(super) async fn run(dispatch: Arc<Dispatch>, shutdown: CancellationToken) {
             outage_logged = false;
         }
         // Anything may have happened while nobody listened.
-        dispatch.wake();
+        state.scheduler.wake();
         loop {
             let notification = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -48,10 +49,10 @@ pub(super) async fn run(dispatch: Arc<Dispatch>, shutdown: CancellationToken) {
             };
             match notification {
                 Ok(Some(notification)) => {
-                    handle(&dispatch, notification.channel(), notification.payload())
+                    handle(&state, notification.channel(), notification.payload())
                 }
                 // The connection was lost and re-established by sqlx; notifications may be missed.
-                Ok(None) => dispatch.wake(),
+                Ok(None) => state.scheduler.wake(),
                 Err(error) => {
                     tracing::warn!(error = %error, "notification listener failed; reconnecting");
                     break;
@@ -61,16 +62,16 @@ pub(super) async fn run(dispatch: Arc<Dispatch>, shutdown: CancellationToken) {
     }
 }
 
-fn handle(dispatch: &Dispatch, channel: &str, payload: &str) {
+fn handle(state: &AppState, channel: &str, payload: &str) {
     match channel {
-        "canopy_tasks" => dispatch.wake(),
-        "canopy_finished" => finished(dispatch, payload),
+        "canopy_tasks" => state.scheduler.wake(),
+        "canopy_finished" => payload.split(',').for_each(|entry| finished(state, entry)),
         "canopy_nodes" => {
             if let Some(node) = payload
                 .strip_prefix("revoke:")
                 .and_then(|id| Uuid::parse_str(id).ok())
             {
-                if dispatch.registry.disconnect(node) {
+                if state.registry.disconnect(node) {
                     tracing::info!(node.id = %canopy_shared::format_id(node), "node deleted; socket closed");
                 }
             }
@@ -79,10 +80,10 @@ fn handle(dispatch: &Dispatch, channel: &str, payload: &str) {
     }
 }
 
-/// `<task>:<node or ->:<attempt>:<status>`: wake waiters; a cancel goes to the worker if its
-/// socket is on this replica.
-fn finished(dispatch: &Dispatch, payload: &str) {
-    let mut parts = payload.split(':');
+/// `<task>:<node or ->:<attempt>:<status>`: waiters re-read the task; a cancel goes to the
+/// worker if its socket is on this replica.
+fn finished(state: &AppState, entry: &str) {
+    let mut parts = entry.split(':');
     let (Some(task), Some(node), Some(attempt), Some(status)) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
@@ -91,13 +92,13 @@ fn finished(dispatch: &Dispatch, payload: &str) {
     let Ok(task) = Uuid::parse_str(task) else {
         return;
     };
-    dispatch.completions.complete(task);
+    state.completions.complete(task, Ended::Reread);
     if status != "cancelled" {
         return;
     }
     let Some(session) = Uuid::parse_str(node)
         .ok()
-        .and_then(|node| dispatch.registry.get(node))
+        .and_then(|node| state.registry.get(node))
     else {
         return;
     };

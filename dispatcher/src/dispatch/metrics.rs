@@ -3,10 +3,14 @@
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-/// Monotonic counters (per replica).
-#[derive(Debug, Default)]
+use super::histogram::{Histogram, BATCH_BUCKETS, LATENCY_BUCKETS};
+
+/// Counters and histograms of this replica.
+#[derive(Debug)]
 pub struct Metrics {
     pub tasks_assigned: AtomicU64,
+    /// Of `tasks_assigned`: assigned in the commit that created them (no queue, no claim).
+    pub tasks_assigned_at_submit: AtomicU64,
     pub results_recorded: AtomicU64,
     /// `started`/`progress`/`result` for an attempt that is no longer current: refused, task unchanged.
     pub stale_messages: AtomicU64,
@@ -16,6 +20,34 @@ pub struct Metrics {
     /// Connections closed for breaking the protocol (malformed, foreign task, flood, oversized).
     pub protocol_violations: AtomicU64,
     pub worker_connections: AtomicU64,
+    /// Issue → assignment, s.
+    pub queue_wait: Histogram,
+    /// Submission received → `assign` frame queued for the worker, s (tasks placed at submit).
+    pub dispatch_latency: Histogram,
+    /// Issue → result committed, s.
+    pub end_to_end: Histogram,
+    /// Tasks per group commit.
+    pub commit_batch: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics {
+            tasks_assigned: AtomicU64::new(0),
+            tasks_assigned_at_submit: AtomicU64::new(0),
+            results_recorded: AtomicU64::new(0),
+            stale_messages: AtomicU64::new(0),
+            tasks_retried: AtomicU64::new(0),
+            leases_expired: AtomicU64::new(0),
+            lost_node_requeues: AtomicU64::new(0),
+            protocol_violations: AtomicU64::new(0),
+            worker_connections: AtomicU64::new(0),
+            queue_wait: Histogram::new(LATENCY_BUCKETS),
+            dispatch_latency: Histogram::new(LATENCY_BUCKETS),
+            end_to_end: Histogram::new(LATENCY_BUCKETS),
+            commit_batch: Histogram::new(BATCH_BUCKETS),
+        }
+    }
 }
 
 impl Metrics {
@@ -28,12 +60,17 @@ impl Metrics {
     }
 
     /// Prometheus text exposition, with `connected` workers as a gauge.
-    pub fn render(&self, connected_workers: usize) -> String {
+    pub fn render(&self, connected_workers: usize, waiting_tasks: usize) -> String {
         let counters = [
             (
                 "canopy_tasks_assigned_total",
                 "Tasks handed to workers.",
                 &self.tasks_assigned,
+            ),
+            (
+                "canopy_tasks_assigned_at_submit_total",
+                "Tasks assigned in the commit that created them.",
+                &self.tasks_assigned_at_submit,
             ),
             (
                 "canopy_results_recorded_total",
@@ -83,6 +120,19 @@ impl Metrics {
             out,
             "# HELP canopy_connected_workers Workers connected to this replica.\n# TYPE canopy_connected_workers gauge\ncanopy_connected_workers {connected_workers}"
         );
+        let _ = writeln!(
+            out,
+            "# HELP canopy_awaited_tasks Tasks with callers waiting for their end on this replica.\n# TYPE canopy_awaited_tasks gauge\ncanopy_awaited_tasks {waiting_tasks}"
+        );
+        let histograms = [
+            ("canopy_queue_wait_seconds", "Task issue to assignment.", &self.queue_wait),
+            ("canopy_dispatch_latency_seconds", "Submission received to assign frame sent (tasks assigned at submit).", &self.dispatch_latency),
+            ("canopy_end_to_end_seconds", "Task issue to result committed.", &self.end_to_end),
+            ("canopy_commit_batch_size", "Tasks per group commit.", &self.commit_batch),
+        ];
+        for (name, help, histogram) in histograms {
+            histogram.render(&mut out, name, help);
+        }
         out
     }
 }
@@ -96,7 +146,7 @@ mod tests {
         let metrics = Metrics::default();
         Metrics::incr(&metrics.stale_messages);
         Metrics::add(&metrics.tasks_assigned, 3);
-        let text = metrics.render(2);
+        let text = metrics.render(2, 0);
         assert!(text.contains("\ncanopy_stale_messages_total 1\n"));
         assert!(text.contains("\ncanopy_tasks_assigned_total 3\n"));
         assert!(

@@ -1,9 +1,10 @@
-//! Workers connected to this replica: their outbound channel, credits and what they run.
+//! Workers connected to this replica: their outbound channel, credits and what they run, and
+//! the index of those with credits (where new tasks can go at once).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use canopy_shared::matching::NodeOffer;
+use canopy_shared::matching::{check, NodeOffer, Requirements};
 use canopy_shared::protocol::{DispatcherMessage, Resources};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -21,19 +22,37 @@ struct SessionState {
     reported_running: Vec<Uuid>,
 }
 
+/// Why the dispatcher closes a connection from outside its session loop.
+#[derive(Debug, Clone)]
+pub struct CloseReason {
+    pub code: &'static str,
+    pub message: String,
+}
+
 /// One connected worker.
 #[derive(Debug)]
 pub struct SessionHandle {
     pub node_id: Uuid,
     pub session_id: Uuid,
     outbound: mpsc::UnboundedSender<DispatcherMessage>,
-    /// Cancelled to close the socket (node deleted, replaced by a newer connection).
+    /// Cancelled to close the socket (node deleted, replaced, or a protocol violation found
+    /// after the fact).
     pub close: CancellationToken,
+    refusal: Mutex<Option<CloseReason>>,
     state: Mutex<SessionState>,
 }
 
 /// Memory reserved for a task that asks for none (the worker's default container size).
 pub const DEFAULT_TASK_MEMORY_MB: u32 = 256;
+
+/// Memory a task reserves on its node, MB.
+pub fn reserved_memory(mem_size: u32) -> u32 {
+    if mem_size == 0 {
+        DEFAULT_TASK_MEMORY_MB
+    } else {
+        mem_size
+    }
+}
 
 impl SessionHandle {
     pub fn new(
@@ -47,6 +66,7 @@ impl SessionHandle {
             session_id,
             outbound,
             close: CancellationToken::new(),
+            refusal: Mutex::new(None),
             state: Mutex::new(SessionState {
                 resources,
                 credits: 0,
@@ -62,15 +82,17 @@ impl SessionHandle {
         self.outbound.send(message).is_ok()
     }
 
-    /// Adds credits from a `pull`, never beyond the node's concurrency minus what it runs.
-    pub fn add_credits(&self, credits: u32) {
-        if let Ok(mut state) = self.state.lock() {
-            let room = state
-                .resources
-                .max_concurrency
-                .saturating_sub(state.running.len() as u32);
-            state.credits = state.credits.saturating_add(credits).min(room);
+    /// Closes the connection with a protocol error (found by a batch writer, after the fact).
+    pub fn refuse(&self, code: &'static str, message: String) {
+        if let Ok(mut refusal) = self.refusal.lock() {
+            refusal.get_or_insert(CloseReason { code, message });
         }
+        self.close.cancel();
+    }
+
+    /// The protocol error that closed the connection, if one did.
+    pub fn refusal(&self) -> Option<CloseReason> {
+        self.refusal.lock().ok().and_then(|refusal| refusal.clone())
     }
 
     pub fn credits(&self) -> u32 {
@@ -90,21 +112,46 @@ impl SessionHandle {
     /// What the node can take now, for the matching predicate.
     pub fn offer(&self) -> Option<NodeOffer> {
         let state = self.state.lock().ok()?;
-        let reserved: u32 = state.running.values().sum();
-        Some(NodeOffer {
-            resources: state.resources.clone(),
-            free_memory_mb: state.resources.memory_mb.saturating_sub(reserved),
-            latency_ms: state.latency_ms,
-            free_slots: state.credits,
-        })
+        Some(offer_of(&state))
     }
 
-    /// Books an assignment: one credit used, memory reserved.
+    /// Books a task if the node fits it now: one credit used, memory reserved.
+    pub fn try_reserve(&self, task: Uuid, requirements: &Requirements) -> bool {
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        if state.credits == 0 || check(requirements, &offer_of(&state)).is_err() {
+            return false;
+        }
+        state.credits -= 1;
+        let memory = reserved_memory(requirements.capabilities.mem_size);
+        state.running.insert(task, memory);
+        true
+    }
+
+    /// Books a task the scheduler claimed for this node (it already checked the fit).
     pub fn record_assignment(&self, task: Uuid, memory_mb: u32) {
         if let Ok(mut state) = self.state.lock() {
             state.credits = state.credits.saturating_sub(1);
             state.running.insert(task, memory_mb);
         }
+    }
+
+    /// Undoes a reservation whose task was never written (the commit failed): the credit comes back.
+    pub fn unreserve(&self, task: Uuid) {
+        if let Ok(mut state) = self.state.lock() {
+            if state.running.remove(&task).is_some() {
+                state.credits = state.credits.saturating_add(1);
+            }
+        }
+    }
+
+    /// Whether this connection holds `task` (it was assigned here and has not ended).
+    pub fn holds(&self, task: Uuid) -> bool {
+        self.state
+            .lock()
+            .map(|state| state.running.contains_key(&task))
+            .unwrap_or(false)
     }
 
     /// Records the tasks a heartbeat says are running.
@@ -128,12 +175,38 @@ impl SessionHandle {
             state.running.remove(&task);
         }
     }
+
+    /// Adds credits from a `pull`, never beyond the node's concurrency minus what it runs;
+    /// returns the credits now held and whether they grew.
+    fn add_credits(&self, credits: u32) -> (u32, bool) {
+        let Ok(mut state) = self.state.lock() else {
+            return (0, false);
+        };
+        let room = state
+            .resources
+            .max_concurrency
+            .saturating_sub(state.running.len() as u32);
+        let before = state.credits;
+        state.credits = state.credits.saturating_add(credits).min(room.max(before));
+        (state.credits, state.credits > before)
+    }
 }
 
-/// Node id → its connection on this replica.
+fn offer_of(state: &SessionState) -> NodeOffer {
+    let reserved: u32 = state.running.values().sum();
+    NodeOffer {
+        resources: state.resources.clone(),
+        free_memory_mb: state.resources.memory_mb.saturating_sub(reserved),
+        latency_ms: state.latency_ms,
+        free_slots: state.credits,
+    }
+}
+
+/// Node id → its connection on this replica, and the connections that hold credits.
 #[derive(Debug, Default)]
 pub struct Registry {
     sessions: RwLock<HashMap<Uuid, Arc<SessionHandle>>>,
+    ready: RwLock<HashMap<Uuid, Arc<SessionHandle>>>,
 }
 
 impl Registry {
@@ -145,6 +218,7 @@ impl Registry {
             .ok()
             .and_then(|mut sessions| sessions.insert(handle.node_id, handle));
         if let Some(previous) = previous {
+            self.unready(&previous);
             previous.close.cancel();
         }
     }
@@ -156,7 +230,9 @@ impl Registry {
                 .get(&node_id)
                 .is_some_and(|handle| handle.session_id == session_id)
             {
-                sessions.remove(&node_id);
+                if let Some(handle) = sessions.remove(&node_id) {
+                    self.unready(&handle);
+                }
             }
         }
     }
@@ -179,12 +255,59 @@ impl Registry {
         self.len() == 0
     }
 
-    /// Every connection, for a scheduling pass.
+    /// Every connection (heartbeat bookkeeping).
     pub fn snapshot(&self) -> Vec<Arc<SessionHandle>> {
         self.sessions
             .read()
             .map(|sessions| sessions.values().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// Connections that had credits when last seen: where new tasks can go.
+    pub fn ready(&self) -> Vec<Arc<SessionHandle>> {
+        self.ready
+            .read()
+            .map(|ready| ready.values().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// A `pull`: adds credits; returns whether they grew (a pull at the cap changes nothing).
+    pub fn add_credits(&self, handle: &Arc<SessionHandle>, credits: u32) -> bool {
+        let (held, grew) = handle.add_credits(credits);
+        if held > 0 && !handle.close.is_cancelled() {
+            if let Ok(mut ready) = self.ready.write() {
+                ready
+                    .entry(handle.node_id)
+                    .or_insert_with(|| Arc::clone(handle));
+            }
+        }
+        grew
+    }
+
+    /// Drops a connection from the ready index once it has no credits left.
+    pub fn settle(&self, handle: &SessionHandle) {
+        // Read the credits under the index's lock: a `pull` updates them before it takes the
+        // lock, so it can never be undone by a settle that read stale credits.
+        if let Ok(mut ready) = self.ready.write() {
+            if handle.credits() == 0
+                && ready
+                    .get(&handle.node_id)
+                    .is_some_and(|held| held.session_id == handle.session_id)
+            {
+                ready.remove(&handle.node_id);
+            }
+        }
+    }
+
+    fn unready(&self, handle: &SessionHandle) {
+        if let Ok(mut ready) = self.ready.write() {
+            if ready
+                .get(&handle.node_id)
+                .is_some_and(|held| held.session_id == handle.session_id)
+            {
+                ready.remove(&handle.node_id);
+            }
+        }
     }
 
     /// Closes a node's socket (node deleted).

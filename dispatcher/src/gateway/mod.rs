@@ -5,23 +5,21 @@ mod budget;
 mod handler;
 mod session;
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use uuid::Uuid;
 
 use crate::auth::secret;
 use crate::db;
-use crate::dispatch::Dispatch;
 use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(connect).service(artifact);
 }
 
 /// The node behind the request's node token.
-async fn authenticate_node(req: &HttpRequest, dispatch: &Dispatch) -> ApiResult<Uuid> {
+async fn authenticate_node(req: &HttpRequest, state: &AppState) -> ApiResult<Uuid> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -37,7 +35,7 @@ async fn authenticate_node(req: &HttpRequest, dispatch: &Dispatch) -> ApiResult<
         .or_else(|| value.strip_prefix("bearer "))
         .unwrap_or(value)
         .trim();
-    let mut conn = dispatch.pool.acquire().await?;
+    let mut conn = state.pool.acquire().await?;
     db::nodes::authenticate(&mut conn, &secret::digest(token))
         .await?
         .ok_or_else(|| {
@@ -53,17 +51,16 @@ async fn authenticate_node(req: &HttpRequest, dispatch: &Dispatch) -> ApiResult<
 async fn connect(
     req: HttpRequest,
     body: web::Payload,
-    dispatch: web::Data<Arc<Dispatch>>,
+    state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
-    let node_id = authenticate_node(&req, &dispatch).await?;
+    let node_id = authenticate_node(&req, &state).await?;
     let (response, socket, stream) = actix_ws::handle(&req, body).map_err(|error| {
         ApiError::bad_request(
             "NOT_A_WEBSOCKET",
             format!("expected a WebSocket upgrade: {error}"),
         )
     })?;
-    let dispatch = Arc::clone(dispatch.get_ref());
-    actix_web::rt::spawn(session::run(dispatch, node_id, socket, stream));
+    actix_web::rt::spawn(session::run(state.into_inner(), node_id, socket, stream));
     Ok(response)
 }
 
@@ -71,16 +68,16 @@ async fn connect(
 #[get("/worker/artifact/{sha256}")]
 async fn artifact(
     req: HttpRequest,
-    dispatch: web::Data<Arc<Dispatch>>,
+    state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    authenticate_node(&req, &dispatch).await?;
+    authenticate_node(&req, &state).await?;
     let sha256 = path.into_inner();
     let not_found = || ApiError::not_found("ARTIFACT_NOT_FOUND", format!("no artifact {sha256:?}"));
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(not_found());
     }
-    let mut conn = dispatch.pool.acquire().await?;
+    let mut conn = state.pool.acquire().await?;
     let content = db::builds::artifact(&mut conn, &sha256)
         .await?
         .ok_or_else(not_found)?;

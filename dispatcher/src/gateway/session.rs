@@ -14,8 +14,9 @@ use uuid::Uuid;
 use super::budget::MessageBudget;
 use super::handler;
 use crate::db;
-use crate::db::requeue::Requeue;
-use crate::dispatch::{Dispatch, Metrics, SessionHandle};
+use crate::dispatch::{Metrics, SessionHandle};
+use crate::state::AppState;
+use crate::tasks;
 
 /// Time a worker has to send `hello` after connecting.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
@@ -37,79 +38,70 @@ impl Refusal {
 }
 
 pub(super) async fn run(
-    dispatch: Arc<Dispatch>,
+    state: Arc<AppState>,
     node_id: Uuid,
     socket: Session,
     stream: actix_ws::MessageStream,
 ) {
     let span = tracing::info_span!("worker", node.id = %canopy_shared::format_id(node_id), session.id = tracing::field::Empty);
     async move {
-        let max_frame = dispatch.settings.max_frame_bytes;
+        let max_frame = state.dispatch.max_frame_bytes;
         let mut stream = stream.max_frame_size(max_frame).aggregate_continuations().max_continuation_size(max_frame);
         let mut socket = socket;
         let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(&mut stream)).await {
             Ok(Ok(WorkerMessage::Hello(hello))) => hello,
-            Ok(Ok(_)) => return refuse(&dispatch, socket, Refusal::new("HELLO_EXPECTED", "the first message must be hello")).await,
-            Ok(Err(refusal)) => return refuse(&dispatch, socket, refusal).await,
-            Err(_) => return refuse(&dispatch, socket, Refusal::new("HELLO_TIMEOUT", "no hello within 10 s")).await,
+            Ok(Ok(_)) => return refuse(&state, socket, Refusal::new("HELLO_EXPECTED", "the first message must be hello")).await,
+            Ok(Err(refusal)) => return refuse(&state, socket, refusal).await,
+            Err(_) => return refuse(&state, socket, Refusal::new("HELLO_TIMEOUT", "no hello within 10 s")).await,
         };
         if let Err(refusal) = check_hello(&hello, node_id) {
-            return refuse(&dispatch, socket, refusal).await;
+            return refuse(&state, socket, refusal).await;
         }
         let session_id = canopy_shared::new_id();
         tracing::Span::current().record("session.id", tracing::field::display(canopy_shared::format_id(session_id)));
         let Some(reported) = hello.running.iter().map(|id| canopy_shared::parse_id(id)).collect::<Option<Vec<_>>>() else {
-            return refuse(&dispatch, socket, Refusal::new("MALFORMED_MESSAGE", "hello lists a running task that is not a task id")).await;
+            return refuse(&state, socket, Refusal::new("MALFORMED_MESSAGE", "hello lists a running task that is not a task id")).await;
         };
         let connected = async {
-            let mut conn = dispatch.pool.acquire().await?;
+            let mut conn = state.pool.acquire().await?;
             let resources = serde_json::to_value(&hello.resources).unwrap_or_default();
-            if !db::nodes::mark_connected(&mut conn, node_id, session_id, dispatch.replica_id, &resources).await? {
+            if !db::nodes::mark_connected(&mut conn, node_id, session_id, state.replica_id, &resources).await? {
                 return Ok(false);
             }
-            let (tasks, attempts) = db::requeue::attempts_not_reported(&mut conn, node_id, &reported).await?;
-            let why = Requeue {
-                kind: "lost",
-                message: "its worker restarted without it",
-                backoff: false,
-                max_attempts: dispatch.max_attempts(),
-            };
-            let requeued = db::requeue::requeue_attempts(&mut conn, &tasks, &attempts, Some(node_id), &why).await?;
-            if requeued > 0 {
-                Metrics::add(&dispatch.metrics.lost_node_requeues, requeued);
-                tracing::warn!(tasks = requeued, "the worker came back without some of its tasks; they were re-queued");
-                dispatch.wake();
-            }
+            drop(conn);
+            tasks::requeue::requeue_unreported(&state, node_id, &reported).await?;
             Ok::<_, sqlx::Error>(true)
         }
         .await;
         match connected {
             Ok(true) => {}
-            Ok(false) => return refuse(&dispatch, socket, Refusal::new("NODE_REVOKED", "this node was deleted")).await,
+            Ok(false) => return refuse(&state, socket, Refusal::new("NODE_REVOKED", "this node was deleted")).await,
             Err(error) => {
                 tracing::error!(error = %error, "could not record the connection");
-                return refuse(&dispatch, socket, Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database")).await;
+                return refuse(&state, socket, Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database")).await;
             }
         }
         let (outbound, mut outbound_rx) = mpsc::unbounded_channel();
         let handle = Arc::new(SessionHandle::new(node_id, session_id, hello.resources.clone(), outbound));
-        dispatch.registry.insert(Arc::clone(&handle));
-        Metrics::incr(&dispatch.metrics.worker_connections);
+        state.registry.insert(Arc::clone(&handle));
+        // Its first credits should look for queued work.
+        state.scheduler.wake();
+        Metrics::incr(&state.metrics.worker_connections);
         tracing::info!(runtimes = ?hello.resources.runtimes, cpus = hello.resources.cpus, memory_mb = hello.resources.memory_mb, "worker connected");
 
         let welcome = DispatcherMessage::Welcome(Welcome {
             session_id: canopy_shared::format_id(session_id),
-            heartbeat_interval_ms: dispatch.settings.heartbeat_interval_ms,
-            lease_ms: dispatch.settings.lease_ms,
+            heartbeat_interval_ms: state.dispatch.heartbeat_interval_ms,
+            lease_ms: state.dispatch.lease_ms,
             max_frame_bytes: max_frame,
         });
         let outcome = if send(&mut socket, &welcome).await {
-            serve(&dispatch, &handle, &mut socket, &mut stream, &mut outbound_rx).await
+            serve(&state, &handle, &mut socket, &mut stream, &mut outbound_rx).await
         } else {
             Err(Refusal::new("GONE", "the socket closed"))
         };
-        dispatch.registry.remove(node_id, session_id);
-        if let Ok(mut conn) = dispatch.pool.acquire().await {
+        state.registry.remove(node_id, session_id);
+        if let Ok(mut conn) = state.pool.acquire().await {
             if let Err(error) = db::nodes::mark_disconnected(&mut conn, node_id, session_id).await {
                 tracing::warn!(error = %error, "could not record the disconnection");
             }
@@ -119,7 +111,7 @@ pub(super) async fn run(
                 tracing::info!(reason, "worker disconnected");
                 let _ = socket.close(None).await;
             }
-            Err(refusal) => refuse(&dispatch, socket, refusal).await,
+            Err(refusal) => refuse(&state, socket, refusal).await,
         }
     }
     .instrument(span)
@@ -153,20 +145,25 @@ fn check_hello(hello: &Hello, node_id: Uuid) -> Result<(), Refusal> {
 
 /// Serves an established connection until it ends; `Ok` carries a reason for a normal end.
 async fn serve(
-    dispatch: &Arc<Dispatch>,
+    state: &Arc<AppState>,
     handle: &Arc<SessionHandle>,
     socket: &mut Session,
     stream: &mut AggregatedMessageStream,
     outbound: &mut mpsc::UnboundedReceiver<DispatcherMessage>,
 ) -> Result<&'static str, Refusal> {
-    let interval = Duration::from_millis(dispatch.settings.heartbeat_interval_ms);
+    let interval = Duration::from_millis(state.dispatch.heartbeat_interval_ms);
     let mut ping = tokio::time::interval(interval);
     let started = Instant::now();
     let mut last_heard = Instant::now();
-    let mut budget = MessageBudget::new(dispatch.settings.worker_message_rate);
+    let mut budget = MessageBudget::new(state.dispatch.worker_message_rate);
     loop {
         tokio::select! {
-            _ = handle.close.cancelled() => return Ok("closed by the dispatcher (node deleted or replaced)"),
+            _ = handle.close.cancelled() => {
+                return match handle.refusal() {
+                    Some(reason) => Err(Refusal::new(reason.code, reason.message)),
+                    None => Ok("closed by the dispatcher (node deleted or replaced)"),
+                };
+            }
             Some(message) = outbound.recv() => {
                 if !send(socket, &message).await {
                     return Ok("socket closed");
@@ -195,15 +192,16 @@ async fn serve(
                     Some(Ok(AggregatedMessage::Close(_))) => return Ok("worker closed the socket"),
                     Some(Ok(AggregatedMessage::Binary(_))) => return Err(Refusal::new("BINARY_FRAME", "messages are JSON text frames")),
                     Some(Ok(AggregatedMessage::Text(text))) => {
-                        if !budget.take() {
-                            return Err(Refusal::new("FLOOD", "too many messages; slow down"));
-                        }
                         let message = parse(&text)?;
                         if let WorkerMessage::Goodbye { reason } = &message {
                             tracing::info!(reason = %reason, "worker said goodbye");
                             return Ok("goodbye");
                         }
-                        handler::handle(dispatch, handle, message).await?;
+                        // Messages about attempts this worker holds are bounded by the credits it
+                        // was granted; everything else spends the flood budget.
+                        if !handler::handle(state, handle, message).await? && !budget.take() {
+                            return Err(Refusal::new("FLOOD", "too many messages; slow down"));
+                        }
                     }
                 }
             }
@@ -278,9 +276,9 @@ fn frame_error(error: &actix_ws::ProtocolError) -> Refusal {
 }
 
 /// Tells the worker why, then closes: one bad connection never affects another.
-async fn refuse(dispatch: &Dispatch, mut socket: Session, refusal: Refusal) {
+async fn refuse(state: &AppState, mut socket: Session, refusal: Refusal) {
     if !matches!(refusal.code, "GONE" | "UNAVAILABLE") {
-        Metrics::incr(&dispatch.metrics.protocol_violations);
+        Metrics::incr(&state.metrics.protocol_violations);
     }
     if refusal.code != "GONE" {
         tracing::warn!(code = refusal.code, message = %refusal.message, "closing a worker connection");

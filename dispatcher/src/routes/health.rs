@@ -12,12 +12,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// Prometheus metrics of this replica (counters of the dispatch path; no secrets).
 #[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format")))]
 #[get("/metrics")]
-pub async fn metrics(
-    dispatch: web::Data<std::sync::Arc<crate::dispatch::Dispatch>>,
-) -> HttpResponse {
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(dispatch.metrics.render(dispatch.registry.len()))
+        .body(
+            state
+                .metrics
+                .render(state.registry.len(), state.completions.len()),
+        )
 }
 
 /// The process is up.

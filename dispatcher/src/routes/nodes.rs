@@ -1,7 +1,6 @@
 //! `/v1/node`: volunteers' machines. A worker generates its id (the "hash"), registers it here
 //! and gets a node token, shown once, for the worker gateway.
 
-use std::sync::Arc;
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
@@ -13,7 +12,6 @@ use validator::Validate;
 use crate::auth::secret;
 use crate::db;
 use crate::db::nodes::{NodeRow, Restore};
-use crate::dispatch::Dispatch;
 use crate::domain::rules;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, OptionalJson, Role};
@@ -141,7 +139,6 @@ pub async fn list_nodes(user: AuthUser, state: web::Data<AppState>) -> ApiResult
 pub async fn delete_node(
     user: AuthUser,
     state: web::Data<AppState>,
-    dispatch: web::Data<Arc<Dispatch>>,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = node_id(&path)?;
@@ -149,7 +146,7 @@ pub async fn delete_node(
     if !db::nodes::soft_delete(&mut conn, id, owner_scope(&user)).await? {
         return Err(not_found(&path));
     }
-    let was_connected = dispatch.registry.disconnect(id);
+    let was_connected = state.registry.disconnect(id);
     tracing::info!(node.id = %canopy_shared::format_id(id), was_connected, "node deleted");
     Ok(HttpResponse::NoContent().finish())
 }

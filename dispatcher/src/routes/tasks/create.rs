@@ -1,6 +1,5 @@
 //! `POST /v1/task/{functionId}?…`: one execution of a function with the caller's body and query.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::http::header;
@@ -8,14 +7,11 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
 use super::{replay, MAX_WAIT_S};
-use crate::db;
-use crate::db::idempotency::Claim;
-use crate::db::tasks::NewTask;
-use crate::dispatch::Dispatch;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{read_body, AuthUser};
 use crate::routes::path_id;
 use crate::state::AppState;
+use crate::tasks::{self, IdempotencyKey, Request, Submission, Submitted};
 
 /// Request headers passed on to the function; credentials and hop-by-hop headers never are.
 fn allowed_header(name: &str) -> bool {
@@ -98,7 +94,6 @@ pub async fn create_task(
     payload: web::Payload,
     user: AuthUser,
     state: web::Data<AppState>,
-    dispatch: web::Data<Arc<Dispatch>>,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let function_id = path_id(&path, "FUNCTION_NOT_FOUND", "function")?;
@@ -108,48 +103,10 @@ pub async fn create_task(
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok());
-    let mut tx = state.pool.begin().await?;
-    let function = db::functions::find_live(&mut tx, user.account_id, function_id)
-        .await?
-        .ok_or_else(|| {
-            ApiError::not_found(
-                "FUNCTION_NOT_FOUND",
-                format!("no function with id {:?}", path.as_str()),
-            )
-        })?;
-    let id = canopy_shared::new_id();
-    if let Some(key) = &key {
-        let hash = request_hash(function_id, &req, content_type, &body);
-        match db::idempotency::claim(&mut tx, user.account_id, key, &hash, id).await? {
-            Claim::New => {}
-            Claim::Existing {
-                task_id,
-                same_request: true,
-            } => {
-                drop(tx);
-                return respond(&req, &dispatch, user, task_id, true).await;
-            }
-            Claim::Existing {
-                same_request: false,
-                ..
-            } => {
-                return Err(ApiError::unprocessable(
-                    "IDEMPOTENCY_KEY_REUSED",
-                    "this Idempotency-Key was used for a different request in the last 24 hours",
-                ));
-            }
-        }
-    }
-    if function.paused {
-        return Err(ApiError::conflict(
-            "FUNCTION_PAUSED",
-            "the function is paused; unpause it with togglePause",
-        ));
-    }
-    let build_id = function.current_build_id.ok_or_else(|| {
-        ApiError::conflict("NO_RUNNER", "the function has no successful build yet; upload its code with POST /v1/build/{functionId}")
-    })?;
-
+    let idempotency = key.map(|key| IdempotencyKey {
+        request_hash: request_hash(function_id, &req, content_type, &body),
+        key,
+    });
     let headers: Vec<(String, String)> = req
         .headers()
         .iter()
@@ -158,50 +115,46 @@ pub async fn create_task(
             Some((name.as_str().to_owned(), value.to_str().ok()?.to_owned()))
         })
         .collect();
-    tracing::Span::current().record(
-        "task.id",
-        tracing::field::display(canopy_shared::format_id(id)),
-    );
-    let task = NewTask {
-        id,
+    let submission = Submission {
         account_id: user.account_id,
         function_id,
-        build_id,
-        lang: &function.lang,
-        timeout_s: function.timeout_s,
-        cpu_count: function.cpu_count,
-        mem_size_mb: function.mem_size_mb,
-        network_latency_ms: function.network_latency_ms,
-        privileged: function.privileged,
-        method: req.method().as_str(),
-        query: req.query_string(),
-        headers: serde_json::to_value(&headers).unwrap_or_default(),
-        content_type,
-        body: &body,
+        request: Request {
+            method: req.method().as_str().to_owned(),
+            query: req.query_string().to_owned(),
+            headers,
+            content_type: content_type.map(str::to_owned),
+            body: body.to_vec(),
+        },
+        idempotency,
+        priority: 0,
+        deadline: None,
     };
-    db::tasks::insert(&mut tx, &task).await?;
-    tx.commit().await?;
-    dispatch.wake();
-    respond(&req, &dispatch, user, id, false).await
+    let submitted = tasks::submit(&state, submission).await?;
+    tracing::Span::current().record(
+        "task.id",
+        tracing::field::display(canopy_shared::format_id(submitted.id)),
+    );
+    respond(&req, &state, user, submitted).await
 }
 
 /// 201 `{"id"}`, or with `Prefer: wait` the function's response (202 `{"id"}` if it is late).
 async fn respond(
     req: &HttpRequest,
-    dispatch: &Dispatch,
+    state: &AppState,
     user: AuthUser,
-    id: uuid::Uuid,
-    replayed: bool,
+    submitted: Submitted,
 ) -> ApiResult<HttpResponse> {
+    let id = submitted.id;
     let task_id = canopy_shared::format_id(id);
     let mut response = match preferred_wait(req) {
         None => crate::routes::created(format!("/v1/task/{task_id}"), id),
         Some(seconds) => {
-            let output = dispatch
-                .wait_for_end(user.account_id, id, Duration::from_secs(seconds))
-                .await?;
+            let fresh = !submitted.replayed;
+            let output =
+                tasks::wait(state, user.account_id, id, Duration::from_secs(seconds), fresh)
+                    .await?;
             match output {
-                Some(output) if crate::dispatch::is_final(&output.status) => {
+                Some(output) if output.status.is_final() => {
                     let mut response = replay(&task_id, output);
                     response.headers_mut().insert(
                         header::HeaderName::from_static("preference-applied"),
@@ -217,7 +170,7 @@ async fn respond(
             }
         }
     };
-    if replayed {
+    if submitted.replayed {
         response.headers_mut().insert(
             header::HeaderName::from_static("idempotent-replayed"),
             header::HeaderValue::from_static("true"),

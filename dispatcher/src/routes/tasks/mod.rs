@@ -9,6 +9,7 @@ use actix_web::{web, HttpResponse};
 
 use crate::db::tasks::TaskOutput;
 use crate::error::ApiError;
+use crate::tasks::{TaskError, TaskStatus};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     // `list` before `{id}` so "list" is never taken for an id.
@@ -33,7 +34,7 @@ fn replay(task_id: &str, output: TaskOutput) -> HttpResponse {
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
         let mut response = HttpResponse::build(status);
         response.insert_header(("X-Canopy-Task-Id", task_id.to_owned()));
-        response.insert_header(("X-Canopy-Task-Status", output.status.clone()));
+        response.insert_header(("X-Canopy-Task-Status", output.status.as_str()));
         if let Some(content_type) = output.response_content_type {
             response.insert_header((header::CONTENT_TYPE, content_type));
         }
@@ -48,28 +49,68 @@ fn replay(task_id: &str, output: TaskOutput) -> HttpResponse {
         return response.body(body);
     }
     let message = output.error_message.unwrap_or_default();
-    let error = match output.status.as_str() {
-        "timed_out" => ApiError::gateway_timeout(
+    let error = match output.status {
+        TaskStatus::TimedOut => ApiError::gateway_timeout(
             "TASK_TIMED_OUT",
             format!("the function did not answer in time: {message}"),
         ),
-        "cancelled" => ApiError::conflict("TASK_CANCELLED", "the task was cancelled"),
-        "failed" => ApiError::bad_gateway(
+        TaskStatus::Cancelled => ApiError::conflict("TASK_CANCELLED", "the task was cancelled"),
+        TaskStatus::Failed => ApiError::bad_gateway(
             "TASK_FAILED",
             format!(
                 "the task failed ({}): {message}",
                 output.error_kind.unwrap_or_default()
             ),
         ),
-        _ => return pending(task_id, &output.status),
+        _ => return pending(task_id, output.status),
     };
     actix_web::ResponseError::error_response(&error)
 }
 
 /// 202 while the task is not done.
-fn pending(task_id: &str, status: &str) -> HttpResponse {
+fn pending(task_id: &str, status: TaskStatus) -> HttpResponse {
     HttpResponse::Accepted()
         .insert_header((header::RETRY_AFTER, "1"))
         .insert_header((header::LOCATION, format!("/v1/task/{task_id}/result")))
-        .json(serde_json::json!({ "id": task_id, "status": status }))
+        .json(serde_json::json!({ "id": task_id, "status": status.as_str() }))
+}
+
+/// The problem a task operation's failure is for its caller.
+impl From<TaskError> for ApiError {
+    fn from(error: TaskError) -> Self {
+        match error {
+            TaskError::FunctionNotFound(id) => ApiError::not_found(
+                "FUNCTION_NOT_FOUND",
+                format!("no function with id {:?}", canopy_shared::format_id(id)),
+            ),
+            TaskError::FunctionPaused => ApiError::conflict(
+                "FUNCTION_PAUSED",
+                "the function is paused; unpause it with togglePause",
+            ),
+            TaskError::NoRunner => ApiError::conflict(
+                "NO_RUNNER",
+                "the function has no successful build yet; upload its code with POST /v1/build/{functionId}",
+            ),
+            TaskError::IdempotencyKeyReused => ApiError::unprocessable(
+                "IDEMPOTENCY_KEY_REUSED",
+                "this Idempotency-Key was used for a different request in the last 24 hours",
+            ),
+            TaskError::TaskNotFound(id) => not_found(&canopy_shared::format_id(id)),
+            TaskError::TaskFinished(status) => ApiError::conflict(
+                "TASK_FINISHED",
+                format!("the task already ended ({status})"),
+            ),
+            TaskError::ShuttingDown => ApiError::unavailable("the dispatcher is shutting down"),
+            TaskError::Database(error) => match std::sync::Arc::try_unwrap(error) {
+                Ok(error) => ApiError::from(error),
+                // One failed group commit answers every task of its batch.
+                Err(shared) => match shared.as_ref() {
+                    sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                        ApiError::unavailable("the database is unavailable; try again shortly")
+                    }
+                    other => ApiError::from(anyhow::anyhow!("while writing tasks: {other}")),
+                },
+            },
+        }
+    }
 }

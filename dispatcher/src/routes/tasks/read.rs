@@ -1,24 +1,20 @@
 //! `GET /v1/task/{id}` and `GET /v1/task/list`.
 
-use std::sync::Arc;
-
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
-use canopy_shared::matching::{explain, NodeOffer, Requirements};
-use canopy_shared::protocol::Resources;
-use canopy_shared::{Capabilities, Lang};
+use canopy_shared::Capabilities;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::not_found;
 use crate::db;
 use crate::db::tasks::TaskRow;
-use crate::dispatch::Dispatch;
 use crate::domain::function::capabilities_from_columns;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::AuthUser;
 use crate::routes::{path_id, query_id, unix_string};
 use crate::state::AppState;
+use crate::tasks::{self, TaskStatus};
 
 /// A task: the contract's fields plus its lifecycle.
 #[derive(Debug, Serialize, ToSchema)]
@@ -81,7 +77,7 @@ fn view(row: TaskRow, pending_reason: Option<String>) -> TaskView {
     let optional_unix =
         |at: Option<chrono::DateTime<chrono::Utc>>| at.map(unix_string).unwrap_or_default();
     let error = match (row.error_kind.clone(), row.error_message.clone()) {
-        (Some(kind), message) if row.status != "queued" => Some(TaskError {
+        (Some(kind), message) if row.status != TaskStatus::Queued => Some(TaskError {
             kind,
             message: message.unwrap_or_default(),
         }),
@@ -112,7 +108,7 @@ fn view(row: TaskRow, pending_reason: Option<String>) -> TaskView {
             warm: row.warm,
         },
         pending_reason,
-        status: row.status,
+        status: row.status.as_str().to_owned(),
     }
 }
 
@@ -123,7 +119,6 @@ fn view(row: TaskRow, pending_reason: Option<String>) -> TaskView {
 pub async fn get_task(
     user: AuthUser,
     state: web::Data<AppState>,
-    dispatch: web::Data<Arc<Dispatch>>,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "TASK_NOT_FOUND", "task")?;
@@ -131,56 +126,13 @@ pub async fn get_task(
     let row = db::tasks::find(&mut conn, user.account_id, id)
         .await?
         .ok_or_else(|| not_found(&path))?;
-    let reason = if row.status == "queued" {
-        Some(pending_reason(&state, &dispatch, &mut conn, user.account_id, &row).await?)
+    drop(conn);
+    let reason = if row.status == TaskStatus::Queued {
+        Some(tasks::explain(&state, user.account_id, &row).await?)
     } else {
         None
     };
     Ok(HttpResponse::Ok().json(view(row, reason)))
-}
-
-/// Explains a queued task from the connected nodes (live state when connected to this replica).
-async fn pending_reason(
-    state: &AppState,
-    dispatch: &Dispatch,
-    conn: &mut sqlx::PgConnection,
-    account_id: uuid::Uuid,
-    row: &TaskRow,
-) -> ApiResult<String> {
-    let function = db::functions::find_live(conn, account_id, row.function_id).await?;
-    if function.as_ref().is_some_and(|function| function.paused) {
-        return Ok("the function is paused; its queued tasks run after togglePause".to_owned());
-    }
-    let Some(lang) = Lang::from_code(&row.lang) else {
-        return Ok(format!("no runtime for {}", row.lang));
-    };
-    let nodes: Vec<NodeOffer> = db::nodes::connected(conn, state.dispatch.connected_window_s())
-        .await?
-        .into_iter()
-        .filter_map(|(node_id, resources, latency)| {
-            if let Some(offer) = dispatch
-                .registry
-                .get(node_id)
-                .and_then(|session| session.offer())
-            {
-                return Some(offer);
-            }
-            let resources: Resources = serde_json::from_value(resources).ok()?;
-            Some(NodeOffer {
-                free_memory_mb: resources.memory_mb,
-                latency_ms: latency.and_then(|ms| u32::try_from(ms).ok()),
-                free_slots: 1,
-                resources,
-            })
-        })
-        .collect();
-    Ok(explain(
-        &Requirements {
-            lang,
-            capabilities: capabilities_of(row),
-        },
-        &nodes,
-    ))
 }
 
 /// Query of the task list.
@@ -253,7 +205,7 @@ pub async fn list_tasks(
             issued: unix_string(row.issued_at),
             progress: row.progress,
             status: row.response_status.unwrap_or(0),
-            state: row.status,
+            state: row.status.as_str().to_owned(),
         })
         .collect();
     Ok(response.json(list))

@@ -1,6 +1,5 @@
 //! `GET /v1/task/{id}/result` (replay, long-poll) and `POST /v1/task/{id}/cancel`.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::{get, post, web, HttpResponse};
@@ -8,12 +7,11 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use super::{not_found, replay, MAX_WAIT_S};
-use crate::db;
-use crate::dispatch::Dispatch;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::extract::AuthUser;
 use crate::routes::path_id;
 use crate::state::AppState;
+use crate::tasks;
 
 /// Query of the result endpoint.
 #[derive(Debug, Deserialize, IntoParams)]
@@ -32,15 +30,14 @@ pub struct ResultQuery {
 #[get("/task/{id}/result")]
 pub async fn get_result(
     user: AuthUser,
-    dispatch: web::Data<Arc<Dispatch>>,
+    state: web::Data<AppState>,
     path: web::Path<String>,
     query: web::Query<ResultQuery>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "TASK_NOT_FOUND", "task")?;
     let task_id = canopy_shared::format_id(id);
     let wait = Duration::from_secs(query.wait.unwrap_or(0).min(MAX_WAIT_S));
-    let output = dispatch
-        .wait_for_end(user.account_id, id, wait)
+    let output = tasks::wait(&state, user.account_id, id, wait, false)
         .await?
         .ok_or_else(|| not_found(&path))?;
     Ok(replay(&task_id, output))
@@ -57,19 +54,7 @@ pub async fn cancel_task(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "TASK_NOT_FOUND", "task")?;
-    let mut conn = state.pool.acquire().await?;
-    // The database tells the replica holding the worker's socket (LISTEN/NOTIFY), which sends
-    // `cancel` to the worker and wakes waiters.
-    if !db::tasks::cancel(&mut conn, user.account_id, id).await? {
-        return match db::tasks::find(&mut conn, user.account_id, id).await? {
-            Some(row) => Err(ApiError::conflict(
-                "TASK_FINISHED",
-                format!("the task already ended ({})", row.status),
-            )),
-            None => Err(not_found(&path)),
-        };
-    }
+    tasks::cancel(&state, user.account_id, id).await?;
     let task_id = canopy_shared::format_id(id);
-    tracing::info!(task.id = %task_id, "task cancelled");
     Ok(HttpResponse::Ok().json(serde_json::json!({ "id": task_id, "status": "cancelled" })))
 }

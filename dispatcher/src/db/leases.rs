@@ -1,0 +1,37 @@
+//! Leases of held attempts: renewed by heartbeats, in one statement per beat per replica.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Heartbeat bookkeeping of one replica in one statement: every connected node's liveness and
+/// latency, and the leases of the tasks each node reported running.
+pub async fn record_heartbeats(
+    conn: &mut PgConnection,
+    nodes: &[Uuid],
+    latencies: &[Option<i32>],
+    lease_nodes: &[Uuid],
+    lease_tasks: &[Uuid],
+    lease_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"WITH touched AS (
+               UPDATE nodes n SET last_seen_at = now(), latency_ms = coalesce(v.latency, n.latency_ms)
+               FROM unnest($1::uuid[], $2::int4[]) AS v(id, latency) WHERE n.id = v.id
+               RETURNING 1
+           ), renewed AS (
+               UPDATE tasks t SET lease_expires_at = now() + make_interval(secs => $5::float8 / 1000)
+               FROM unnest($3::uuid[], $4::uuid[]) AS r(node_id, task_id)
+               WHERE t.id = r.task_id AND t.node_id = r.node_id AND t.status IN ('assigned', 'running')
+               RETURNING 1
+           )
+           SELECT (SELECT count(*) FROM touched) AS "touched!", (SELECT count(*) FROM renewed) AS "renewed!""#,
+        nodes,
+        latencies as &[Option<i32>],
+        lease_nodes,
+        lease_tasks,
+        lease_ms as f64
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok(())
+}

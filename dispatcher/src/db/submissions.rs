@@ -1,0 +1,126 @@
+//! The group commit's SQL: function snapshots for a batch of submissions, and the batch's
+//! tasks in one multi-row insert.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// What a task snapshots of its function when it is issued.
+#[derive(Debug, Clone)]
+pub struct FunctionSnapshotRow {
+    pub id: Uuid,
+    pub account_id: Uuid,
+    pub lang: String,
+    pub timeout_s: i32,
+    pub cpu_count: i32,
+    pub mem_size_mb: i32,
+    pub network_latency_ms: i32,
+    pub privileged: bool,
+    pub paused: bool,
+    pub build_id: Option<Uuid>,
+    pub artifact_sha256: Option<String>,
+    pub artifact_size: Option<i64>,
+}
+
+/// Live functions among `ids`, with their current build's artifact.
+pub async fn function_snapshots(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> sqlx::Result<Vec<FunctionSnapshotRow>> {
+    sqlx::query_as!(
+        FunctionSnapshotRow,
+        r#"SELECT f.id, f.account_id, f.lang, f.timeout_s, f.cpu_count, f.mem_size_mb, f.network_latency_ms,
+                  f.privileged, f.paused, f.current_build_id AS build_id,
+                  a.sha256 AS "artifact_sha256?", a.size_bytes AS "artifact_size?"
+           FROM functions f
+           LEFT JOIN builds b ON b.id = f.current_build_id
+           LEFT JOIN artifacts a ON a.sha256 = b.artifact_sha256
+           WHERE f.id = ANY($1) AND f.deleted_at IS NULL"#,
+        ids
+    )
+    .fetch_all(conn)
+    .await
+}
+
+/// The tasks of one group commit, column by column (the insert unnests the arrays).
+#[derive(Debug, Default)]
+pub struct NewTasks {
+    pub id: Vec<Uuid>,
+    pub account_id: Vec<Uuid>,
+    pub function_id: Vec<Uuid>,
+    pub build_id: Vec<Uuid>,
+    pub lang: Vec<String>,
+    pub timeout_s: Vec<i32>,
+    pub cpu_count: Vec<i32>,
+    pub mem_size_mb: Vec<i32>,
+    pub network_latency_ms: Vec<i32>,
+    pub privileged: Vec<bool>,
+    pub method: Vec<String>,
+    pub query: Vec<String>,
+    pub headers: Vec<serde_json::Value>,
+    pub content_type: Vec<Option<String>>,
+    pub body: Vec<Vec<u8>>,
+    pub priority: Vec<i16>,
+    pub deadline: Vec<Option<DateTime<Utc>>>,
+    /// `Some(node)`: the task is created already assigned to that node, with a lease.
+    pub node_id: Vec<Option<Uuid>>,
+}
+
+impl NewTasks {
+    pub fn len(&self) -> usize {
+        self.id.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.id.is_empty()
+    }
+}
+
+/// Inserts the batch in one statement (one commit). Tasks with a node start `assigned`, the
+/// others `queued`.
+pub async fn insert_batch(
+    conn: &mut PgConnection,
+    tasks: &NewTasks,
+    lease_ms: i64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        r#"INSERT INTO tasks (id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
+                              network_latency_ms, privileged, request_method, request_query, request_headers,
+                              request_content_type, request_body, priority, deadline,
+                              status, node_id, assigned_at, lease_expires_at)
+           SELECT v.id, v.account_id, v.function_id, v.build_id, v.lang, v.timeout_s, v.cpu_count, v.mem_size_mb,
+                  v.network_latency_ms, v.privileged, v.method, v.query, v.headers, v.content_type, v.body,
+                  v.priority, v.deadline,
+                  CASE WHEN v.node_id IS NULL THEN 'queued' ELSE 'assigned' END, v.node_id,
+                  CASE WHEN v.node_id IS NULL THEN NULL ELSE clock_timestamp() END,
+                  CASE WHEN v.node_id IS NULL THEN NULL ELSE now() + make_interval(secs => $19::float8 / 1000) END
+           FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[], $7::int4[], $8::int4[],
+                       $9::int4[], $10::bool[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::bytea[],
+                       $16::int2[], $17::timestamptz[], $18::uuid[])
+                AS v(id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
+                     network_latency_ms, privileged, method, query, headers, content_type, body,
+                     priority, deadline, node_id)"#,
+        &tasks.id,
+        &tasks.account_id,
+        &tasks.function_id,
+        &tasks.build_id,
+        &tasks.lang,
+        &tasks.timeout_s,
+        &tasks.cpu_count,
+        &tasks.mem_size_mb,
+        &tasks.network_latency_ms,
+        &tasks.privileged,
+        &tasks.method,
+        &tasks.query,
+        &tasks.headers,
+        &tasks.content_type as &[Option<String>],
+        &tasks.body,
+        &tasks.priority,
+        &tasks.deadline as &[Option<DateTime<Utc>>],
+        &tasks.node_id as &[Option<Uuid>],
+        lease_ms as f64
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

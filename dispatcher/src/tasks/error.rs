@@ -1,0 +1,33 @@
+//! What can go wrong with a task operation, in domain terms; routes map these to problems.
+
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use super::TaskStatus;
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum TaskError {
+    #[error("no function with id {0}")]
+    FunctionNotFound(Uuid),
+    #[error("the function is paused")]
+    FunctionPaused,
+    #[error("the function has no successful build")]
+    NoRunner,
+    #[error("the idempotency key was used for a different request")]
+    IdempotencyKeyReused,
+    #[error("no task with id {0}")]
+    TaskNotFound(Uuid),
+    #[error("the task already ended ({0})")]
+    TaskFinished(TaskStatus),
+    #[error("the dispatcher is shutting down")]
+    ShuttingDown,
+    #[error("database error: {0}")]
+    Database(Arc<sqlx::Error>),
+}
+
+impl From<sqlx::Error> for TaskError {
+    fn from(error: sqlx::Error) -> Self {
+        TaskError::Database(Arc::new(error))
+    }
+}

@@ -1,0 +1,61 @@
+//! `explain`: why a queued task is still waiting, from the connected nodes (live state for
+//! those connected to this replica, their last `hello` for the others).
+
+use canopy_shared::matching::{explain as explain_fit, NodeOffer, Requirements};
+use canopy_shared::protocol::Resources;
+use canopy_shared::Lang;
+use uuid::Uuid;
+
+use super::TaskError;
+use crate::db;
+use crate::db::tasks::TaskRow;
+use crate::domain::function::capabilities_from_columns;
+use crate::state::AppState;
+
+/// A sentence saying why `task` (queued, of `account_id`) is not running yet.
+pub async fn explain(
+    state: &AppState,
+    account_id: Uuid,
+    task: &TaskRow,
+) -> Result<String, TaskError> {
+    let mut conn = state.pool.acquire().await?;
+    let function = db::functions::find_live(&mut conn, account_id, task.function_id).await?;
+    if function.as_ref().is_some_and(|function| function.paused) {
+        return Ok("the function is paused; its queued tasks run after togglePause".to_owned());
+    }
+    let Some(lang) = Lang::from_code(&task.lang) else {
+        return Ok(format!("no runtime for {}", task.lang));
+    };
+    let nodes: Vec<NodeOffer> =
+        db::nodes::connected(&mut conn, state.dispatch.connected_window_s())
+            .await?
+            .into_iter()
+            .filter_map(|(node_id, resources, latency)| {
+                if let Some(offer) = state
+                    .registry
+                    .get(node_id)
+                    .and_then(|session| session.offer())
+                {
+                    return Some(offer);
+                }
+                let resources: Resources = serde_json::from_value(resources).ok()?;
+                Some(NodeOffer {
+                    free_memory_mb: resources.memory_mb,
+                    latency_ms: latency.and_then(|ms| u32::try_from(ms).ok()),
+                    free_slots: 1,
+                    resources,
+                })
+            })
+            .collect();
+    let requirements = Requirements {
+        lang,
+        capabilities: capabilities_from_columns(
+            task.timeout_s,
+            task.cpu_count,
+            task.mem_size_mb,
+            task.network_latency_ms,
+            task.privileged,
+        ),
+    };
+    Ok(explain_fit(&requirements, &nodes))
+}

@@ -1,0 +1,73 @@
+//! In-memory placement: a worker connected to this replica, with credits, that fits a task
+//! now; and the `assign` frame that hands a task to it.
+
+use std::cmp::Reverse;
+use std::sync::Arc;
+
+use canopy_shared::matching::Requirements;
+use canopy_shared::protocol::{encode_body, Assignment, FunctionSpec, TaskRequest};
+use uuid::Uuid;
+
+use crate::dispatch::SessionHandle;
+use crate::state::AppState;
+
+/// What a function version needs of a node.
+pub(super) fn requirements(function: &FunctionSpec) -> Requirements {
+    Requirements {
+        lang: function.lang,
+        capabilities: function.capabilities.clone(),
+    }
+}
+
+/// Books `task` on the ready worker with the most credits that fits it; `None` when none
+/// does (the task is queued for the scheduler).
+pub(super) fn place(
+    state: &AppState,
+    task: Uuid,
+    requirements: &Requirements,
+) -> Option<Arc<SessionHandle>> {
+    let mut ready = state.registry.ready();
+    if ready.len() > 1 {
+        ready.sort_by_cached_key(|session| Reverse(session.credits()));
+    }
+    let session = ready
+        .into_iter()
+        .filter(|session| !session.close.is_cancelled())
+        .find(|session| session.try_reserve(task, requirements))?;
+    state.registry.settle(&session);
+    Some(session)
+}
+
+/// The `assign` frame of one attempt.
+pub(super) fn assignment(
+    task: Uuid,
+    attempt: i32,
+    lease_ms: u64,
+    function: FunctionSpec,
+    request: TaskRequest,
+) -> Assignment {
+    Assignment {
+        task_id: canopy_shared::format_id(task),
+        attempt: u32::try_from(attempt).unwrap_or(1),
+        lease_ms,
+        function,
+        request,
+    }
+}
+
+/// The wire form of a stored request.
+pub(super) fn wire_request(
+    method: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    content_type: Option<String>,
+    body: &[u8],
+) -> TaskRequest {
+    TaskRequest {
+        method,
+        query,
+        headers,
+        content_type,
+        body: encode_body(body),
+    }
+}

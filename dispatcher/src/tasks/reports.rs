@@ -1,0 +1,290 @@
+//! `record_report`: what workers say about their attempts (`started`, `progress`, results),
+//! written in batches by one writer, so a busy worker costs one commit per batch instead of
+//! one per message. The gateway validates messages before they get here; fencing (task,
+//! attempt, node, expected states) is in the SQL, and a report that changed nothing is told
+//! apart here: stale (counted) or forged (the connection is closed).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use super::{TaskError, TaskStatus};
+use crate::db;
+use crate::db::reports::{Finishes, Progresses, Starts};
+use crate::db::tasks::TaskOutput;
+use crate::dispatch::{Ended, Metrics, SessionHandle};
+use crate::state::AppState;
+
+/// Most reports written in one batch.
+const MAX_BATCH: usize = 1024;
+/// Tries of a batch before its workers are told the dispatcher is unavailable.
+const WRITE_TRIES: u32 = 3;
+
+/// One message of a worker about one attempt.
+#[derive(Debug)]
+pub struct Report {
+    pub session: Arc<SessionHandle>,
+    pub task: Uuid,
+    pub attempt: i32,
+    pub at: DateTime<Utc>,
+    pub kind: ReportKind,
+}
+
+#[derive(Debug)]
+pub enum ReportKind {
+    Started,
+    Progress(i16),
+    Finished(Finish),
+    /// Failed for a reason that is not the function's (retried with backoff).
+    Retry(String),
+}
+
+/// The end of an attempt.
+#[derive(Debug, Clone)]
+pub struct Finish {
+    pub status: TaskStatus,
+    pub response_status: Option<i32>,
+    pub content_type: Option<String>,
+    pub body: Option<Vec<u8>>,
+    pub error_kind: Option<&'static str>,
+    pub error_message: Option<String>,
+    pub init_ms: i32,
+    pub exec_ms: i32,
+    pub warm: bool,
+}
+
+/// Hands a report to the writer (waits only when the writer is far behind).
+pub async fn record_report(state: &AppState, report: Report) -> Result<(), TaskError> {
+    state
+        .queues
+        .reports
+        .send(report)
+        .await
+        .map_err(|_| TaskError::ShuttingDown)
+}
+
+pub(super) async fn run(
+    state: Arc<AppState>,
+    mut queue: mpsc::Receiver<Report>,
+    shutdown: CancellationToken,
+) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    loop {
+        let received = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            received = queue.recv_many(&mut batch, MAX_BATCH) => received,
+        };
+        if received == 0 {
+            return;
+        }
+        run_once(&state, std::mem::take(&mut batch)).await;
+    }
+}
+
+/// What one batch says about one attempt, folded together.
+#[derive(Debug)]
+struct Merged {
+    session: Arc<SessionHandle>,
+    started_at: Option<DateTime<Utc>>,
+    progress: Option<i16>,
+    finish: Option<Finish>,
+    retry: Option<String>,
+    /// Messages folded into this entry (each stale one is counted).
+    messages: u64,
+}
+
+/// Writes one batch of reports.
+pub async fn run_once(state: &AppState, batch: Vec<Report>) {
+    let mut order = Vec::new();
+    let mut merged: HashMap<(Uuid, i32), Merged> = HashMap::new();
+    for report in batch {
+        let key = (report.task, report.attempt);
+        let entry = merged.entry(key).or_insert_with(|| {
+            order.push(key);
+            Merged {
+                session: Arc::clone(&report.session),
+                started_at: None,
+                progress: None,
+                finish: None,
+                retry: None,
+                messages: 0,
+            }
+        });
+        entry.messages += 1;
+        match report.kind {
+            ReportKind::Started => entry.started_at = Some(report.at),
+            ReportKind::Progress(percent) => entry.progress = Some(percent),
+            ReportKind::Finished(finish) => entry.finish = Some(finish),
+            ReportKind::Retry(message) => entry.retry = Some(message),
+        }
+    }
+    let attempts: Vec<((Uuid, i32), Merged)> = order
+        .into_iter()
+        .filter_map(|key| merged.remove(&key).map(|entry| (key, entry)))
+        .collect();
+    for attempt in 1..=WRITE_TRIES {
+        match write(state, &attempts).await {
+            Ok(()) => return,
+            Err(error) if attempt < WRITE_TRIES => {
+                tracing::warn!(error = %error, "could not write worker reports; retrying");
+                tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+            }
+            Err(error) => {
+                // The workers reconnect; their `hello` lists what they still hold, and the
+                // rest is re-queued, so nothing stays stuck.
+                tracing::error!(error = %error, reports = attempts.len(), "could not write worker reports");
+                for (_, entry) in &attempts {
+                    entry.session.refuse(
+                        "UNAVAILABLE",
+                        "the dispatcher cannot reach its database".to_owned(),
+                    );
+                }
+            }
+        }
+    }
+}
+
+async fn write(state: &AppState, attempts: &[((Uuid, i32), Merged)]) -> sqlx::Result<()> {
+    let mut finishes = Finishes::default();
+    let mut starts = Starts::default();
+    let mut progresses = Progresses::default();
+    let mut retries: HashMap<Uuid, Vec<(Uuid, i32, String)>> = HashMap::new();
+    for ((task, attempt), entry) in attempts {
+        let node = entry.session.node_id;
+        if let Some(message) = &entry.retry {
+            retries
+                .entry(node)
+                .or_default()
+                .push((*task, *attempt, message.clone()));
+        } else if let Some(finish) = &entry.finish {
+            push_finish(&mut finishes, *task, *attempt, node, finish, entry.started_at);
+        } else if let Some(started_at) = entry.started_at {
+            starts.id.push(*task);
+            starts.attempt.push(*attempt);
+            starts.node_id.push(node);
+            starts.started_at.push(started_at);
+            starts.progress.push(entry.progress);
+        } else if let Some(progress) = entry.progress {
+            progresses.id.push(*task);
+            progresses.attempt.push(*attempt);
+            progresses.node_id.push(node);
+            progresses.progress.push(progress);
+        }
+    }
+    let mut conn = state.pool.acquire().await?;
+    let applied = db::reports::apply(&mut conn, &finishes, &starts, &progresses).await?;
+    let mut changed: Vec<Uuid> = Vec::with_capacity(attempts.len());
+    for (task, seconds) in &applied.finished {
+        state.metrics.end_to_end.observe(*seconds);
+        changed.push(*task);
+    }
+    Metrics::add(
+        &state.metrics.results_recorded,
+        applied.finished.len() as u64,
+    );
+    changed.extend(applied.started.iter().chain(&applied.progressed));
+    for (node, list) in &retries {
+        let unmoved = super::requeue::retry_attempts(state, &mut conn, *node, list).await?;
+        let moved = list
+            .iter()
+            .filter(|(task, attempt, _)| !unmoved.contains(&(*task, *attempt)))
+            .map(|(task, _, _)| *task);
+        changed.extend(moved);
+        Metrics::add(
+            &state.metrics.results_recorded,
+            (list.len() - unmoved.len()) as u64,
+        );
+    }
+    changed.sort_unstable();
+    for ((task, attempt), entry) in attempts {
+        if changed.binary_search(task).is_err() {
+            fence(state, &mut conn, entry, *task, *attempt).await?;
+        } else if let Some(finish) = &entry.finish {
+            wake_waiters(state, *task, finish);
+        }
+    }
+    Ok(())
+}
+
+fn push_finish(
+    finishes: &mut Finishes,
+    task: Uuid,
+    attempt: i32,
+    node: Uuid,
+    finish: &Finish,
+    started_at: Option<DateTime<Utc>>,
+) {
+    finishes.id.push(task);
+    finishes.attempt.push(attempt);
+    finishes.node_id.push(node);
+    finishes.status.push(finish.status);
+    finishes.response_status.push(finish.response_status);
+    finishes.content_type.push(finish.content_type.clone());
+    finishes.body.push(finish.body.clone());
+    finishes
+        .error_kind
+        .push(finish.error_kind.map(str::to_owned));
+    finishes.error_message.push(finish.error_message.clone());
+    finishes.init_ms.push(finish.init_ms);
+    finishes.exec_ms.push(finish.exec_ms);
+    finishes.warm.push(finish.warm);
+    finishes.started_at.push(started_at);
+}
+
+/// Hands the committed output to this replica's waiters (other replicas' waiters are woken by
+/// the database's notification and read it).
+fn wake_waiters(state: &AppState, task: Uuid, finish: &Finish) {
+    if !state.completions.is_awaited(task) {
+        return;
+    }
+    let output = TaskOutput {
+        status: finish.status,
+        response_status: finish.response_status,
+        response_content_type: finish.content_type.clone(),
+        response_body: finish.body.clone(),
+        error_kind: finish.error_kind.map(str::to_owned),
+        error_message: finish.error_message.clone(),
+    };
+    state
+        .completions
+        .complete(task, Ended::Output(Arc::new(output)));
+}
+
+/// A report that changed nothing: stale (an older attempt, or one already ended) is counted
+/// and ignored; one about a task this node never held closes its connection.
+async fn fence(
+    state: &AppState,
+    conn: &mut sqlx::PgConnection,
+    entry: &Merged,
+    task: Uuid,
+    attempt: i32,
+) -> sqlx::Result<()> {
+    let session = &entry.session;
+    let current = db::assignments::current_attempt(conn, task).await?;
+    let foreign = match current {
+        None => true,
+        Some((current_attempt, node)) => {
+            attempt > current_attempt
+                || (attempt == current_attempt && node != Some(session.node_id))
+        }
+    };
+    if foreign {
+        // Counted as a protocol violation when the session closes.
+        session.refuse(
+            "FOREIGN_TASK",
+            format!(
+                "task {} attempt {attempt} was never assigned to this node",
+                canopy_shared::format_id(task)
+            ),
+        );
+        return Ok(());
+    }
+    Metrics::add(&state.metrics.stale_messages, entry.messages);
+    tracing::info!(task.id = %canopy_shared::format_id(task), attempt, "message for an attempt that is not current; refused");
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! The claim path for queued tasks: for each worker of this replica with credits, claim queued
+//! tasks that fit it (`FOR UPDATE SKIP LOCKED`, so replicas never hand out the same task) and
+//! send `assign`. Tasks that found a worker at submission never come here.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use canopy_shared::matching::{check, Requirements};
+use canopy_shared::protocol::{DispatcherMessage, FunctionSpec};
+use canopy_shared::Lang;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use super::placement::{assignment, wire_request};
+use crate::db;
+use crate::db::assignments::{Assigned, Candidate};
+use crate::dispatch::{reserved_memory, Metrics, SessionHandle};
+use crate::domain::function::capabilities_from_columns;
+use crate::state::AppState;
+
+/// Queued tasks looked at per node per pass; the predicate picks among them.
+const CANDIDATES_PER_PASS: i64 = 64;
+/// Safety net: look for work this often even without a wake-up (backoffs that ran out, missed
+/// notifications).
+const IDLE_PASS: Duration = Duration::from_secs(1);
+
+/// When to run a pass: woken for new queued tasks, nudged for new credits.
+#[derive(Debug)]
+pub struct Scheduler {
+    wake: Notify,
+    /// Some queued task may be waiting in the database. New credits start a pass only then,
+    /// so a busy worker's pulls do not each cost a query when everything is assigned at submit.
+    maybe_queued: AtomicBool,
+}
+
+impl Default for Scheduler {
+    fn default() -> Self {
+        Scheduler {
+            wake: Notify::new(),
+            maybe_queued: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Scheduler {
+    /// Tasks may be queued (new, re-queued, unpaused, a new worker): look now.
+    pub fn wake(&self) {
+        self.maybe_queued.store(true, Ordering::Release);
+        self.wake.notify_one();
+    }
+
+    /// A worker has new credits: look if anything may be queued.
+    pub fn nudge(&self) {
+        if self.maybe_queued.load(Ordering::Acquire) {
+            self.wake.notify_one();
+        }
+    }
+}
+
+pub(super) async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = state.scheduler.wake.notified() => {}
+            _ = tokio::time::sleep(IDLE_PASS) => {}
+        }
+        if let Err(error) = run_once(&state).await {
+            state.scheduler.maybe_queued.store(true, Ordering::Release);
+            tracing::warn!(error = ?error, "scheduling pass failed; retrying");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// One pass over the workers with credits; returns how many tasks were assigned.
+pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
+    let ready = state.registry.ready();
+    // Only a pass that asks on behalf of every worker here can say nothing is left for them.
+    if ready.len() == state.registry.len() {
+        state
+            .scheduler
+            .maybe_queued
+            .store(false, Ordering::Release);
+    }
+    let mut assigned = 0;
+    for session in ready {
+        if session.credits() == 0 || session.close.is_cancelled() {
+            continue;
+        }
+        assigned += assign_to(state, &session).await?;
+    }
+    Ok(assigned)
+}
+
+async fn assign_to(state: &AppState, session: &Arc<SessionHandle>) -> anyhow::Result<usize> {
+    let Some(mut offer) = session.offer() else {
+        return Ok(0);
+    };
+    let langs: Vec<String> = offer
+        .resources
+        .runtimes
+        .iter()
+        .map(|lang| lang.code().to_owned())
+        .collect();
+    let mut tx = state.pool.begin().await?;
+    let candidates = db::assignments::lock_candidates(&mut tx, &langs, CANDIDATES_PER_PASS).await?;
+    let mut chosen = Vec::new();
+    let mut left_behind = false;
+    for candidate in &candidates {
+        let fits = requirements_of(candidate).is_some_and(|requirements| {
+            offer.free_slots > 0 && check(&requirements, &offer).is_ok()
+        });
+        if !fits {
+            left_behind = true;
+            continue;
+        }
+        offer.free_slots -= 1;
+        offer.free_memory_mb = offer
+            .free_memory_mb
+            .saturating_sub(reserved_memory(u32::try_from(candidate.mem_size_mb).unwrap_or(0)));
+        chosen.push(candidate.id);
+    }
+    if left_behind || candidates.len() as i64 == CANDIDATES_PER_PASS {
+        // Some queued tasks remain: credits freed later should look again.
+        state.scheduler.maybe_queued.store(true, Ordering::Release);
+    }
+    if chosen.is_empty() {
+        return Ok(0);
+    }
+    let rows = db::assignments::assign(&mut tx, &chosen, session.node_id, state.lease_ms()).await?;
+    tx.commit().await?;
+    let count = rows.len();
+    Metrics::add(&state.metrics.tasks_assigned, count as u64);
+    for row in rows {
+        session.record_assignment(row.id, reserved_memory(u32::try_from(row.mem_size_mb).unwrap_or(0)));
+        state.metrics.queue_wait.observe(row.queued_s);
+        let task_id = canopy_shared::format_id(row.id);
+        if !session.send(DispatcherMessage::Assign(Box::new(frame(row, state.dispatch.lease_ms)))) {
+            // The socket closed meanwhile; the lost-node sweep re-queues the task.
+            tracing::warn!(task.id = %task_id, "assigned to a worker that just disconnected");
+        }
+    }
+    state.registry.settle(session);
+    tracing::debug!(node.id = %canopy_shared::format_id(session.node_id), count, "assigned queued tasks");
+    Ok(count)
+}
+
+fn requirements_of(candidate: &Candidate) -> Option<Requirements> {
+    Some(Requirements {
+        lang: Lang::from_code(&candidate.lang)?,
+        capabilities: capabilities_from_columns(
+            candidate.timeout_s,
+            candidate.cpu_count,
+            candidate.mem_size_mb,
+            candidate.network_latency_ms,
+            candidate.privileged,
+        ),
+    })
+}
+
+fn frame(row: Assigned, lease_ms: u64) -> canopy_shared::protocol::Assignment {
+    let headers: Vec<(String, String)> =
+        serde_json::from_value(row.request_headers).unwrap_or_default();
+    let function = FunctionSpec {
+        function_id: canopy_shared::format_id(row.function_id),
+        build_id: canopy_shared::format_id(row.build_id),
+        // The claim filtered on the node's runtimes, which are valid codes.
+        lang: Lang::from_code(&row.lang).unwrap_or(Lang::Py),
+        artifact_sha256: row.artifact_sha256,
+        artifact_size: u64::try_from(row.artifact_size).unwrap_or(0),
+        capabilities: capabilities_from_columns(
+            row.timeout_s,
+            row.cpu_count,
+            row.mem_size_mb,
+            row.network_latency_ms,
+            row.privileged,
+        ),
+    };
+    let request = wire_request(
+        row.request_method,
+        row.request_query,
+        headers,
+        row.request_content_type,
+        &row.request_body,
+    );
+    assignment(row.id, row.attempt, lease_ms, function, request)
+}
