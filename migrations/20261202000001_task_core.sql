@@ -54,3 +54,7 @@ CREATE TRIGGER tasks_notify_insert AFTER INSERT ON tasks
 CREATE TRIGGER tasks_notify_update AFTER UPDATE ON tasks
     REFERENCING OLD TABLE AS old_rows NEW TABLE AS new_rows
     FOR EACH STATEMENT EXECUTE FUNCTION canopy_notify_updated_tasks();
+
+-- The worker connection an attempt was handed to. A worker that reconnects adopts the attempts
+-- it still holds; any other attempt of the node's older connections was lost with them.
+ALTER TABLE tasks ADD COLUMN session_id uuid;

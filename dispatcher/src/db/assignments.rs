@@ -69,11 +69,12 @@ pub async fn assign(
     conn: &mut PgConnection,
     ids: &[Uuid],
     node_id: Uuid,
+    session_id: Uuid,
     lease_ms: i64,
 ) -> sqlx::Result<Vec<Assigned>> {
     sqlx::query_as!(
         Assigned,
-        r#"UPDATE tasks t SET status = 'assigned', node_id = $2, assigned_at = clock_timestamp(),
+        r#"UPDATE tasks t SET status = 'assigned', node_id = $2, session_id = $4, assigned_at = clock_timestamp(),
                   lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
            FROM builds b JOIN artifacts a ON a.sha256 = b.artifact_sha256
            WHERE t.id = ANY($1) AND t.status = 'queued' AND b.id = t.build_id
@@ -83,7 +84,8 @@ pub async fn assign(
                      extract(epoch FROM clock_timestamp() - t.issued_at)::float8 AS "queued_s!""#,
         ids,
         node_id,
-        lease_ms as f64
+        lease_ms as f64,
+        session_id
     )
     .fetch_all(conn)
     .await

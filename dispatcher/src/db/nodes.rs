@@ -128,25 +128,38 @@ pub async fn authenticate(
     Ok(row.map(|row| row.id))
 }
 
-/// Records a `hello`: the node is connected in `session_id` on `replica_id` with these resources.
+/// Records a `hello`: the node is connected in `session_id` on `replica_id` with these
+/// resources, and the new connection adopts the live attempts it reports holding. One
+/// statement, so no sweep sees the new connection without its adopted attempts.
 pub async fn mark_connected(
     conn: &mut PgConnection,
     id: Uuid,
     session_id: Uuid,
     replica_id: Uuid,
     resources: &serde_json::Value,
+    holding: &[Uuid],
 ) -> sqlx::Result<bool> {
-    let result = sqlx::query!(
-        "UPDATE nodes SET session_id = $2, replica_id = $3, resources = $4, last_seen_at = now(), updated_at = now()
-         WHERE id = $1 AND deleted_at IS NULL",
+    let row = sqlx::query!(
+        r#"WITH connected AS (
+               UPDATE nodes SET session_id = $2, replica_id = $3, resources = $4, last_seen_at = now(), updated_at = now()
+               WHERE id = $1 AND deleted_at IS NULL
+               RETURNING id
+           ), adopted AS (
+               UPDATE tasks SET session_id = $2
+               WHERE node_id = $1 AND id = ANY($5) AND status IN ('assigned', 'running')
+                 AND EXISTS (SELECT 1 FROM connected)
+               RETURNING 1
+           )
+           SELECT (SELECT count(*) FROM connected) AS "connected!", (SELECT count(*) FROM adopted) AS "adopted!""#,
         id,
         session_id,
         replica_id,
-        resources
+        resources,
+        holding
     )
-    .execute(conn)
+    .fetch_one(conn)
     .await?;
-    Ok(result.rows_affected() == 1)
+    Ok(row.connected == 1)
 }
 
 /// A replica's heartbeat (one row per replica); rows of replicas gone for a day are dropped.

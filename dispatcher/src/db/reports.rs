@@ -62,7 +62,11 @@ pub async fn apply(
     starts: &Starts,
     progresses: &Progresses,
 ) -> sqlx::Result<Applied> {
-    let statuses: Vec<&str> = finishes.status.iter().map(|status| status.as_str()).collect();
+    let statuses: Vec<&str> = finishes
+        .status
+        .iter()
+        .map(|status| status.as_str())
+        .collect();
     let rows = sqlx::query!(
         r#"WITH finished AS (
                UPDATE tasks t SET status = v.status, response_status = v.response_status,

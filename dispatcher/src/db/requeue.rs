@@ -38,7 +38,8 @@ pub async fn requeue_attempts(
              finished_at = CASE WHEN t.attempt >= $4 THEN now() END,
              not_before = CASE WHEN $7 AND t.attempt < $4
                                THEN now() + make_interval(secs => least(30.0, 0.5 * power(2, t.attempt - 1))) END,
-             assigned_at = NULL, started_at = NULL, lease_expires_at = NULL, progress = 0
+             assigned_at = NULL, started_at = NULL, lease_expires_at = NULL, progress = 0,
+             session_id = CASE WHEN t.attempt >= $4 THEN t.session_id END
          FROM unnest($1::uuid[], $2::int4[]) AS v(id, attempt)
          WHERE t.id = v.id AND t.attempt = v.attempt AND t.status IN ('assigned', 'running')
            AND ($3::uuid IS NULL OR t.node_id = $3)",
@@ -74,6 +75,19 @@ pub async fn attempts_of_lost_nodes(
                         WHERE r.id = n.replica_id AND r.beat_at > now() - make_interval(secs => $1)))
                 OR n.deleted_at IS NOT NULL)",
         grace_s
+    )
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|row| (row.id, row.attempt)).unzip())
+}
+
+/// Live attempts handed to an older connection of a node that has connected again and did not
+/// adopt them: that connection died with them.
+pub async fn attempts_of_replaced_sessions(conn: &mut PgConnection) -> sqlx::Result<Attempts> {
+    let rows = sqlx::query!(
+        "SELECT t.id, t.attempt FROM tasks t JOIN nodes n ON n.id = t.node_id
+         WHERE t.status IN ('assigned', 'running') AND n.session_id IS NOT NULL
+           AND t.session_id IS NOT NULL AND t.session_id <> n.session_id"
     )
     .fetch_all(conn)
     .await?;

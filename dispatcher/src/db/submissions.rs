@@ -64,6 +64,8 @@ pub struct NewTasks {
     pub deadline: Vec<Option<DateTime<Utc>>>,
     /// `Some(node)`: the task is created already assigned to that node, with a lease.
     pub node_id: Vec<Option<Uuid>>,
+    /// The connection of that node it is handed to.
+    pub session_id: Vec<Option<Uuid>>,
 }
 
 impl NewTasks {
@@ -87,19 +89,19 @@ pub async fn insert_batch(
         r#"INSERT INTO tasks (id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
                               network_latency_ms, privileged, request_method, request_query, request_headers,
                               request_content_type, request_body, priority, deadline,
-                              status, node_id, assigned_at, lease_expires_at)
+                              status, node_id, session_id, assigned_at, lease_expires_at)
            SELECT v.id, v.account_id, v.function_id, v.build_id, v.lang, v.timeout_s, v.cpu_count, v.mem_size_mb,
                   v.network_latency_ms, v.privileged, v.method, v.query, v.headers, v.content_type, v.body,
                   v.priority, v.deadline,
-                  CASE WHEN v.node_id IS NULL THEN 'queued' ELSE 'assigned' END, v.node_id,
+                  CASE WHEN v.node_id IS NULL THEN 'queued' ELSE 'assigned' END, v.node_id, v.session_id,
                   CASE WHEN v.node_id IS NULL THEN NULL ELSE clock_timestamp() END,
                   CASE WHEN v.node_id IS NULL THEN NULL ELSE now() + make_interval(secs => $19::float8 / 1000) END
            FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[], $7::int4[], $8::int4[],
                        $9::int4[], $10::bool[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::bytea[],
-                       $16::int2[], $17::timestamptz[], $18::uuid[])
+                       $16::int2[], $17::timestamptz[], $18::uuid[], $20::uuid[])
                 AS v(id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
                      network_latency_ms, privileged, method, query, headers, content_type, body,
-                     priority, deadline, node_id)"#,
+                     priority, deadline, node_id, session_id)"#,
         &tasks.id,
         &tasks.account_id,
         &tasks.function_id,
@@ -118,7 +120,8 @@ pub async fn insert_batch(
         &tasks.priority,
         &tasks.deadline as &[Option<DateTime<Utc>>],
         &tasks.node_id as &[Option<Uuid>],
-        lease_ms as f64
+        lease_ms as f64,
+        &tasks.session_id as &[Option<Uuid>]
     )
     .execute(conn)
     .await?;

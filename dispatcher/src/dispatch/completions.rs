@@ -90,7 +90,10 @@ impl Completions {
 
     /// Tasks with waiters (a gauge, and the leak test).
     pub fn len(&self) -> usize {
-        self.waiters.lock().map(|waiters| waiters.len()).unwrap_or(0)
+        self.waiters
+            .lock()
+            .map(|waiters| waiters.len())
+            .unwrap_or(0)
     }
 
     pub fn is_empty(&self) -> bool {

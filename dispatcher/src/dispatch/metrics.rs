@@ -125,10 +125,26 @@ impl Metrics {
             "# HELP canopy_awaited_tasks Tasks with callers waiting for their end on this replica.\n# TYPE canopy_awaited_tasks gauge\ncanopy_awaited_tasks {waiting_tasks}"
         );
         let histograms = [
-            ("canopy_queue_wait_seconds", "Task issue to assignment.", &self.queue_wait),
-            ("canopy_dispatch_latency_seconds", "Submission received to assign frame sent (tasks assigned at submit).", &self.dispatch_latency),
-            ("canopy_end_to_end_seconds", "Task issue to result committed.", &self.end_to_end),
-            ("canopy_commit_batch_size", "Tasks per group commit.", &self.commit_batch),
+            (
+                "canopy_queue_wait_seconds",
+                "Task issue to assignment.",
+                &self.queue_wait,
+            ),
+            (
+                "canopy_dispatch_latency_seconds",
+                "Submission received to assign frame sent (tasks assigned at submit).",
+                &self.dispatch_latency,
+            ),
+            (
+                "canopy_end_to_end_seconds",
+                "Task issue to result committed.",
+                &self.end_to_end,
+            ),
+            (
+                "canopy_commit_batch_size",
+                "Tasks per group commit.",
+                &self.commit_batch,
+            ),
         ];
         for (name, help, histogram) in histograms {
             histogram.render(&mut out, name, help);

@@ -129,10 +129,20 @@ impl SessionHandle {
         true
     }
 
-    /// Books a task the scheduler claimed for this node (it already checked the fit).
-    pub fn record_assignment(&self, task: Uuid, memory_mb: u32) {
+    /// Takes up to `max` credits for a claim in the database, so no assignment at submit can
+    /// spend them meanwhile; what the claim does not use goes back with `give_back`.
+    pub fn take_credits(&self, max: u32) -> u32 {
+        let Ok(mut state) = self.state.lock() else {
+            return 0;
+        };
+        let taken = state.credits.min(max);
+        state.credits -= taken;
+        taken
+    }
+
+    /// Books a task the scheduler claimed with credits it took (it already checked the fit).
+    pub fn record_claimed(&self, task: Uuid, memory_mb: u32) {
         if let Ok(mut state) = self.state.lock() {
-            state.credits = state.credits.saturating_sub(1);
             state.running.insert(task, memory_mb);
         }
     }
@@ -282,6 +292,23 @@ impl Registry {
             }
         }
         grew
+    }
+
+    /// Returns credits a claim took and did not use.
+    pub fn give_back(&self, handle: &Arc<SessionHandle>, credits: u32) {
+        if credits == 0 {
+            return;
+        }
+        if let Ok(mut state) = handle.state.lock() {
+            state.credits = state.credits.saturating_add(credits);
+        }
+        if !handle.close.is_cancelled() {
+            if let Ok(mut ready) = self.ready.write() {
+                ready
+                    .entry(handle.node_id)
+                    .or_insert_with(|| Arc::clone(handle));
+            }
+        }
     }
 
     /// Drops a connection from the ready index once it has no credits left.

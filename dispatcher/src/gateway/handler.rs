@@ -147,11 +147,9 @@ fn outcome(result: TaskResult) -> Result<(u32, ReportKind), Refusal> {
                 warm: timings.warm,
             })
         }
-        Outcome::TimedOut { message } => ReportKind::Finished(without_response(
-            TaskStatus::TimedOut,
-            "timeout",
-            message,
-        )),
+        Outcome::TimedOut { message } => {
+            ReportKind::Finished(without_response(TaskStatus::TimedOut, "timeout", message))
+        }
         Outcome::Failed {
             message,
             retryable: true,

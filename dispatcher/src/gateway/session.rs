@@ -62,13 +62,19 @@ pub(super) async fn run(
         let Some(reported) = hello.running.iter().map(|id| canopy_shared::parse_id(id)).collect::<Option<Vec<_>>>() else {
             return refuse(&state, socket, Refusal::new("MALFORMED_MESSAGE", "hello lists a running task that is not a task id")).await;
         };
+        let (outbound, mut outbound_rx) = mpsc::unbounded_channel();
+        let handle = Arc::new(SessionHandle::new(node_id, session_id, hello.resources.clone(), outbound));
         let connected = async {
             let mut conn = state.pool.acquire().await?;
             let resources = serde_json::to_value(&hello.resources).unwrap_or_default();
-            if !db::nodes::mark_connected(&mut conn, node_id, session_id, state.replica_id, &resources).await? {
+            if !db::nodes::mark_connected(&mut conn, node_id, session_id, state.replica_id, &resources, &reported).await? {
                 return Ok(false);
             }
             drop(conn);
+            // Replace the node's previous connection before re-queueing what this process does
+            // not hold: an assignment racing with the switch then either lands before the
+            // re-queue (and is re-queued) or finds its session closed (and re-queues itself).
+            state.registry.insert(Arc::clone(&handle));
             tasks::requeue::requeue_unreported(&state, node_id, &reported).await?;
             Ok::<_, sqlx::Error>(true)
         }
@@ -77,13 +83,11 @@ pub(super) async fn run(
             Ok(true) => {}
             Ok(false) => return refuse(&state, socket, Refusal::new("NODE_REVOKED", "this node was deleted")).await,
             Err(error) => {
+                state.registry.remove(node_id, session_id);
                 tracing::error!(error = %error, "could not record the connection");
                 return refuse(&state, socket, Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database")).await;
             }
         }
-        let (outbound, mut outbound_rx) = mpsc::unbounded_channel();
-        let handle = Arc::new(SessionHandle::new(node_id, session_id, hello.resources.clone(), outbound));
-        state.registry.insert(Arc::clone(&handle));
         // Its first credits should look for queued work.
         state.scheduler.wake();
         Metrics::incr(&state.metrics.worker_connections);

@@ -1,7 +1,6 @@
 //! `/v1/node`: volunteers' machines. A worker generates its id (the "hash"), registers it here
 //! and gets a node token, shown once, for the worker gateway.
 
-
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

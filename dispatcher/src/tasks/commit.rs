@@ -69,7 +69,10 @@ pub async fn run_once(state: &AppState, batch: Vec<Pending>) {
     function_ids.sort_unstable();
     function_ids.dedup();
     let snapshots = match db::submissions::function_snapshots(&mut conn, &function_ids).await {
-        Ok(rows) => rows.into_iter().map(|row| (row.id, row)).collect::<HashMap<_, _>>(),
+        Ok(rows) => rows
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect::<HashMap<_, _>>(),
         Err(error) => return fail_all(batch, error.into()),
     };
     let mut rows = NewTasks::default();
@@ -86,7 +89,10 @@ pub async fn run_once(state: &AppState, batch: Vec<Pending>) {
         return;
     }
     match db::submissions::insert_batch(&mut conn, &rows, state.lease_ms()).await {
-        Ok(()) => hand_out(state, accepted),
+        Ok(()) => {
+            let undelivered = hand_out(state, accepted);
+            super::requeue::requeue_undelivered(state, undelivered).await;
+        }
         Err(error) => {
             tracing::error!(error = %error, tasks = accepted.len(), "group commit failed");
             let error = TaskError::from(error);
@@ -160,7 +166,8 @@ pub(super) async fn commit_idempotent(
         }
         return Err(error.into());
     }
-    hand_out(state, vec![task]);
+    let undelivered = hand_out(state, vec![task]);
+    super::requeue::requeue_undelivered(state, undelivered).await;
     answer.await.map_err(|_| TaskError::ShuttingDown)?
 }
 
@@ -184,7 +191,12 @@ fn accept(
         Ok(function) => function,
         Err(error) => return Err((pending, error)),
     };
-    let session = place(state, pending.id, &requirements(&function));
+    // Older queued tasks go first: place at submit only when none may be waiting.
+    let session = if state.scheduler.may_have_queued() {
+        None
+    } else {
+        place(state, pending.id, &requirements(&function))
+    };
     push_row(rows, &pending, &function, session.as_deref());
     Ok(Accepted {
         pending,
@@ -260,11 +272,15 @@ fn push_row(
     rows.priority.push(submission.priority);
     rows.deadline.push(submission.deadline);
     rows.node_id.push(session.map(|session| session.node_id));
+    rows.session_id
+        .push(session.map(|session| session.session_id));
 }
 
 /// After the commit: `assign` frames to the chosen workers, then the submitters' answers.
-fn hand_out(state: &AppState, accepted: Vec<Accepted>) {
+/// Returns the (node, task, attempt) whose connection closed meanwhile.
+fn hand_out(state: &AppState, accepted: Vec<Accepted>) -> Vec<(Uuid, Uuid, i32)> {
     let mut queued = false;
+    let mut undelivered = Vec::new();
     for task in accepted {
         let Accepted {
             pending,
@@ -287,7 +303,9 @@ fn hand_out(state: &AppState, accepted: Vec<Accepted>) {
                         &request.body,
                     ),
                 );
-                if session.send(DispatcherMessage::Assign(Box::new(frame))) {
+                if !session.close.is_cancelled()
+                    && session.send(DispatcherMessage::Assign(Box::new(frame)))
+                {
                     Metrics::incr(&state.metrics.tasks_assigned);
                     Metrics::incr(&state.metrics.tasks_assigned_at_submit);
                     state
@@ -296,8 +314,8 @@ fn hand_out(state: &AppState, accepted: Vec<Accepted>) {
                         .observe(pending.received.elapsed().as_secs_f64());
                     state.metrics.queue_wait.observe(0.0);
                 } else {
-                    // The socket closed meanwhile; the lost-node sweep re-queues the task.
-                    tracing::warn!(task.id = %canopy_shared::format_id(pending.id), "assigned to a worker that just disconnected");
+                    session.release(pending.id);
+                    undelivered.push((session.node_id, pending.id, 1));
                 }
             }
             None => queued = true,
@@ -310,6 +328,7 @@ fn hand_out(state: &AppState, accepted: Vec<Accepted>) {
     if queued {
         state.scheduler.wake();
     }
+    undelivered
 }
 
 fn fail_all(batch: Vec<Pending>, error: TaskError) {

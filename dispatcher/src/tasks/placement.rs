@@ -15,7 +15,7 @@ use crate::state::AppState;
 pub(super) fn requirements(function: &FunctionSpec) -> Requirements {
     Requirements {
         lang: function.lang,
-        capabilities: function.capabilities.clone(),
+        capabilities: function.capabilities,
     }
 }
 

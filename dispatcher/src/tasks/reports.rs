@@ -162,7 +162,14 @@ async fn write(state: &AppState, attempts: &[((Uuid, i32), Merged)]) -> sqlx::Re
                 .or_default()
                 .push((*task, *attempt, message.clone()));
         } else if let Some(finish) = &entry.finish {
-            push_finish(&mut finishes, *task, *attempt, node, finish, entry.started_at);
+            push_finish(
+                &mut finishes,
+                *task,
+                *attempt,
+                node,
+                finish,
+                entry.started_at,
+            );
         } else if let Some(started_at) = entry.started_at {
             starts.id.push(*task);
             starts.attempt.push(*attempt);

@@ -57,6 +57,22 @@ pub async fn sweep_once(state: &AppState) -> sqlx::Result<()> {
         tracing::warn!(tasks = lost, "nodes lost; their tasks were re-queued");
     }
 
+    let (tasks, attempts) = db::requeue::attempts_of_replaced_sessions(&mut conn).await?;
+    let why = Requeue {
+        kind: "lost",
+        message: "the worker connection it was handed to is gone",
+        backoff: false,
+        max_attempts,
+    };
+    let orphaned = db::requeue::requeue_attempts(&mut conn, &tasks, &attempts, None, &why).await?;
+    if orphaned > 0 {
+        Metrics::add(&state.metrics.lost_node_requeues, orphaned);
+        tracing::warn!(
+            tasks = orphaned,
+            "attempts of replaced worker connections were re-queued"
+        );
+    }
+
     let (tasks, attempts) = db::requeue::attempts_with_expired_leases(&mut conn).await?;
     let why = Requeue {
         kind: "lost",
@@ -72,9 +88,12 @@ pub async fn sweep_once(state: &AppState) -> sqlx::Result<()> {
 
     let late = db::requeue::fail_past_deadline(&mut conn).await?;
     if late > 0 {
-        tracing::info!(tasks = late, "queued tasks passed their deadline and failed");
+        tracing::info!(
+            tasks = late,
+            "queued tasks passed their deadline and failed"
+        );
     }
-    if lost + expired > 0 {
+    if lost + orphaned + expired > 0 {
         state.scheduler.wake();
     }
     Ok(())
@@ -136,4 +155,34 @@ pub(super) async fn retry_attempts(
         }
     }
     Ok(unmoved)
+}
+
+/// Attempts committed as assigned to a connection that closed before their `assign` frame left
+/// (the worker was replaced or went away): back to the queue at once instead of waiting for the
+/// lost-node sweep.
+pub(super) async fn requeue_undelivered(state: &AppState, undelivered: Vec<(Uuid, Uuid, i32)>) {
+    for (node_id, task, attempt) in undelivered {
+        tracing::warn!(task.id = %canopy_shared::format_id(task), "assigned to a worker that just disconnected; re-queued");
+        let why = Requeue {
+            kind: "lost",
+            message: "its worker disconnected before the assignment reached it",
+            backoff: false,
+            max_attempts: state.max_attempts(),
+        };
+        let moved = async {
+            let mut conn = state.pool.acquire().await?;
+            db::requeue::requeue_attempts(&mut conn, &[task], &[attempt], Some(node_id), &why).await
+        }
+        .await;
+        match moved {
+            Ok(moved) if moved > 0 => {
+                Metrics::add(&state.metrics.lost_node_requeues, moved);
+                state.scheduler.wake();
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(error = %error, "could not re-queue an undelivered assignment; the sweep will");
+            }
+        }
+    }
 }

@@ -50,6 +50,12 @@ impl Scheduler {
         self.wake.notify_one();
     }
 
+    /// Whether queued tasks may be waiting for this replica's workers: new submissions then
+    /// queue behind them instead of taking credits at submit (first come, first served).
+    pub fn may_have_queued(&self) -> bool {
+        self.maybe_queued.load(Ordering::Acquire)
+    }
+
     /// A worker has new credits: look if anything may be queued.
     pub fn nudge(&self) {
         if self.maybe_queued.load(Ordering::Acquire) {
@@ -78,10 +84,7 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
     let ready = state.registry.ready();
     // Only a pass that asks on behalf of every worker here can say nothing is left for them.
     if ready.len() == state.registry.len() {
-        state
-            .scheduler
-            .maybe_queued
-            .store(false, Ordering::Release);
+        state.scheduler.maybe_queued.store(false, Ordering::Release);
     }
     let mut assigned = 0;
     for session in ready {
@@ -94,9 +97,28 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
 }
 
 async fn assign_to(state: &AppState, session: &Arc<SessionHandle>) -> anyhow::Result<usize> {
+    let slots = session.take_credits(CANDIDATES_PER_PASS as u32);
+    if slots == 0 {
+        return Ok(0);
+    }
+    let claimed = claim_for(state, session, slots).await;
+    let used = claimed.as_ref().map_or(0, |count| *count as u32);
+    state.registry.give_back(session, slots - used);
+    state.registry.settle(session);
+    claimed
+}
+
+/// Claims up to `slots` queued tasks that fit the session and sends them; the credits were
+/// taken beforehand.
+async fn claim_for(
+    state: &AppState,
+    session: &Arc<SessionHandle>,
+    slots: u32,
+) -> anyhow::Result<usize> {
     let Some(mut offer) = session.offer() else {
         return Ok(0);
     };
+    offer.free_slots = slots;
     let langs: Vec<String> = offer
         .resources
         .runtimes
@@ -105,43 +127,64 @@ async fn assign_to(state: &AppState, session: &Arc<SessionHandle>) -> anyhow::Re
         .collect();
     let mut tx = state.pool.begin().await?;
     let candidates = db::assignments::lock_candidates(&mut tx, &langs, CANDIDATES_PER_PASS).await?;
+    // The node as it is when idle: a task that fits it then waits for this worker's credits.
+    let mut idle = offer.clone();
+    idle.free_slots = 1;
+    idle.free_memory_mb = idle.resources.memory_mb;
     let mut chosen = Vec::new();
     let mut left_behind = false;
     for candidate in &candidates {
-        let fits = requirements_of(candidate).is_some_and(|requirements| {
-            offer.free_slots > 0 && check(&requirements, &offer).is_ok()
-        });
-        if !fits {
-            left_behind = true;
+        let Some(requirements) = requirements_of(candidate) else {
+            continue;
+        };
+        if offer.free_slots == 0 || check(&requirements, &offer).is_err() {
+            left_behind |= check(&requirements, &idle).is_ok();
             continue;
         }
         offer.free_slots -= 1;
-        offer.free_memory_mb = offer
-            .free_memory_mb
-            .saturating_sub(reserved_memory(u32::try_from(candidate.mem_size_mb).unwrap_or(0)));
+        offer.free_memory_mb = offer.free_memory_mb.saturating_sub(reserved_memory(
+            u32::try_from(candidate.mem_size_mb).unwrap_or(0),
+        ));
         chosen.push(candidate.id);
     }
     if left_behind || candidates.len() as i64 == CANDIDATES_PER_PASS {
-        // Some queued tasks remain: credits freed later should look again.
+        // Queued tasks wait for credits: new submissions queue behind them, and freed credits
+        // look again.
         state.scheduler.maybe_queued.store(true, Ordering::Release);
     }
     if chosen.is_empty() {
         return Ok(0);
     }
-    let rows = db::assignments::assign(&mut tx, &chosen, session.node_id, state.lease_ms()).await?;
+    let rows = db::assignments::assign(
+        &mut tx,
+        &chosen,
+        session.node_id,
+        session.session_id,
+        state.lease_ms(),
+    )
+    .await?;
     tx.commit().await?;
     let count = rows.len();
     Metrics::add(&state.metrics.tasks_assigned, count as u64);
+    let mut undelivered = Vec::new();
     for row in rows {
-        session.record_assignment(row.id, reserved_memory(u32::try_from(row.mem_size_mb).unwrap_or(0)));
+        session.record_claimed(
+            row.id,
+            reserved_memory(u32::try_from(row.mem_size_mb).unwrap_or(0)),
+        );
         state.metrics.queue_wait.observe(row.queued_s);
-        let task_id = canopy_shared::format_id(row.id);
-        if !session.send(DispatcherMessage::Assign(Box::new(frame(row, state.dispatch.lease_ms)))) {
-            // The socket closed meanwhile; the lost-node sweep re-queues the task.
-            tracing::warn!(task.id = %task_id, "assigned to a worker that just disconnected");
+        let (task, attempt) = (row.id, row.attempt);
+        if session.close.is_cancelled()
+            || !session.send(DispatcherMessage::Assign(Box::new(frame(
+                row,
+                state.dispatch.lease_ms,
+            ))))
+        {
+            session.release(task);
+            undelivered.push((session.node_id, task, attempt));
         }
     }
-    state.registry.settle(session);
+    super::requeue::requeue_undelivered(state, undelivered).await;
     tracing::debug!(node.id = %canopy_shared::format_id(session.node_id), count, "assigned queued tasks");
     Ok(count)
 }

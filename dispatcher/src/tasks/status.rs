@@ -65,7 +65,10 @@ impl TaskStatus {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            TaskStatus::Succeeded | TaskStatus::Failed | TaskStatus::TimedOut | TaskStatus::Cancelled
+            TaskStatus::Succeeded
+                | TaskStatus::Failed
+                | TaskStatus::TimedOut
+                | TaskStatus::Cancelled
         )
     }
 
@@ -168,6 +171,8 @@ mod tests {
 
     #[test]
     fn only_assigned_and_running_are_held_by_a_worker() {
-        assert!(TaskStatus::HELD.iter().all(|s| !s.is_final() && *s != Queued));
+        assert!(TaskStatus::HELD
+            .iter()
+            .all(|s| !s.is_final() && *s != Queued));
     }
 }

@@ -26,7 +26,9 @@ pub async fn wait(
         let mut waiter = state.completions.subscribe(task);
         if !skip_read {
             let output = read(state, account_id, task).await?;
-            let done = output.as_ref().is_none_or(|output| output.status.is_final());
+            let done = output
+                .as_ref()
+                .is_none_or(|output| output.status.is_final());
             if done || tokio::time::Instant::now() >= deadline {
                 return Ok(output);
             }

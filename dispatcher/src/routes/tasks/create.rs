@@ -150,9 +150,14 @@ async fn respond(
         None => crate::routes::created(format!("/v1/task/{task_id}"), id),
         Some(seconds) => {
             let fresh = !submitted.replayed;
-            let output =
-                tasks::wait(state, user.account_id, id, Duration::from_secs(seconds), fresh)
-                    .await?;
+            let output = tasks::wait(
+                state,
+                user.account_id,
+                id,
+                Duration::from_secs(seconds),
+                fresh,
+            )
+            .await?;
             match output {
                 Some(output) if output.status.is_final() => {
                     let mut response = replay(&task_id, output);
