@@ -185,6 +185,10 @@ pub struct DispatchSettings {
     )]
     pub worker_message_rate: u32,
 
+    /// Group commits in flight at once; each writes every submission that arrived meanwhile.
+    #[arg(long = "committers", env = "CANOPY_COMMITTERS", default_value_t = 2)]
+    pub committers: usize,
+
     /// Largest task request body, bytes.
     #[arg(long = "task-body-limit", env = "CANOPY_TASK_BODY_LIMIT", default_value_t = 6 * 1024 * 1024)]
     pub task_body_limit: usize,
@@ -271,6 +275,10 @@ impl Settings {
         anyhow::ensure!(
             self.database.max_connections >= 2,
             "--database-max-connections must be at least 2"
+        );
+        anyhow::ensure!(
+            (1..=64).contains(&self.dispatch.committers),
+            "--committers must be between 1 and 64"
         );
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(

@@ -30,6 +30,9 @@ pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Res
     let pool = PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // A ping per checkout would add a round trip to every group commit; a broken connection
+        // fails its statement and is replaced instead.
+        .test_before_acquire(false)
         .connect_with(options)
         .await
         .context("while connecting to PostgreSQL")?;

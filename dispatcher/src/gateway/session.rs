@@ -64,7 +64,8 @@ pub(super) async fn run(
         };
         let (outbound, mut outbound_rx) = mpsc::unbounded_channel();
         let handle = Arc::new(SessionHandle::new(node_id, session_id, hello.resources.clone(), outbound));
-        let connected = async {
+        // Boxed: an idle session's future then holds only its serving loop, not this phase.
+        let connected = Box::pin(async {
             let mut conn = state.pool.acquire().await?;
             let resources = serde_json::to_value(&hello.resources).unwrap_or_default();
             if !db::nodes::mark_connected(&mut conn, node_id, session_id, state.replica_id, &resources, &reported).await? {
@@ -77,7 +78,7 @@ pub(super) async fn run(
             state.registry.insert(Arc::clone(&handle));
             tasks::requeue::requeue_unreported(&state, node_id, &reported).await?;
             Ok::<_, sqlx::Error>(true)
-        }
+        })
         .await;
         match connected {
             Ok(true) => {}
@@ -203,7 +204,7 @@ async fn serve(
                         }
                         // Messages about attempts this worker holds are bounded by the credits it
                         // was granted; everything else spends the flood budget.
-                        if !handler::handle(state, handle, message).await? && !budget.take() {
+                        if !Box::pin(handler::handle(state, handle, message)).await? && !budget.take() {
                             return Err(Refusal::new("FLOOD", "too many messages; slow down"));
                         }
                     }
@@ -275,6 +276,8 @@ fn frame_error(error: &actix_ws::ProtocolError) -> Refusal {
             "MESSAGE_TOO_LARGE",
             "the message is larger than the frame limit in welcome",
         ),
+        // A reset or half-closed connection is a disconnect, not a protocol violation.
+        actix_ws::ProtocolError::Io(_) => Refusal::new("GONE", "the socket closed"),
         other => Refusal::new("BAD_FRAME", format!("unreadable frame: {other}")),
     }
 }

@@ -42,13 +42,10 @@ pub use wait::wait;
 
 use crate::state::AppState;
 
-/// Group commits run on this many connections at once (each batches what queued meanwhile).
-pub const COMMITTERS: usize = 2;
-
 /// Starts the background loops of the task core; they stop when `shutdown` is cancelled.
 pub fn spawn_loops(state: &Arc<AppState>, queues: Queues, shutdown: &CancellationToken) {
     let submissions = Arc::new(tokio::sync::Mutex::new(queues.submissions));
-    for _ in 0..COMMITTERS {
+    for _ in 0..state.dispatch.committers.max(1) {
         tokio::spawn(commit::run(
             Arc::clone(state),
             Arc::clone(&submissions),
