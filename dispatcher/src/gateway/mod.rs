@@ -3,6 +3,7 @@
 
 mod budget;
 mod handler;
+mod paced;
 mod session;
 
 use actix_web::http::header;
@@ -54,13 +55,28 @@ async fn connect(
     state: web::Data<AppState>,
 ) -> ApiResult<HttpResponse> {
     let node_id = authenticate_node(&req, &state).await?;
+    let paced = paced::Paced::new(body, state.dispatch.max_frame_bytes);
+    let oversized = std::sync::Arc::clone(&paced.oversized);
+    let paced: std::pin::Pin<
+        Box<dyn futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>>>,
+    > = Box::pin(paced);
+    let mut paced = actix_web::dev::Payload::Stream { payload: paced };
+    let body = <web::Payload as actix_web::FromRequest>::from_request(&req, &mut paced)
+        .await
+        .map_err(|error| ApiError::internal(anyhow::anyhow!("while pacing the socket: {error}")))?;
     let (response, socket, stream) = actix_ws::handle(&req, body).map_err(|error| {
         ApiError::bad_request(
             "NOT_A_WEBSOCKET",
             format!("expected a WebSocket upgrade: {error}"),
         )
     })?;
-    actix_web::rt::spawn(session::run(state.into_inner(), node_id, socket, stream));
+    actix_web::rt::spawn(session::run(
+        state.into_inner(),
+        node_id,
+        socket,
+        stream,
+        oversized,
+    ));
     Ok(response)
 }
 

@@ -1,6 +1,7 @@
 //! One worker connection: `hello` → `welcome`, then messages both ways, pings for latency, and
 //! clean-up (with a grace period for the node's tasks) when the socket ends.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -42,6 +43,7 @@ pub(super) async fn run(
     node_id: Uuid,
     socket: Session,
     stream: actix_ws::MessageStream,
+    oversized: Arc<AtomicBool>,
 ) {
     let span = tracing::info_span!("worker", node.id = %canopy_shared::format_id(node_id), session.id = tracing::field::Empty);
     async move {
@@ -51,7 +53,10 @@ pub(super) async fn run(
         let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(&mut stream)).await {
             Ok(Ok(WorkerMessage::Hello(hello))) => hello,
             Ok(Ok(_)) => return refuse(&state, socket, Refusal::new("HELLO_EXPECTED", "the first message must be hello")).await,
-            Ok(Err(refusal)) => return refuse(&state, socket, refusal).await,
+            Ok(Err(refusal)) => {
+                let refusal = too_large_or(&oversized, Err(refusal)).err().unwrap_or_else(|| Refusal::new("GONE", "the socket closed"));
+                return refuse(&state, socket, refusal).await;
+            }
             Err(_) => return refuse(&state, socket, Refusal::new("HELLO_TIMEOUT", "no hello within 10 s")).await,
         };
         if let Err(refusal) = check_hello(&hello, node_id) {
@@ -105,6 +110,7 @@ pub(super) async fn run(
         } else {
             Err(Refusal::new("GONE", "the socket closed"))
         };
+        let outcome = too_large_or(&oversized, outcome);
         state.registry.remove(node_id, session_id);
         if let Ok(mut conn) = state.pool.acquire().await {
             if let Err(error) = db::nodes::mark_disconnected(&mut conn, node_id, session_id).await {
@@ -268,6 +274,21 @@ async fn send(socket: &mut Session, message: &DispatcherMessage) -> bool {
             false
         }
     }
+}
+
+/// The end of a connection, unless its reader found an oversized frame header (which ends the
+/// stream as it arrives, before actix sees a whole frame).
+fn too_large_or(
+    oversized: &AtomicBool,
+    outcome: Result<&'static str, Refusal>,
+) -> Result<&'static str, Refusal> {
+    if oversized.load(Ordering::Relaxed) {
+        return Err(Refusal::new(
+            "MESSAGE_TOO_LARGE",
+            "a frame announced more than the frame limit in welcome",
+        ));
+    }
+    outcome
 }
 
 fn frame_error(error: &actix_ws::ProtocolError) -> Refusal {
