@@ -164,6 +164,15 @@ pub struct DispatchSettings {
     )]
     pub disconnect_grace_s: u64,
 
+    /// Time an attempt may run beyond its function's timeout (container start, code download)
+    /// before the dispatcher ends it as timed out, whatever its worker's heartbeats say, s.
+    #[arg(
+        long = "timeout-grace-s",
+        env = "CANOPY_TIMEOUT_GRACE_S",
+        default_value_t = 30
+    )]
+    pub timeout_grace_s: u64,
+
     /// Attempts before a task whose workers keep vanishing fails with reason `lost`.
     #[arg(
         long = "max-attempts",

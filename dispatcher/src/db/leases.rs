@@ -4,7 +4,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// Heartbeat bookkeeping of one replica in one statement: every connected node's liveness and
-/// latency, and the leases of the tasks each node reported running.
+/// latency, and the leases of the tasks each node reported running (up to their hard deadline).
 pub async fn record_heartbeats(
     conn: &mut PgConnection,
     nodes: &[Uuid],
@@ -12,6 +12,7 @@ pub async fn record_heartbeats(
     lease_nodes: &[Uuid],
     lease_tasks: &[Uuid],
     lease_ms: i64,
+    timeout_grace_s: f64,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         r#"WITH touched AS (
@@ -19,7 +20,10 @@ pub async fn record_heartbeats(
                FROM unnest($1::uuid[], $2::int4[]) AS v(id, latency) WHERE n.id = v.id
                RETURNING 1
            ), renewed AS (
-               UPDATE tasks t SET lease_expires_at = now() + make_interval(secs => $5::float8 / 1000)
+               -- Never past the attempt's hard deadline: its timeout plus the grace, from assignment.
+               UPDATE tasks t SET lease_expires_at = least(
+                          now() + make_interval(secs => $5::float8 / 1000),
+                          t.assigned_at + make_interval(secs => t.timeout_s + $6::float8))
                FROM unnest($3::uuid[], $4::uuid[]) AS r(node_id, task_id)
                WHERE t.id = r.task_id AND t.node_id = r.node_id AND t.status IN ('assigned', 'running')
                RETURNING 1
@@ -29,7 +33,8 @@ pub async fn record_heartbeats(
         latencies as &[Option<i32>],
         lease_nodes,
         lease_tasks,
-        lease_ms as f64
+        lease_ms as f64,
+        timeout_grace_s
     )
     .fetch_one(conn)
     .await?;

@@ -132,3 +132,19 @@ pub async fn fail_past_deadline(conn: &mut PgConnection) -> sqlx::Result<u64> {
     .await?;
     Ok(result.rows_affected())
 }
+
+/// Ends attempts that ran past their hard deadline (the function's timeout plus `grace_s`,
+/// from assignment) as timed out, whatever their worker says. Returns how many.
+pub async fn time_out_overdue(conn: &mut PgConnection, grace_s: f64) -> sqlx::Result<u64> {
+    let result = sqlx::query!(
+        "UPDATE tasks SET status = 'timed_out', error_kind = 'timeout',
+                error_message = 'the attempt ran past its timeout; the dispatcher ended it',
+                finished_at = now(), lease_expires_at = NULL
+         WHERE status IN ('assigned', 'running')
+           AND assigned_at + make_interval(secs => timeout_s + $1::float8) < now()",
+        grace_s
+    )
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected())
+}

@@ -80,8 +80,8 @@ fn handle(state: &AppState, channel: &str, payload: &str) {
     }
 }
 
-/// `<task>:<node or ->:<attempt>:<status>`: waiters re-read the task; a cancel goes to the
-/// worker if its socket is on this replica.
+/// `<task>:<node or ->:<attempt>:<status>`: waiters re-read the task; a cancel (or a deadline
+/// the dispatcher enforced) goes to the worker if its socket is on this replica.
 fn finished(state: &AppState, entry: &str) {
     let mut parts = entry.split(':');
     let (Some(task), Some(node), Some(attempt), Some(status)) =
@@ -93,15 +93,17 @@ fn finished(state: &AppState, entry: &str) {
         return;
     };
     state.completions.complete(task, Ended::Reread);
-    if status != "cancelled" {
-        return;
-    }
     let Some(session) = Uuid::parse_str(node)
         .ok()
         .and_then(|node| state.registry.get(node))
     else {
         return;
     };
+    // A cancel, or an attempt the dispatcher ended at its deadline while the worker still holds it.
+    let stop = status == "cancelled" || (status == "timed_out" && session.holds(task));
+    if !stop {
+        return;
+    }
     session.release(task);
     let attempt = attempt.parse().unwrap_or(1);
     session.send(DispatcherMessage::Cancel {

@@ -62,6 +62,7 @@ pub async fn run_once(state: &AppState) -> sqlx::Result<()> {
         &lease_nodes,
         &lease_tasks,
         state.lease_ms(),
+        state.dispatch.timeout_grace_s as f64,
     )
     .await
 }

@@ -37,12 +37,23 @@ pub async fn register_replica(state: &AppState) -> sqlx::Result<()> {
 
 /// One sweep: beat for this replica, then re-queue the attempts of nodes that are gone (past
 /// the disconnect grace, or on a replica that stopped beating) and of leases that ran out, and
-/// fail queued tasks past their deadline.
+/// end attempts past their hard deadline, and fail queued tasks past their deadline.
 pub async fn sweep_once(state: &AppState) -> sqlx::Result<()> {
     let grace_s = state.dispatch.disconnect_grace_s as f64;
     let max_attempts = state.max_attempts();
     let mut conn = state.pool.acquire().await?;
     db::nodes::beat_replica(&mut conn, state.replica_id).await?;
+
+    // First: an attempt past its hard deadline has timed out; it is not a lost lease to retry.
+    let overdue =
+        db::requeue::time_out_overdue(&mut conn, state.dispatch.timeout_grace_s as f64).await?;
+    if overdue > 0 {
+        // The database's notification tells the replica holding each worker to cancel it.
+        tracing::warn!(
+            tasks = overdue,
+            "attempts ran past their timeout and were ended"
+        );
+    }
 
     let (tasks, attempts) = db::requeue::attempts_of_lost_nodes(&mut conn, grace_s).await?;
     let why = Requeue {

@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::Message;
 use crate::fake_worker::{deployed_function, register_node, resources, FakeWorker};
 use crate::helpers::{assert_problem, id_of, TestApp};
 
-async fn create(app: &TestApp, token: &str, function: &str) -> String {
+pub(crate) async fn create(app: &TestApp, token: &str, function: &str) -> String {
     let response = app
         .client
         .post(app.url(&format!("/v1/task/{function}")))
@@ -27,7 +27,7 @@ async fn create(app: &TestApp, token: &str, function: &str) -> String {
     id_of(response).await
 }
 
-async fn metric(app: &TestApp, name: &str) -> u64 {
+pub(crate) async fn metric(app: &TestApp, name: &str) -> u64 {
     let text = app
         .client
         .get(app.url("/metrics"))
