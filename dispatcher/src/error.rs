@@ -189,7 +189,7 @@ impl ResponseError for ApiError {
     }
 }
 
-/// Named constraints whose violation is the caller's conflict, not a server fault.
+/// Named constraints whose violation is the caller's fault (mostly a conflict), not a server fault.
 fn conflict_for_constraint(constraint: &str) -> Option<ApiError> {
     match constraint {
         "accounts_email_key" => Some(ApiError::conflict(
@@ -199,6 +199,14 @@ fn conflict_for_constraint(constraint: &str) -> Option<ApiError> {
         "nodes_pkey" => Some(ApiError::conflict(
             "NODE_EXISTS",
             "a node with this id is already registered",
+        )),
+        "pools_name_key" => Some(ApiError::conflict(
+            "POOL_EXISTS",
+            "a pool with this name already exists",
+        )),
+        "pool_members_account_id_fkey" => Some(ApiError::invalid_field(
+            "members",
+            "names an account that does not exist",
         )),
         "tags_account_name_key" => Some(ApiError::conflict(
             "TAG_EXISTS",

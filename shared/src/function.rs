@@ -66,8 +66,12 @@ pub struct Capabilities {
     pub mem_size: u32,
     /// Largest acceptable round trip to the node, in ms (0 = any).
     pub network_latency: u32,
-    /// Whether the function needs a privileged container.
+    /// Whether the function needs a privileged container (its account needs an admin's approval).
     pub privileged: bool,
+    /// Whether the function's tasks may run on other accounts' volunteer nodes (Canopy's
+    /// extension; by default a task runs only on its own account's nodes and its pools').
+    #[serde(default)]
+    pub volunteers: bool,
 }
 
 impl Capabilities {
@@ -86,6 +90,7 @@ impl Default for Capabilities {
             mem_size: 0,
             network_latency: 0,
             privileged: false,
+            volunteers: false,
         }
     }
 }
@@ -111,7 +116,8 @@ mod tests {
     fn capabilities_use_the_contract_field_names() {
         let json = serde_json::to_value(Capabilities::default()).ok();
         let expected = serde_json::json!({
-            "timeout": 10, "cpuCount": 0, "memSize": 0, "networkLatency": 0, "privileged": false
+            "timeout": 10, "cpuCount": 0, "memSize": 0, "networkLatency": 0, "privileged": false,
+            "volunteers": false
         });
         assert_eq!(json, Some(expected));
     }

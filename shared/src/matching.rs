@@ -1,19 +1,44 @@
 //! Which node may run which task, and why a task still waits. One predicate, used by the
 //! dispatcher's scheduler, its `pendingReason` and the tests.
 
+use uuid::Uuid;
+
 use crate::protocol::Resources;
 use crate::{Capabilities, Lang};
 
-/// What a task needs: its language and the capability snapshot taken at issue time.
+/// What a task needs: its account (whose nodes may run it), its language and the capability
+/// snapshot taken at issue time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Requirements {
+    pub account: Uuid,
     pub lang: Lang,
     pub capabilities: Capabilities,
+}
+
+/// Whose tasks a node may run (docs/security.md): its owner's, its owner's pool partners', and,
+/// when its owner offers it as a volunteer, those of functions that allow volunteers.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NodeTrust {
+    pub owner: Uuid,
+    pub volunteer: bool,
+    /// Accounts that share a pool with the owner.
+    pub pooled: Vec<Uuid>,
+}
+
+impl NodeTrust {
+    /// Whether a task of `account`, from a function that does or does not allow volunteers,
+    /// may run on this node.
+    pub fn serves(&self, account: Uuid, allows_volunteers: bool) -> bool {
+        account == self.owner
+            || (self.volunteer && allows_volunteers)
+            || self.pooled.contains(&account)
+    }
 }
 
 /// A connected node as the scheduler sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NodeOffer {
+    pub trust: NodeTrust,
     pub resources: Resources,
     /// Memory not taken by running tasks, MB.
     pub free_memory_mb: u32,
@@ -26,16 +51,30 @@ pub struct NodeOffer {
 /// The first reason a node cannot run a task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mismatch {
+    /// The node may not run this account's tasks at all.
+    Trust,
     Runtime,
-    Cpus { needed: u32, offered: u32 },
-    Memory { needed: u32, free: u32 },
+    Cpus {
+        needed: u32,
+        offered: u32,
+    },
+    Memory {
+        needed: u32,
+        free: u32,
+    },
     Privileged,
-    Latency { bound: u32, measured: Option<u32> },
+    Latency {
+        bound: u32,
+        measured: Option<u32>,
+    },
 }
 
 /// Whether the node can run the task at all (ignoring whether it is busy right now).
 pub fn check(task: &Requirements, node: &NodeOffer) -> Result<(), Mismatch> {
     let caps = &task.capabilities;
+    if !node.trust.serves(task.account, caps.volunteers) {
+        return Err(Mismatch::Trust);
+    }
     if !node.resources.runtimes.contains(&task.lang) {
         return Err(Mismatch::Runtime);
     }
@@ -72,13 +111,25 @@ pub fn fits_now(task: &Requirements, node: &NodeOffer) -> bool {
     node.free_slots > 0 && check(task, node).is_ok()
 }
 
-/// A sentence saying why a queued task is not running, given the connected nodes.
+/// A sentence saying why a queued task is not running, given the connected nodes. Nodes that
+/// may not run the task are not described (another account's machines are none of its business).
 pub fn explain(task: &Requirements, nodes: &[NodeOffer]) -> String {
+    let allowed = task.capabilities.volunteers;
+    let nodes: Vec<&NodeOffer> = nodes
+        .iter()
+        .filter(|node| node.trust.serves(task.account, allowed))
+        .collect();
     if nodes.is_empty() {
-        return "no node is connected".to_owned();
+        return if allowed {
+            "no node of this account, its pools or a volunteer is connected".to_owned()
+        } else {
+            "no node of this account or its pools is connected (capability volunteers is off)"
+                .to_owned()
+        };
     }
     let fitting: Vec<&NodeOffer> = nodes
         .iter()
+        .copied()
         .filter(|node| check(task, node).is_ok())
         .collect();
     if !fitting.is_empty() {
@@ -94,6 +145,7 @@ pub fn explain(task: &Requirements, nodes: &[NodeOffer]) -> String {
     let lang = task.lang.lowercase();
     let with_runtime: Vec<&NodeOffer> = nodes
         .iter()
+        .copied()
         .filter(|n| n.resources.runtimes.contains(&task.lang))
         .collect();
     if with_runtime.is_empty() {
@@ -156,8 +208,17 @@ pub fn explain(task: &Requirements, nodes: &[NodeOffer]) -> String {
 mod tests {
     use super::*;
 
+    const OWNER: Uuid = Uuid::from_u128(1);
+    const STRANGER: Uuid = Uuid::from_u128(2);
+    const PARTNER: Uuid = Uuid::from_u128(3);
+
     fn node() -> NodeOffer {
         NodeOffer {
+            trust: NodeTrust {
+                owner: OWNER,
+                volunteer: false,
+                pooled: vec![PARTNER],
+            },
             resources: Resources {
                 cpus: 2,
                 memory_mb: 1024,
@@ -179,6 +240,7 @@ mod tests {
         let mut capabilities = Capabilities::default();
         change(&mut capabilities);
         Requirements {
+            account: OWNER,
             lang: Lang::Py,
             capabilities,
         }
@@ -191,8 +253,57 @@ mod tests {
     }
 
     #[test]
+    fn a_node_runs_its_owners_and_pool_partners_tasks_only() {
+        let of = |account| Requirements {
+            account,
+            ..task(|_| {})
+        };
+        assert_eq!(check(&of(OWNER), &node()), Ok(()));
+        assert_eq!(check(&of(PARTNER), &node()), Ok(()));
+        assert_eq!(check(&of(STRANGER), &node()), Err(Mismatch::Trust));
+        // Allowing volunteers is not enough: the node's owner must offer it too.
+        let volunteering = Requirements {
+            account: STRANGER,
+            ..task(|c| c.volunteers = true)
+        };
+        assert_eq!(check(&volunteering, &node()), Err(Mismatch::Trust));
+        let mut volunteer = node();
+        volunteer.trust.volunteer = true;
+        assert_eq!(check(&volunteering, &volunteer), Ok(()));
+        assert_eq!(check(&of(STRANGER), &volunteer), Err(Mismatch::Trust));
+    }
+
+    #[test]
+    fn other_accounts_nodes_are_not_described() {
+        let stranger = Requirements {
+            account: STRANGER,
+            ..task(|_| {})
+        };
+        assert_eq!(
+            explain(&stranger, &[node(), node()]),
+            "no node of this account or its pools is connected (capability volunteers is off)"
+        );
+        let volunteering = Requirements {
+            account: STRANGER,
+            ..task(|c| c.volunteers = true)
+        };
+        assert_eq!(
+            explain(&volunteering, &[node()]),
+            "no node of this account, its pools or a volunteer is connected"
+        );
+        let mut busy_volunteer = node();
+        busy_volunteer.trust.volunteer = true;
+        busy_volunteer.free_slots = 0;
+        assert_eq!(
+            explain(&volunteering, &[node(), busy_volunteer]),
+            "1 node matches but it is busy"
+        );
+    }
+
+    #[test]
     fn runtime_must_be_present() {
         let rust = Requirements {
+            account: OWNER,
             lang: Lang::Rs,
             capabilities: Capabilities::default(),
         };
@@ -279,6 +390,9 @@ mod tests {
             explain(&task(|_| {}), &[busy.clone(), busy]),
             "2 nodes match but all are busy"
         );
-        assert_eq!(explain(&task(|_| {}), &[]), "no node is connected");
+        assert_eq!(
+            explain(&task(|_| {}), &[]),
+            "no node of this account or its pools is connected (capability volunteers is off)"
+        );
     }
 }

@@ -321,7 +321,7 @@ mod tests {
             &assign,
             json!({"type": "assign", "taskId": "t", "attempt": 1, "leaseMs": 30000,
                    "function": {"functionId": "f", "buildId": "b", "lang": "PY", "artifactSha256": "ab", "artifactSize": 10,
-                                "capabilities": {"timeout": 10, "cpuCount": 0, "memSize": 0, "networkLatency": 0, "privileged": false}},
+                                "capabilities": {"timeout": 10, "cpuCount": 0, "memSize": 0, "networkLatency": 0, "privileged": false, "volunteers": false}},
                    "request": {"method": "POST", "query": "a=1", "headers": [["x-a", "1"]], "contentType": "application/json", "body": "e30="}}),
         );
         let result = WorkerMessage::Result(TaskResult {

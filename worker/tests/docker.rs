@@ -115,6 +115,7 @@ impl Fixture {
                     mem_size: 0,
                     network_latency: 0,
                     privileged: false,
+                    volunteers: false,
                 },
             },
             request: TaskRequest {

@@ -8,33 +8,48 @@ use uuid::Uuid;
 #[derive(Debug, Clone)]
 pub struct Candidate {
     pub id: Uuid,
+    pub account_id: Uuid,
     pub lang: String,
     pub timeout_s: i32,
     pub cpu_count: i32,
     pub mem_size_mb: i32,
     pub network_latency_ms: i32,
     pub privileged: bool,
+    pub volunteers: bool,
 }
 
-/// Queued tasks of unpaused functions in a runtime the node has, oldest first, skipping rows
-/// another replica is claiming.
+/// Whose queued tasks a node may claim: those of `accounts` (its owner and pool partners),
+/// and, when `volunteer`, those of functions that allow volunteers.
+#[derive(Debug, Clone, Copy)]
+pub struct Serving<'a> {
+    pub accounts: &'a [Uuid],
+    pub volunteer: bool,
+}
+
+/// Queued tasks of unpaused functions in a runtime the node has and that it may run, highest
+/// priority and oldest first, skipping rows another replica is claiming.
 pub async fn lock_candidates(
     conn: &mut PgConnection,
     langs: &[String],
+    serving: Serving<'_>,
     limit: i64,
 ) -> sqlx::Result<Vec<Candidate>> {
     sqlx::query_as!(
         Candidate,
-        "SELECT t.id, t.lang, t.timeout_s, t.cpu_count, t.mem_size_mb, t.network_latency_ms, t.privileged
+        "SELECT t.id, t.account_id, t.lang, t.timeout_s, t.cpu_count, t.mem_size_mb, t.network_latency_ms,
+                t.privileged, t.volunteers
          FROM tasks t JOIN functions f ON f.id = t.function_id
          WHERE t.status = 'queued' AND t.lang = ANY($1) AND NOT f.paused AND f.deleted_at IS NULL
+           AND (t.account_id = ANY($3) OR ($4 AND t.volunteers))
            AND (t.not_before IS NULL OR t.not_before <= now())
            AND (t.deadline IS NULL OR t.deadline > now())
          ORDER BY t.priority DESC, t.issued_at
          LIMIT $2
          FOR UPDATE OF t SKIP LOCKED",
         langs,
-        limit
+        limit,
+        serving.accounts,
+        serving.volunteer
     )
     .fetch_all(conn)
     .await
@@ -53,6 +68,7 @@ pub struct Assigned {
     pub mem_size_mb: i32,
     pub network_latency_ms: i32,
     pub privileged: bool,
+    pub volunteers: bool,
     pub request_method: String,
     pub request_query: String,
     pub request_headers: serde_json::Value,
@@ -79,7 +95,7 @@ pub async fn assign(
            FROM builds b JOIN artifacts a ON a.sha256 = b.artifact_sha256
            WHERE t.id = ANY($1) AND t.status = 'queued' AND b.id = t.build_id
            RETURNING t.id, t.attempt, t.function_id, t.build_id, t.lang, t.timeout_s, t.cpu_count, t.mem_size_mb,
-                     t.network_latency_ms, t.privileged, t.request_method, t.request_query, t.request_headers,
+                     t.network_latency_ms, t.privileged, t.volunteers, t.request_method, t.request_query, t.request_headers,
                      t.request_content_type, t.request_body, a.sha256 AS artifact_sha256, a.size_bytes AS artifact_size,
                      extract(epoch FROM clock_timestamp() - t.issued_at)::float8 AS "queued_s!""#,
         ids,

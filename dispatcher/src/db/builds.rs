@@ -57,6 +57,25 @@ pub async fn artifact(conn: &mut PgConnection, sha256: &str) -> sqlx::Result<Opt
     Ok(row.map(|row| row.content))
 }
 
+/// Whether `node` holds a live assignment of a task that runs the artifact: workers get code
+/// only for the tasks they were given, not by knowing a hash.
+pub async fn node_holds_artifact(
+    conn: &mut PgConnection,
+    node: Uuid,
+    sha256: &str,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"SELECT EXISTS (
+               SELECT 1 FROM tasks t JOIN builds b ON b.id = t.build_id
+               WHERE t.node_id = $1 AND t.status IN ('assigned', 'running') AND b.artifact_sha256 = $2
+           ) AS "held!""#,
+        node,
+        sha256
+    )
+    .fetch_one(conn)
+    .await
+}
+
 /// Records a build; a successful one becomes the function's current build.
 pub async fn insert(conn: &mut PgConnection, build: &NewBuild<'_>) -> sqlx::Result<()> {
     sqlx::query!(

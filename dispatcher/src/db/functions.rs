@@ -19,6 +19,7 @@ pub struct FunctionRow {
     pub mem_size_mb: i32,
     pub network_latency_ms: i32,
     pub privileged: bool,
+    pub volunteers: bool,
     pub paused: bool,
     /// The build new tasks run; `None` until a build succeeds.
     pub current_build_id: Option<Uuid>,
@@ -44,6 +45,7 @@ pub struct CapabilityChange {
     pub mem_size_mb: Option<i32>,
     pub network_latency_ms: Option<i32>,
     pub privileged: Option<bool>,
+    pub volunteers: Option<bool>,
 }
 
 pub async fn insert(conn: &mut PgConnection, function: &NewFunction<'_>) -> sqlx::Result<()> {
@@ -69,7 +71,7 @@ pub async fn find_live(
     sqlx::query_as!(
         FunctionRow,
         "SELECT id, name, description, lang, kind, timeout_s, cpu_count, mem_size_mb, network_latency_ms,
-                privileged, paused, current_build_id, created_at
+                privileged, volunteers, paused, current_build_id, created_at
          FROM functions WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",
         id,
         account_id
@@ -89,7 +91,7 @@ pub async fn list_live(
     sqlx::query_as!(
         FunctionRow,
         "SELECT f.id, f.name, f.description, f.lang, f.kind, f.timeout_s, f.cpu_count, f.mem_size_mb,
-                f.network_latency_ms, f.privileged, f.paused, f.current_build_id, f.created_at
+                f.network_latency_ms, f.privileged, f.volunteers, f.paused, f.current_build_id, f.created_at
          FROM functions f
          WHERE f.account_id = $1 AND f.deleted_at IS NULL
            AND ($2::uuid IS NULL OR EXISTS (SELECT 1 FROM function_tags ft WHERE ft.function_id = f.id AND ft.tag_id = $2))
@@ -182,7 +184,7 @@ pub async fn update_capabilities(
     let result = sqlx::query!(
         "UPDATE functions SET timeout_s = coalesce($3, timeout_s), cpu_count = coalesce($4, cpu_count),
                 mem_size_mb = coalesce($5, mem_size_mb), network_latency_ms = coalesce($6, network_latency_ms),
-                privileged = coalesce($7, privileged), updated_at = now()
+                privileged = coalesce($7, privileged), volunteers = coalesce($8, volunteers), updated_at = now()
          WHERE id = $1 AND account_id = $2 AND deleted_at IS NULL",
         id,
         account_id,
@@ -190,7 +192,8 @@ pub async fn update_capabilities(
         change.cpu_count,
         change.mem_size_mb,
         change.network_latency_ms,
-        change.privileged
+        change.privileged,
+        change.volunteers
     )
     .execute(conn)
     .await?;

@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod submissions;
 pub mod tags;
 pub mod tasks;
+pub mod trust;
 
 use std::time::Duration;
 

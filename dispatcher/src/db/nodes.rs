@@ -10,6 +10,8 @@ pub struct NodeRow {
     pub id: Uuid,
     pub account_id: Uuid,
     pub description: String,
+    /// Offered to other accounts' functions that allow volunteers.
+    pub volunteer: bool,
     pub deleted_at: Option<DateTime<Utc>>,
     pub resources: Option<serde_json::Value>,
     pub latency_ms: Option<i32>,
@@ -47,7 +49,7 @@ pub async fn list(
 ) -> sqlx::Result<Vec<NodeRow>> {
     sqlx::query_as!(
         NodeRow,
-        r#"SELECT n.id, n.account_id, n.description, n.deleted_at, n.resources, n.latency_ms,
+        r#"SELECT n.id, n.account_id, n.description, n.volunteer, n.deleted_at, n.resources, n.latency_ms,
                   (n.session_id IS NOT NULL AND n.last_seen_at > now() - make_interval(secs => $2)) AS "connected!",
                   n.last_seen_at, n.created_at,
                   (SELECT count(*) FROM tasks t WHERE t.node_id = n.id AND t.status IN ('assigned', 'running')) AS "running_tasks!"
@@ -190,21 +192,34 @@ pub async fn mark_disconnected(
     Ok(())
 }
 
-/// Connected nodes (live sessions) with their advertised resources and latency.
-pub async fn connected(
+/// A connected node as its last `hello` described it.
+#[derive(Debug, Clone)]
+pub struct ConnectedNode {
+    pub id: Uuid,
+    pub resources: serde_json::Value,
+    pub latency_ms: Option<i32>,
+}
+
+/// Connected nodes (live sessions) that may run tasks of `account` (its own, its pools', and
+/// volunteers when `volunteers`), with their advertised resources and latency.
+pub async fn connected_serving(
     conn: &mut PgConnection,
     stale_after_s: f64,
-) -> sqlx::Result<Vec<(Uuid, serde_json::Value, Option<i32>)>> {
-    let rows = sqlx::query!(
-        r#"SELECT id, resources AS "resources!", latency_ms FROM nodes
-           WHERE deleted_at IS NULL AND session_id IS NOT NULL AND resources IS NOT NULL
-             AND last_seen_at > now() - make_interval(secs => $1)"#,
-        stale_after_s
+    account: Uuid,
+    volunteers: bool,
+) -> sqlx::Result<Vec<ConnectedNode>> {
+    sqlx::query_as!(
+        ConnectedNode,
+        r#"SELECT n.id, n.resources AS "resources!", n.latency_ms FROM nodes n
+           WHERE n.deleted_at IS NULL AND n.session_id IS NOT NULL AND n.resources IS NOT NULL
+             AND n.last_seen_at > now() - make_interval(secs => $1)
+             AND (n.account_id = $2 OR ($3 AND n.volunteer)
+                  OR EXISTS (SELECT 1 FROM pool_members mine JOIN pool_members other ON other.pool_id = mine.pool_id
+                             WHERE mine.account_id = n.account_id AND other.account_id = $2))"#,
+        stale_after_s,
+        account,
+        volunteers
     )
     .fetch_all(conn)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| (row.id, row.resources, row.latency_ms))
-        .collect())
+    .await
 }

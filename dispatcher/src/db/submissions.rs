@@ -16,6 +16,7 @@ pub struct FunctionSnapshotRow {
     pub mem_size_mb: i32,
     pub network_latency_ms: i32,
     pub privileged: bool,
+    pub volunteers: bool,
     pub paused: bool,
     pub build_id: Option<Uuid>,
     pub artifact_sha256: Option<String>,
@@ -30,7 +31,7 @@ pub async fn function_snapshots(
     sqlx::query_as!(
         FunctionSnapshotRow,
         r#"SELECT f.id, f.account_id, f.lang, f.timeout_s, f.cpu_count, f.mem_size_mb, f.network_latency_ms,
-                  f.privileged, f.paused, f.current_build_id AS build_id,
+                  f.privileged, f.volunteers, f.paused, f.current_build_id AS build_id,
                   a.sha256 AS "artifact_sha256?", a.size_bytes AS "artifact_size?"
            FROM functions f
            LEFT JOIN builds b ON b.id = f.current_build_id
@@ -55,6 +56,7 @@ pub struct NewTasks {
     pub mem_size_mb: Vec<i32>,
     pub network_latency_ms: Vec<i32>,
     pub privileged: Vec<bool>,
+    pub volunteers: Vec<bool>,
     pub method: Vec<String>,
     pub query: Vec<String>,
     pub headers: Vec<serde_json::Value>,
@@ -89,19 +91,20 @@ pub async fn insert_batch(
         r#"INSERT INTO tasks (id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
                               network_latency_ms, privileged, request_method, request_query, request_headers,
                               request_content_type, request_body, priority, deadline,
-                              status, node_id, session_id, assigned_at, lease_expires_at)
+                              status, node_id, session_id, assigned_at, lease_expires_at, volunteers)
            SELECT v.id, v.account_id, v.function_id, v.build_id, v.lang, v.timeout_s, v.cpu_count, v.mem_size_mb,
                   v.network_latency_ms, v.privileged, v.method, v.query, v.headers, v.content_type, v.body,
                   v.priority, v.deadline,
                   CASE WHEN v.node_id IS NULL THEN 'queued' ELSE 'assigned' END, v.node_id, v.session_id,
                   CASE WHEN v.node_id IS NULL THEN NULL ELSE clock_timestamp() END,
-                  CASE WHEN v.node_id IS NULL THEN NULL ELSE now() + make_interval(secs => $19::float8 / 1000) END
+                  CASE WHEN v.node_id IS NULL THEN NULL ELSE now() + make_interval(secs => $19::float8 / 1000) END,
+                  v.volunteers
            FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[], $7::int4[], $8::int4[],
                        $9::int4[], $10::bool[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::bytea[],
-                       $16::int2[], $17::timestamptz[], $18::uuid[], $20::uuid[])
+                       $16::int2[], $17::timestamptz[], $18::uuid[], $20::uuid[], $21::bool[])
                 AS v(id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
                      network_latency_ms, privileged, method, query, headers, content_type, body,
-                     priority, deadline, node_id, session_id)"#,
+                     priority, deadline, node_id, session_id, volunteers)"#,
         &tasks.id,
         &tasks.account_id,
         &tasks.function_id,
@@ -121,7 +124,8 @@ pub async fn insert_batch(
         &tasks.deadline as &[Option<DateTime<Utc>>],
         &tasks.node_id as &[Option<Uuid>],
         lease_ms as f64,
-        &tasks.session_id as &[Option<Uuid>]
+        &tasks.session_id as &[Option<Uuid>],
+        &tasks.volunteers
     )
     .execute(conn)
     .await?;

@@ -18,6 +18,7 @@ pub struct TaskRow {
     pub mem_size_mb: i32,
     pub network_latency_ms: i32,
     pub privileged: bool,
+    pub volunteers: bool,
     pub status: TaskStatus,
     pub attempt: i32,
     pub node_id: Option<Uuid>,
@@ -41,7 +42,7 @@ pub async fn find(
 ) -> sqlx::Result<Option<TaskRow>> {
     sqlx::query_as!(
         TaskRow,
-        r#"SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged,
+        r#"SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged, volunteers,
                 status AS "status: TaskStatus", attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
                 issued_at, assigned_at, started_at, finished_at
          FROM tasks WHERE id = $1 AND account_id = $2"#,
@@ -62,7 +63,7 @@ pub async fn list(
 ) -> sqlx::Result<Vec<TaskRow>> {
     sqlx::query_as!(
         TaskRow,
-        r#"SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged,
+        r#"SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged, volunteers,
                 status AS "status: TaskStatus", attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
                 issued_at, assigned_at, started_at, finished_at
          FROM tasks

@@ -62,12 +62,14 @@ pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
     }
 }
 
-fn handle(state: &AppState, channel: &str, payload: &str) {
+fn handle(state: &Arc<AppState>, channel: &str, payload: &str) {
     match channel {
         "canopy_tasks" => state.scheduler.wake(),
         "canopy_finished" => payload.split(',').for_each(|entry| finished(state, entry)),
         "canopy_nodes" => {
-            if let Some(node) = payload
+            if let Some(target) = payload.strip_prefix("trust:") {
+                super::trust::refresh_later(Arc::clone(state), target);
+            } else if let Some(node) = payload
                 .strip_prefix("revoke:")
                 .and_then(|id| Uuid::parse_str(id).ok())
             {

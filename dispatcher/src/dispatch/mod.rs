@@ -6,6 +6,7 @@ mod histogram;
 pub mod listener;
 mod metrics;
 mod registry;
+pub mod trust;
 
 pub use completions::{Completions, Ended, Subscription};
 pub use histogram::Histogram;

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
-use canopy_shared::matching::{check, NodeOffer, Requirements};
+use canopy_shared::matching::{check, NodeOffer, NodeTrust, Requirements};
 use canopy_shared::protocol::{DispatcherMessage, Resources};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -13,6 +13,8 @@ use uuid::Uuid;
 /// Live state of one connection.
 #[derive(Debug)]
 struct SessionState {
+    /// Whose tasks the node may run; nobody's until the connection is recorded.
+    trust: NodeTrust,
     resources: Resources,
     credits: u32,
     latency_ms: Option<u32>,
@@ -68,6 +70,7 @@ impl SessionHandle {
             close: CancellationToken::new(),
             refusal: Mutex::new(None),
             state: Mutex::new(SessionState {
+                trust: NodeTrust::default(),
                 resources,
                 credits: 0,
                 latency_ms: None,
@@ -102,6 +105,13 @@ impl SessionHandle {
     pub fn set_latency(&self, latency_ms: u32) {
         if let Ok(mut state) = self.state.lock() {
             state.latency_ms = Some(latency_ms);
+        }
+    }
+
+    /// Sets whose tasks the node may run (at connection, and when its owner or a pool changes it).
+    pub fn set_trust(&self, trust: NodeTrust) {
+        if let Ok(mut state) = self.state.lock() {
+            state.trust = trust;
         }
     }
 
@@ -205,6 +215,7 @@ impl SessionHandle {
 fn offer_of(state: &SessionState) -> NodeOffer {
     let reserved: u32 = state.running.values().sum();
     NodeOffer {
+        trust: state.trust.clone(),
         resources: state.resources.clone(),
         free_memory_mb: state.resources.memory_mb.saturating_sub(reserved),
         latency_ms: state.latency_ms,

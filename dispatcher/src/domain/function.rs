@@ -71,6 +71,8 @@ pub struct SetCapabilities {
     /// Also accepted as `privilaged`, the contract's spelling.
     #[serde(alias = "privilaged")]
     pub privileged: Option<bool>,
+    /// Whether other accounts' volunteer nodes may run the function's tasks.
+    pub volunteers: Option<bool>,
 }
 
 /// Capabilities from their stored integer columns (CHECK constraints keep them in range).
@@ -80,6 +82,7 @@ pub fn capabilities_from_columns(
     mem_size_mb: i32,
     network_latency_ms: i32,
     privileged: bool,
+    volunteers: bool,
 ) -> Capabilities {
     let to_u32 = |value: i32| u32::try_from(value).unwrap_or(0);
     Capabilities {
@@ -88,6 +91,7 @@ pub fn capabilities_from_columns(
         mem_size: to_u32(mem_size_mb),
         network_latency: to_u32(network_latency_ms),
         privileged,
+        volunteers,
     }
 }
 

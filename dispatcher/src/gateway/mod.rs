@@ -80,25 +80,30 @@ async fn connect(
     Ok(response)
 }
 
-/// A code package by its sha256, for workers.
+/// A code package by its sha256, for a worker that holds a live assignment of a task using it.
 #[get("/worker/artifact/{sha256}")]
 async fn artifact(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    authenticate_node(&req, &state).await?;
+    let node = authenticate_node(&req, &state).await?;
     let sha256 = path.into_inner();
     let not_found = || ApiError::not_found("ARTIFACT_NOT_FOUND", format!("no artifact {sha256:?}"));
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(not_found());
     }
     let mut conn = state.pool.acquire().await?;
+    // Same answer for "not yours" and "does not exist": a hash reveals nothing.
+    if !db::builds::node_holds_artifact(&mut conn, node, &sha256).await? {
+        tracing::warn!(node.id = %canopy_shared::format_id(node), artifact.sha256 = %sha256, "artifact asked for without an assignment");
+        return Err(not_found());
+    }
     let content = db::builds::artifact(&mut conn, &sha256)
         .await?
         .ok_or_else(not_found)?;
     Ok(HttpResponse::Ok()
         .content_type("application/x-tar")
-        .insert_header(("Cache-Control", "public, max-age=31536000, immutable"))
+        .insert_header(("Cache-Control", "private, max-age=31536000, immutable"))
         .body(content))
 }

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::budget::MessageBudget;
 use super::handler;
 use crate::db;
-use crate::dispatch::{Metrics, SessionHandle};
+use crate::dispatch::{trust, Metrics, SessionHandle};
 use crate::state::AppState;
 use crate::tasks;
 
@@ -81,6 +81,8 @@ pub(super) async fn run(
             // not hold: an assignment racing with the switch then either lands before the
             // re-queue (and is re-queued) or finds its session closed (and re-queues itself).
             state.registry.insert(Arc::clone(&handle));
+            // Registered first, serving nobody: a trust change from now on re-reads this session.
+            trust::refresh(&state, std::slice::from_ref(&handle)).await?;
             tasks::requeue::requeue_unreported(&state, node_id, &reported).await?;
             Ok::<_, sqlx::Error>(true)
         })

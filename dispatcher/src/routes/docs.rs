@@ -5,7 +5,7 @@ use actix_web::{get, web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{auth, builds, functions, health, nodes, tags, tasks, user};
+use super::{admin, auth, builds, functions, health, nodes, tags, tasks, user};
 
 /// The generated OpenAPI document.
 #[derive(OpenApi)]
@@ -24,7 +24,8 @@ use super::{auth, builds, functions, health, nodes, tags, tasks, user};
         builds::create_build, builds::get_build, builds::list_builds,
         tasks::create::create_task, tasks::read::get_task, tasks::read::list_tasks, tasks::result::get_result,
         tasks::result::cancel_task,
-        nodes::register_node, nodes::list_nodes, nodes::delete_node, nodes::restore_node,
+        nodes::register_node, nodes::list_nodes, nodes::delete_node, nodes::restore_node, nodes::set_volunteer,
+        admin::create_pool, admin::list_pools, admin::set_pool_members, admin::delete_pool, admin::approve_privileged,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth, &VersionPrefix)

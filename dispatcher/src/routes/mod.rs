@@ -1,5 +1,6 @@
 //! HTTP routes: extract, call `db`/`domain`, map to a response. One module per resource.
 
+mod admin;
 mod auth;
 mod builds;
 mod docs;
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .configure(docs::configure)
         .service(
             web::scope("/v1")
+                .configure(admin::configure)
                 .configure(auth::configure)
                 .configure(builds::configure)
                 .configure(user::configure)

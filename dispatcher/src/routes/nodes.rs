@@ -13,13 +13,14 @@ use crate::db;
 use crate::db::nodes::{NodeRow, Restore};
 use crate::domain::rules;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AuthUser, OptionalJson, Role};
+use crate::extract::{AuthUser, OptionalJson, Role, ValidJson};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(list_nodes)
         .service(register_node)
         .service(delete_node)
+        .service(set_volunteer)
         .service(restore_node);
 }
 
@@ -31,12 +32,22 @@ pub struct RegisterNode {
     pub description: Option<String>,
 }
 
+/// Body of `POST /v1/node/{hash}/volunteer`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetVolunteer {
+    pub volunteer: bool,
+}
+
 /// A node with its live state.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct NodeView {
     pub hash: String,
     pub description: String,
+    /// Offered to other accounts' functions that allow volunteers (capability `volunteers`);
+    /// otherwise the node runs only its owner's tasks and those of the owner's pools.
+    pub volunteer: bool,
     /// Connected and not deleted: can take tasks.
     pub available: bool,
     /// Deleted (its token is revoked); `PATCH` restores it.
@@ -59,6 +70,7 @@ fn view(row: NodeRow, show_owner: bool) -> NodeView {
     NodeView {
         hash: canopy_shared::format_id(row.id),
         description: row.description,
+        volunteer: row.volunteer,
         available: row.connected && !disabled,
         disabled,
         connected: row.connected && !disabled,
@@ -171,4 +183,24 @@ pub async fn restore_node(
         )),
         Restore::NotFound => Err(not_found(&path)),
     }
+}
+
+/// Offers the node to other accounts' functions that allow volunteers, or stops offering it.
+/// Tasks it already runs finish; from now on it is matched with the new rule.
+#[utoipa::path(tag = "node", security(("bearer" = [])), params(("hash" = String, Path)), request_body = SetVolunteer,
+    responses((status = 204), (status = 400, body = crate::error::Problem), (status = 404, description = "NODE_NOT_FOUND")))]
+#[post("/node/{hash}/volunteer")]
+pub async fn set_volunteer(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ValidJson<SetVolunteer>,
+) -> ApiResult<HttpResponse> {
+    let id = node_id(&path)?;
+    let mut conn = state.pool.acquire().await?;
+    if !db::trust::set_volunteer(&mut conn, id, owner_scope(&user), body.0.volunteer).await? {
+        return Err(not_found(&path));
+    }
+    tracing::info!(node.id = %canopy_shared::format_id(id), volunteer = body.0.volunteer, "node volunteer flag set");
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -195,7 +195,11 @@ fn accept(
     let session = if state.scheduler.may_have_queued() {
         None
     } else {
-        place(state, pending.id, &requirements(&function))
+        place(
+            state,
+            pending.id,
+            &requirements(pending.submission.account_id, &function),
+        )
     };
     push_row(rows, &pending, &function, session.as_deref());
     Ok(Accepted {
@@ -237,6 +241,7 @@ fn resolve(
             row.mem_size_mb,
             row.network_latency_ms,
             row.privileged,
+            row.volunteers,
         ),
     })
 }
@@ -263,6 +268,7 @@ fn push_row(
     rows.network_latency_ms
         .push(to_i32(capabilities.network_latency));
     rows.privileged.push(capabilities.privileged);
+    rows.volunteers.push(capabilities.volunteers);
     rows.method.push(request.method.clone());
     rows.query.push(request.query.clone());
     rows.headers

@@ -1,7 +1,7 @@
 //! `explain`: why a queued task is still waiting, from the connected nodes (live state for
 //! those connected to this replica, their last `hello` for the others).
 
-use canopy_shared::matching::{explain as explain_fit, NodeOffer, Requirements};
+use canopy_shared::matching::{explain as explain_fit, NodeOffer, NodeTrust, Requirements};
 use canopy_shared::protocol::Resources;
 use canopy_shared::Lang;
 use uuid::Uuid;
@@ -26,28 +26,35 @@ pub async fn explain(
     let Some(lang) = Lang::from_code(&task.lang) else {
         return Ok(format!("no runtime for {}", task.lang));
     };
-    let nodes: Vec<NodeOffer> =
-        db::nodes::connected(&mut conn, state.dispatch.connected_window_s())
-            .await?
-            .into_iter()
-            .filter_map(|(node_id, resources, latency)| {
-                if let Some(offer) = state
-                    .registry
-                    .get(node_id)
-                    .and_then(|session| session.offer())
-                {
-                    return Some(offer);
-                }
-                let resources: Resources = serde_json::from_value(resources).ok()?;
-                Some(NodeOffer {
-                    free_memory_mb: resources.memory_mb,
-                    latency_ms: latency.and_then(|ms| u32::try_from(ms).ok()),
-                    free_slots: 1,
-                    resources,
-                })
+    let window = state.dispatch.connected_window_s();
+    let serving =
+        db::nodes::connected_serving(&mut conn, window, account_id, task.volunteers).await?;
+    let nodes: Vec<NodeOffer> = serving
+        .into_iter()
+        .filter_map(|node| {
+            if let Some(offer) = state
+                .registry
+                .get(node.id)
+                .and_then(|session| session.offer())
+            {
+                return Some(offer);
+            }
+            let resources: Resources = serde_json::from_value(node.resources).ok()?;
+            Some(NodeOffer {
+                // The database said this node may serve the task's account.
+                trust: NodeTrust {
+                    owner: account_id,
+                    ..NodeTrust::default()
+                },
+                free_memory_mb: resources.memory_mb,
+                latency_ms: node.latency_ms.and_then(|ms| u32::try_from(ms).ok()),
+                free_slots: 1,
+                resources,
             })
-            .collect();
+        })
+        .collect();
     let requirements = Requirements {
+        account: account_id,
         lang,
         capabilities: capabilities_from_columns(
             task.timeout_s,
@@ -55,6 +62,7 @@ pub async fn explain(
             task.mem_size_mb,
             task.network_latency_ms,
             task.privileged,
+            task.volunteers,
         ),
     };
     Ok(explain_fit(&requirements, &nodes))

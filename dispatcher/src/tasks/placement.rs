@@ -11,9 +11,10 @@ use uuid::Uuid;
 use crate::dispatch::SessionHandle;
 use crate::state::AppState;
 
-/// What a function version needs of a node.
-pub(super) fn requirements(function: &FunctionSpec) -> Requirements {
+/// What a task of `account` running this function version needs of a node.
+pub(super) fn requirements(account: Uuid, function: &FunctionSpec) -> Requirements {
     Requirements {
+        account,
         lang: function.lang,
         capabilities: function.capabilities,
     }

@@ -14,7 +14,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::placement::{assignment, wire_request};
 use crate::db;
-use crate::db::assignments::{Assigned, Candidate};
+use crate::db::assignments::{Assigned, Candidate, Serving};
 use crate::dispatch::{reserved_memory, Metrics, SessionHandle};
 use crate::domain::function::capabilities_from_columns;
 use crate::state::AppState;
@@ -125,8 +125,15 @@ async fn claim_for(
         .iter()
         .map(|lang| lang.code().to_owned())
         .collect();
+    let mut accounts = offer.trust.pooled.clone();
+    accounts.push(offer.trust.owner);
+    let serving = Serving {
+        accounts: &accounts,
+        volunteer: offer.trust.volunteer,
+    };
     let mut tx = state.pool.begin().await?;
-    let candidates = db::assignments::lock_candidates(&mut tx, &langs, CANDIDATES_PER_PASS).await?;
+    let candidates =
+        db::assignments::lock_candidates(&mut tx, &langs, serving, CANDIDATES_PER_PASS).await?;
     // The node as it is when idle: a task that fits it then waits for this worker's credits.
     let mut idle = offer.clone();
     idle.free_slots = 1;
@@ -191,6 +198,7 @@ async fn claim_for(
 
 fn requirements_of(candidate: &Candidate) -> Option<Requirements> {
     Some(Requirements {
+        account: candidate.account_id,
         lang: Lang::from_code(&candidate.lang)?,
         capabilities: capabilities_from_columns(
             candidate.timeout_s,
@@ -198,6 +206,7 @@ fn requirements_of(candidate: &Candidate) -> Option<Requirements> {
             candidate.mem_size_mb,
             candidate.network_latency_ms,
             candidate.privileged,
+            candidate.volunteers,
         ),
     })
 }
@@ -218,6 +227,7 @@ fn frame(row: Assigned, lease_ms: u64) -> canopy_shared::protocol::Assignment {
             row.mem_size_mb,
             row.network_latency_ms,
             row.privileged,
+            row.volunteers,
         ),
     };
     let request = wire_request(

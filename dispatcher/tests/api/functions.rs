@@ -29,7 +29,7 @@ async fn create_then_get_returns_the_contract_shape(pool: PgPool) {
     );
     assert_eq!(
         body["capabilities"],
-        json!({"timeout": 10, "cpuCount": 0, "memSize": 0, "networkLatency": 0, "privileged": false})
+        json!({"timeout": 10, "cpuCount": 0, "memSize": 0, "networkLatency": 0, "privileged": false, "volunteers": false})
     );
     assert_eq!(
         body["metrics"],
@@ -302,8 +302,15 @@ async fn capabilities_are_set_partially_and_read_back(pool: PgPool) {
     let id = app.create_function(&user.token, "MyFunction", &[]).await;
     let path = format!("/v1/function/{id}/capabilities");
 
-    // The seed's example request.
+    // The seed's example request asks for privileged, which needs an admin's approval of the
+    // account (docs/security.md): refused whole until then.
     let body = json!({"timeout": 10, "cpuCount": 1, "memSize": 1024, "privileged": true});
+    let refused = app.post(&path, Some(&user.token), body.clone()).await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "PRIVILEGED_NOT_APPROVED").await;
+    sqlx::query("UPDATE accounts SET privileged_approved = true")
+        .execute(&app.pool)
+        .await
+        .expect("approved");
     assert_eq!(
         app.post(&path, Some(&user.token), body).await.status(),
         StatusCode::NO_CONTENT
@@ -316,7 +323,7 @@ async fn capabilities_are_set_partially_and_read_back(pool: PgPool) {
         .expect("json");
     assert_eq!(
         read,
-        json!({"timeout": 10, "cpuCount": 1, "memSize": 1024, "networkLatency": 0, "privileged": true})
+        json!({"timeout": 10, "cpuCount": 1, "memSize": 1024, "networkLatency": 0, "privileged": true, "volunteers": false})
     );
 
     // The table's spelling, networkLatency, and boundaries; omitted fields are kept.
@@ -338,7 +345,7 @@ async fn capabilities_are_set_partially_and_read_back(pool: PgPool) {
         .expect("json");
     assert_eq!(
         read,
-        json!({"timeout": 120, "cpuCount": 0, "memSize": 2048, "networkLatency": 50, "privileged": false})
+        json!({"timeout": 120, "cpuCount": 0, "memSize": 2048, "networkLatency": 50, "privileged": false, "volunteers": false})
     );
     let function: Value = app
         .get(&format!("/v1/function/{id}"), &user.token)

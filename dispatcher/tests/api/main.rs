@@ -15,5 +15,6 @@ mod reliability;
 mod security;
 mod tags;
 mod tasks;
+mod trust;
 mod twofa;
 mod validation;

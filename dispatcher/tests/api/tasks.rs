@@ -302,7 +302,10 @@ async fn results_are_202_while_pending_and_cancel_reaches_the_worker(pool: PgPoo
         .json()
         .await
         .expect("json");
-    assert_eq!(body["pendingReason"], "no node is connected");
+    assert_eq!(
+        body["pendingReason"],
+        "no node of this account or its pools is connected (capability volunteers is off)"
+    );
 
     let cancel = app
         .send(

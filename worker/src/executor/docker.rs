@@ -92,8 +92,34 @@ impl DockerEngine {
     }
 }
 
+/// What a `privileged` function gets (its account approved by an admin): root inside the
+/// container with Docker's default capability set, but never `--privileged` — seccomp, a
+/// read-only root, no-new-privileges and every limit stay (docs/security.md).
+const PRIVILEGED_CAPABILITIES: [&str; 14] = [
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "NET_BIND_SERVICE",
+    "NET_RAW",
+    "SYS_CHROOT",
+    "MKNOD",
+    "AUDIT_WRITE",
+    "SETFCAP",
+];
+
 /// The hardened container body for `spec`.
 pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
+    let (user, cap_add) = if spec.privileged {
+        let caps = PRIVILEGED_CAPABILITIES.map(str::to_owned).to_vec();
+        ("0:0", Some(caps))
+    } else {
+        ("65534:65534", None)
+    };
     let host_config = HostConfig {
         binds: Some(vec![format!("{}:/app:ro", spec.code_dir.display())]),
         memory: Some(spec.memory_bytes()),
@@ -101,6 +127,7 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         nano_cpus: Some(spec.nano_cpus()),
         pids_limit: Some(spec.pids_limit),
         cap_drop: Some(vec!["ALL".to_owned()]),
+        cap_add,
         security_opt: Some(vec!["no-new-privileges".to_owned()]),
         readonly_rootfs: Some(true),
         tmpfs: Some(HashMap::from([(
@@ -108,13 +135,13 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
             "rw,size=64m".to_owned(),
         )])),
         network_mode: Some(spec.network.clone()),
-        privileged: Some(spec.privileged),
+        privileged: Some(false),
         runtime: spec.runtime.clone(),
         ..Default::default()
     };
     ContainerCreateBody {
         image: Some(spec.image.clone()),
-        user: Some("65534:65534".to_owned()),
+        user: Some(user.to_owned()),
         env: Some(vec![format!("PORT={RUNNER_PORT}")]),
         labels: Some(spec.labels.clone()),
         host_config: Some(host_config),

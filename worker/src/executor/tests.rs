@@ -199,6 +199,38 @@ async fn containers_are_hardened_and_labelled() {
     assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
     assert_eq!(host.readonly_rootfs, Some(true));
     assert_eq!(body.user.as_deref(), Some("65534:65534"));
+    assert_eq!(host.privileged, Some(false));
+    assert_eq!(host.cap_add, None);
+}
+
+#[test]
+fn a_privileged_function_gets_root_and_default_capabilities_but_never_docker_privileged() {
+    let spec = ContainerSpec {
+        image: "canopy-runtime-python:1".to_owned(),
+        code_dir: std::path::PathBuf::from("/tmp/code"),
+        memory_mb: 256,
+        cpus: 1,
+        pids_limit: 128,
+        privileged: true,
+        network: "canopy-net".to_owned(),
+        runtime: None,
+        labels: std::collections::HashMap::new(),
+    };
+    let body = docker::container_body(&spec);
+    let host = body.host_config.expect("host config");
+    assert_eq!(body.user.as_deref(), Some("0:0"));
+    assert_eq!(host.privileged, Some(false));
+    assert_eq!(host.cap_drop, Some(vec!["ALL".to_owned()]));
+    let added = host.cap_add.expect("an explicit capability list");
+    assert!(added.contains(&"CHOWN".to_owned()));
+    assert!(!added
+        .iter()
+        .any(|cap| cap == "SYS_ADMIN" || cap == "NET_ADMIN"));
+    // Seccomp stays on (no `seccomp=unconfined`), escalation stays off, the root stays read-only.
+    let options = host.security_opt.expect("security options");
+    assert!(options.contains(&"no-new-privileges".to_owned()));
+    assert!(!options.iter().any(|option| option.contains("unconfined")));
+    assert_eq!(host.readonly_rootfs, Some(true));
 }
 
 #[tokio::test]

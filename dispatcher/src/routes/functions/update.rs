@@ -6,7 +6,7 @@ use super::{function_id, not_found, owned_tags};
 use crate::db;
 use crate::db::functions::CapabilityChange;
 use crate::domain::function::{SetCapabilities, UpdateFunction};
-use crate::error::ApiResult;
+use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, ValidJson};
 use crate::state::AppState;
 
@@ -96,7 +96,8 @@ pub async fn restore_function(
 
 /// Sets capabilities; fields left out keep their value. `privilaged` is accepted for `privileged`.
 #[utoipa::path(tag = "function", security(("bearer" = [])), params(("id" = String, Path)), request_body = SetCapabilities,
-    responses((status = 204), (status = 400, body = crate::error::Problem), (status = 404, description = "FUNCTION_NOT_FOUND")))]
+    responses((status = 204), (status = 400, body = crate::error::Problem),
+              (status = 403, description = "PRIVILEGED_NOT_APPROVED"), (status = 404, description = "FUNCTION_NOT_FOUND")))]
 #[post("/function/{id}/capabilities")]
 pub async fn set_capabilities(
     user: AuthUser,
@@ -114,8 +115,17 @@ pub async fn set_capabilities(
         mem_size_mb: to_i32(request.mem_size),
         network_latency_ms: to_i32(request.network_latency),
         privileged: request.privileged,
+        volunteers: request.volunteers,
     };
     let mut conn = state.pool.acquire().await?;
+    if request.privileged == Some(true)
+        && !db::trust::privileged_approved(&mut conn, user.account_id).await?
+    {
+        return Err(ApiError::forbidden(
+            "PRIVILEGED_NOT_APPROVED",
+            "privileged functions need an admin's approval of your account",
+        ));
+    }
     if !db::functions::update_capabilities(&mut conn, user.account_id, id, &change).await? {
         return Err(not_found(&path));
     }

@@ -85,6 +85,7 @@ pub fn capabilities(row: &FunctionRow) -> Capabilities {
         row.mem_size_mb,
         row.network_latency_ms,
         row.privileged,
+        row.volunteers,
     )
 }
 

@@ -35,6 +35,10 @@ fn replay(task_id: &str, output: TaskOutput) -> HttpResponse {
         let mut response = HttpResponse::build(status);
         response.insert_header(("X-Canopy-Task-Id", task_id.to_owned()));
         response.insert_header(("X-Canopy-Task-Status", output.status.as_str()));
+        // The body is whatever the function (or a worker) wrote: never let a browser run it
+        // with the API's origin.
+        response.insert_header(("X-Content-Type-Options", "nosniff"));
+        response.insert_header(("Content-Security-Policy", "sandbox; default-src 'none'"));
         if let Some(content_type) = output.response_content_type {
             response.insert_header((header::CONTENT_TYPE, content_type));
         }

@@ -70,6 +70,7 @@ fn capabilities_of(row: &TaskRow) -> Capabilities {
         row.mem_size_mb,
         row.network_latency_ms,
         row.privileged,
+        row.volunteers,
     )
 }
 
