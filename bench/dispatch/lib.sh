@@ -110,7 +110,7 @@ start_dispatcher() {
   local port i
   port=$(free_port)
   BASE=http://127.0.0.1:$port
-  RUST_LOG=warn "$DISPATCHER_BIN" --listen "127.0.0.1:$port" \
+  RUST_LOG=${CANOPY_BENCH_DISPATCHER_LOG:-warn} "$DISPATCHER_BIN" --listen "127.0.0.1:$port" \
     --database-url "postgres://canopy@127.0.0.1:$PG_PORT/canopy_bench" \
     --auth-auto-activate true ${MESSAGE_RATE:+--worker-message-rate "$MESSAGE_RATE"} "${DISPATCHER_ARGS[@]}" \
     >"$RUN/dispatcher.log" 2>&1 &

@@ -8,7 +8,7 @@ use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
 use crate::dispatch::{Completions, Metrics, Registry};
 use crate::settings::{AuthSettings, DispatchSettings};
-use crate::tasks::{Queues, Scheduler, TaskQueues};
+use crate::tasks::{FunctionSnapshots, Queues, Scheduler, TaskQueues};
 
 /// Shared application state.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub struct AppState {
     pub scheduler: Scheduler,
     /// Senders of the group commit and the worker-report writer.
     pub queues: TaskQueues,
+    /// Function snapshots the group commit remembers (re-checked by every insert).
+    pub snapshots: FunctionSnapshots,
 }
 
 impl AppState {
@@ -52,6 +54,7 @@ impl AppState {
             metrics: Metrics::default(),
             scheduler: Scheduler::default(),
             queues,
+            snapshots: FunctionSnapshots::default(),
         };
         (state, receivers)
     }

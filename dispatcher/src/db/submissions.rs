@@ -80,14 +80,16 @@ impl NewTasks {
     }
 }
 
-/// Inserts the batch in one statement (one commit). Tasks with a node start `assigned`, the
-/// others `queued`.
+/// Inserts the batch in one statement (one commit) and returns the ids inserted. Tasks with a
+/// node start `assigned`, the others `queued`. A row is inserted only if its function is still
+/// as its snapshot says (live, unpaused, the same build and capabilities): the snapshot may be
+/// one this replica remembered, and the ids left out name submissions to resolve again.
 pub async fn insert_batch(
     conn: &mut PgConnection,
     tasks: &NewTasks,
     lease_ms: i64,
-) -> sqlx::Result<()> {
-    sqlx::query!(
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar!(
         r#"INSERT INTO tasks (id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
                               network_latency_ms, privileged, request_method, request_query, request_headers,
                               request_content_type, request_body, priority, deadline,
@@ -104,7 +106,14 @@ pub async fn insert_batch(
                        $16::int2[], $17::timestamptz[], $18::uuid[], $20::uuid[], $21::bool[])
                 AS v(id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
                      network_latency_ms, privileged, method, query, headers, content_type, body,
-                     priority, deadline, node_id, session_id, volunteers)"#,
+                     priority, deadline, node_id, session_id, volunteers)
+           JOIN functions f ON f.id = v.function_id
+           WHERE f.account_id = v.account_id AND f.deleted_at IS NULL AND NOT f.paused
+             AND f.current_build_id = v.build_id AND f.lang = v.lang AND f.timeout_s = v.timeout_s
+             AND f.cpu_count = v.cpu_count AND f.mem_size_mb = v.mem_size_mb
+             AND f.network_latency_ms = v.network_latency_ms AND f.privileged = v.privileged
+             AND f.volunteers = v.volunteers
+           RETURNING id"#,
         &tasks.id,
         &tasks.account_id,
         &tasks.function_id,
@@ -127,7 +136,6 @@ pub async fn insert_batch(
         &tasks.session_id as &[Option<Uuid>],
         &tasks.volunteers
     )
-    .execute(conn)
-    .await?;
-    Ok(())
+    .fetch_all(conn)
+    .await
 }

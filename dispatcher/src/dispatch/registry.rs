@@ -157,13 +157,17 @@ impl SessionHandle {
         }
     }
 
-    /// Undoes a reservation whose task was never written (the commit failed): the credit comes back.
-    pub fn unreserve(&self, task: Uuid) {
-        if let Ok(mut state) = self.state.lock() {
-            if state.running.remove(&task).is_some() {
-                state.credits = state.credits.saturating_add(1);
-            }
+    /// Undoes a reservation whose task was never written: the credit comes back (use
+    /// `Registry::unreserve`, which also puts the connection back among the ready ones).
+    fn unreserve(&self, task: Uuid) -> bool {
+        let Ok(mut state) = self.state.lock() else {
+            return false;
+        };
+        let held = state.running.remove(&task).is_some();
+        if held {
+            state.credits = state.credits.saturating_add(1);
         }
+        held
     }
 
     /// Whether this connection holds `task` (it was assigned here and has not ended).
@@ -303,6 +307,21 @@ impl Registry {
             }
         }
         grew
+    }
+
+    /// Undoes a reservation at submit whose task was never written (the commit failed, or the
+    /// function changed): the credit comes back, and with it the connection's place among the
+    /// ready ones (the reservation may have taken its last credit).
+    pub fn unreserve(&self, handle: &Arc<SessionHandle>, task: Uuid) {
+        if handle.unreserve(task) {
+            if handle.credits() > 0 && !handle.close.is_cancelled() {
+                if let Ok(mut ready) = self.ready.write() {
+                    ready
+                        .entry(handle.node_id)
+                        .or_insert_with(|| Arc::clone(handle));
+                }
+            }
+        }
     }
 
     /// Returns credits a claim took and did not use.

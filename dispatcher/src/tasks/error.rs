@@ -12,6 +12,8 @@ pub enum TaskError {
     FunctionNotFound(Uuid),
     #[error("the function is paused")]
     FunctionPaused,
+    #[error("the function changed while the task was submitted")]
+    FunctionChanged,
     #[error("the function has no successful build")]
     NoRunner,
     #[error("the idempotency key was used for a different request")]

@@ -13,6 +13,7 @@ mod helpers;
 mod nodes;
 mod reliability;
 mod security;
+mod snapshots;
 mod tags;
 mod tasks;
 mod trust;

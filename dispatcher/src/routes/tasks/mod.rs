@@ -91,6 +91,10 @@ impl From<TaskError> for ApiError {
                 "FUNCTION_PAUSED",
                 "the function is paused; unpause it with togglePause",
             ),
+            TaskError::FunctionChanged => ApiError::conflict(
+                "FUNCTION_CHANGED",
+                "the function changed while the task was submitted; send it again",
+            ),
             TaskError::NoRunner => ApiError::conflict(
                 "NO_RUNNER",
                 "the function has no successful build yet; upload its code with POST /v1/build/{functionId}",

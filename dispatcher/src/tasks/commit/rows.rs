@@ -1,0 +1,127 @@
+//! One submission on its way into a group commit: resolved against its function's snapshot,
+//! placed on a worker with credits when one fits, and added to the batch's rows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use canopy_shared::protocol::FunctionSpec;
+use canopy_shared::Lang;
+use uuid::Uuid;
+
+use super::super::placement::{place, requirements};
+use super::super::submit::{Pending, Submission};
+use super::super::TaskError;
+use crate::db::submissions::{FunctionSnapshotRow, NewTasks};
+use crate::dispatch::SessionHandle;
+use crate::domain::function::capabilities_from_columns;
+use crate::state::AppState;
+
+/// A submission that passed its checks, on its way into the batch.
+pub(super) struct Accepted {
+    pub pending: Pending,
+    pub function: FunctionSpec,
+    pub session: Option<Arc<SessionHandle>>,
+}
+
+/// Checks a submission against its function's snapshot, places it, and adds its row.
+#[allow(clippy::result_large_err)]
+pub(super) fn accept(
+    state: &AppState,
+    snapshots: &HashMap<Uuid, FunctionSnapshotRow>,
+    pending: Pending,
+    rows: &mut NewTasks,
+) -> Result<Accepted, (Pending, TaskError)> {
+    let function = match resolve(snapshots, &pending.submission) {
+        Ok(function) => function,
+        Err(error) => return Err((pending, error)),
+    };
+    // Older queued tasks go first: place at submit only when none may be waiting.
+    let session = if state.scheduler.may_have_queued() {
+        None
+    } else {
+        place(
+            state,
+            pending.id,
+            &requirements(pending.submission.account_id, &function),
+        )
+    };
+    push_row(rows, &pending, &function, session.as_deref());
+    Ok(Accepted {
+        pending,
+        function,
+        session,
+    })
+}
+
+/// The function version a submission runs, or why it cannot run.
+fn resolve(
+    snapshots: &HashMap<Uuid, FunctionSnapshotRow>,
+    submission: &Submission,
+) -> Result<FunctionSpec, TaskError> {
+    let row = snapshots
+        .get(&submission.function_id)
+        .filter(|row| row.account_id == submission.account_id)
+        .ok_or(TaskError::FunctionNotFound(submission.function_id))?;
+    if row.paused {
+        return Err(TaskError::FunctionPaused);
+    }
+    let (Some(build_id), Some(sha256), Some(size), Some(lang)) = (
+        row.build_id,
+        row.artifact_sha256.clone(),
+        row.artifact_size,
+        Lang::from_code(&row.lang),
+    ) else {
+        return Err(TaskError::NoRunner);
+    };
+    Ok(FunctionSpec {
+        function_id: canopy_shared::format_id(row.id),
+        build_id: canopy_shared::format_id(build_id),
+        lang,
+        artifact_sha256: sha256,
+        artifact_size: u64::try_from(size).unwrap_or(0),
+        capabilities: capabilities_from_columns(
+            row.timeout_s,
+            row.cpu_count,
+            row.mem_size_mb,
+            row.network_latency_ms,
+            row.privileged,
+            row.volunteers,
+        ),
+    })
+}
+
+fn push_row(
+    rows: &mut NewTasks,
+    pending: &Pending,
+    function: &FunctionSpec,
+    session: Option<&SessionHandle>,
+) {
+    let submission = &pending.submission;
+    let request = &submission.request;
+    let capabilities = &function.capabilities;
+    let to_i32 = |value: u32| i32::try_from(value).unwrap_or(i32::MAX);
+    rows.id.push(pending.id);
+    rows.account_id.push(submission.account_id);
+    rows.function_id.push(submission.function_id);
+    rows.build_id
+        .push(canopy_shared::parse_id(&function.build_id).unwrap_or_default());
+    rows.lang.push(function.lang.code().to_owned());
+    rows.timeout_s.push(to_i32(capabilities.timeout));
+    rows.cpu_count.push(to_i32(capabilities.cpu_count));
+    rows.mem_size_mb.push(to_i32(capabilities.mem_size));
+    rows.network_latency_ms
+        .push(to_i32(capabilities.network_latency));
+    rows.privileged.push(capabilities.privileged);
+    rows.volunteers.push(capabilities.volunteers);
+    rows.method.push(request.method.clone());
+    rows.query.push(request.query.clone());
+    rows.headers
+        .push(serde_json::to_value(&request.headers).unwrap_or_default());
+    rows.content_type.push(request.content_type.clone());
+    rows.body.push(request.body.clone());
+    rows.priority.push(submission.priority);
+    rows.deadline.push(submission.deadline);
+    rows.node_id.push(session.map(|session| session.node_id));
+    rows.session_id
+        .push(session.map(|session| session.session_id));
+}
