@@ -313,13 +313,11 @@ impl Registry {
     /// function changed): the credit comes back, and with it the connection's place among the
     /// ready ones (the reservation may have taken its last credit).
     pub fn unreserve(&self, handle: &Arc<SessionHandle>, task: Uuid) {
-        if handle.unreserve(task) {
-            if handle.credits() > 0 && !handle.close.is_cancelled() {
-                if let Ok(mut ready) = self.ready.write() {
-                    ready
-                        .entry(handle.node_id)
-                        .or_insert_with(|| Arc::clone(handle));
-                }
+        if handle.unreserve(task) && handle.credits() > 0 && !handle.close.is_cancelled() {
+            if let Ok(mut ready) = self.ready.write() {
+                ready
+                    .entry(handle.node_id)
+                    .or_insert_with(|| Arc::clone(handle));
             }
         }
     }
