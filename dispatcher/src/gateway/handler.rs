@@ -64,25 +64,26 @@ pub(super) async fn handle(
             // What the attempt held is free now, whatever the database says of the result.
             session.release(task);
             let (attempt, kind) = outcome(result)?;
-            return report(state, session, task, attempt, kind)
+            return report(state, session, (task, attempt), held, kind)
                 .await
                 .map(|()| held);
         }
     };
     let held = session.holds(task);
-    report(state, session, task, attempt, kind).await?;
+    report(state, session, (task, attempt), held, kind).await?;
     Ok(held)
 }
 
 async fn report(
     state: &AppState,
     session: &Arc<SessionHandle>,
-    task: Uuid,
-    attempt: u32,
+    (task, attempt): (Uuid, u32),
+    held: bool,
     kind: ReportKind,
 ) -> Result<(), Refusal> {
     let report = Report {
         session: Arc::clone(session),
+        held,
         task,
         attempt: i32::try_from(attempt).unwrap_or(i32::MAX),
         at: chrono::Utc::now(),

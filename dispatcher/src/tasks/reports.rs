@@ -29,6 +29,9 @@ const WRITE_TRIES: u32 = 3;
 #[derive(Debug)]
 pub struct Report {
     pub session: Arc<SessionHandle>,
+    /// The connection held this attempt when the message arrived: a result then reaches this
+    /// replica's waiters at once, before it is written.
+    pub held: bool,
     pub task: Uuid,
     pub attempt: i32,
     pub at: DateTime<Utc>,
@@ -58,8 +61,17 @@ pub struct Finish {
     pub warm: bool,
 }
 
-/// Hands a report to the writer (waits only when the writer is far behind).
+/// Hands a report to the writer (waits only when the writer is far behind). The end of an
+/// attempt the connection holds goes to this replica's waiters first: delivery is at least
+/// once anyway, and the caller should not wait for the write (docs/decisions.md).
 pub async fn record_report(state: &AppState, report: Report) -> Result<(), TaskError> {
+    if let (true, ReportKind::Finished(finish)) = (report.held, &report.kind) {
+        if state.completions.is_awaited(report.task) {
+            state
+                .completions
+                .complete_early(report.task, output_of(finish));
+        }
+    }
     state
         .queues
         .reports
@@ -215,6 +227,12 @@ async fn write(state: &AppState, attempts: &[((Uuid, i32), Merged)]) -> sqlx::Re
             wake_waiters(state, *task, finish);
         }
     }
+    state.completions.settle(
+        attempts
+            .iter()
+            .filter(|(_, entry)| entry.finish.is_some())
+            .map(|((task, _), _)| *task),
+    );
     Ok(())
 }
 
@@ -243,23 +261,26 @@ fn push_finish(
     finishes.started_at.push(started_at);
 }
 
-/// Hands the committed output to this replica's waiters (other replicas' waiters are woken by
-/// the database's notification and read it).
+/// Hands the committed output to this replica's waiters that came after the early delivery
+/// (other replicas' waiters are woken by the database's notification and read it).
 fn wake_waiters(state: &AppState, task: Uuid, finish: &Finish) {
     if !state.completions.is_awaited(task) {
         return;
     }
-    let output = TaskOutput {
+    state
+        .completions
+        .complete(task, Ended::Output(Arc::new(output_of(finish))));
+}
+
+fn output_of(finish: &Finish) -> TaskOutput {
+    TaskOutput {
         status: finish.status,
         response_status: finish.response_status,
         response_content_type: finish.content_type.clone(),
         response_body: finish.body.clone(),
         error_kind: finish.error_kind.map(str::to_owned),
         error_message: finish.error_message.clone(),
-    };
-    state
-        .completions
-        .complete(task, Ended::Output(Arc::new(output)));
+    }
 }
 
 /// A report that changed nothing: stale (an older attempt, or one already ended) is counted

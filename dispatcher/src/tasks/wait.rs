@@ -52,6 +52,8 @@ async fn read(
     account_id: Uuid,
     task: Uuid,
 ) -> Result<Option<TaskOutput>, TaskError> {
+    // A result already handed to waiters here is read once it is written.
+    state.completions.written(task).await;
     let mut conn = state.pool.acquire().await?;
     Ok(db::tasks::output(&mut conn, account_id, task).await?)
 }

@@ -123,6 +123,8 @@ pub async fn get_task(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "TASK_NOT_FOUND", "task")?;
+    // Never older than what a `Prefer: wait` caller on this replica was just told.
+    state.completions.written(id).await;
     let mut conn = state.pool.acquire().await?;
     let row = db::tasks::find(&mut conn, user.account_id, id)
         .await?
