@@ -40,7 +40,7 @@ pub use scheduler::Scheduler;
 pub use snapshots::FunctionSnapshots;
 pub use status::TaskStatus;
 pub use submit::{submit, IdempotencyKey, Request, Submission, Submitted};
-pub use wait::wait;
+pub use wait::{submit_and_wait, wait};
 
 use crate::state::AppState;
 

@@ -66,7 +66,15 @@ pub(super) struct Pending {
 /// idempotency key are group-committed with whatever else arrived meanwhile; with a key, the
 /// key's claim and the task share one transaction of their own.
 pub async fn submit(state: &AppState, submission: Submission) -> Result<Submitted, TaskError> {
-    let id = canopy_shared::new_id();
+    submit_as(state, canopy_shared::new_id(), submission).await
+}
+
+/// `submit` with the id the new task gets (a waiter may subscribe to it first).
+pub(super) async fn submit_as(
+    state: &AppState,
+    id: Uuid,
+    submission: Submission,
+) -> Result<Submitted, TaskError> {
     let received = Instant::now();
     if submission.idempotency.is_some() {
         return commit::commit_idempotent(state, id, submission, received).await;

@@ -253,7 +253,12 @@ async fn a_node_downloads_code_only_while_it_holds_a_task_that_uses_it(pool: PgP
         .unwrap_or("");
     assert!(policy.starts_with("sandbox"), "policy {policy:?}");
 
-    // Finished: the node holds no task using the code any more.
+    // Finished (the task's view waits for the result's write): the node holds no task using
+    // the code any more.
+    assert_eq!(
+        task_view(&app, &alice.token, &task).await["status"],
+        "succeeded"
+    );
     assert_problem(
         download(alice_token).await,
         StatusCode::NOT_FOUND,

@@ -7,6 +7,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use sha2::{Digest, Sha256};
 
 use super::{replay, MAX_WAIT_S};
+use crate::db::tasks::TaskOutput;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{read_body, AuthUser};
 use crate::routes::path_id;
@@ -129,51 +130,44 @@ pub async fn create_task(
         priority: 0,
         deadline: None,
     };
-    let submitted = tasks::submit(&state, submission).await?;
+    let wait = preferred_wait(&req);
+    let (submitted, output) = match wait {
+        None => (tasks::submit(&state, submission).await?, None),
+        Some(seconds) => {
+            tasks::submit_and_wait(&state, submission, Duration::from_secs(seconds)).await?
+        }
+    };
     tracing::Span::current().record(
         "task.id",
         tracing::field::display(canopy_shared::format_id(submitted.id)),
     );
-    respond(&req, &state, user, submitted).await
+    respond(submitted, wait.map(|seconds| (seconds, output)))
 }
 
 /// 201 `{"id"}`, or with `Prefer: wait` the function's response (202 `{"id"}` if it is late).
-async fn respond(
-    req: &HttpRequest,
-    state: &AppState,
-    user: AuthUser,
+fn respond(
     submitted: Submitted,
+    waited: Option<(u64, Option<TaskOutput>)>,
 ) -> ApiResult<HttpResponse> {
     let id = submitted.id;
     let task_id = canopy_shared::format_id(id);
-    let mut response = match preferred_wait(req) {
+    let mut response = match waited {
         None => crate::routes::created(format!("/v1/task/{task_id}"), id),
-        Some(seconds) => {
-            let fresh = !submitted.replayed;
-            let output = tasks::wait(
-                state,
-                user.account_id,
-                id,
-                Duration::from_secs(seconds),
-                fresh,
-            )
-            .await?;
-            match output {
-                Some(output) if output.status.is_final() => {
-                    let mut response = replay(&task_id, output);
-                    response.headers_mut().insert(
-                        header::HeaderName::from_static("preference-applied"),
-                        header::HeaderValue::from_str(&format!("wait={seconds}"))
-                            .map_err(anyhow::Error::new)?,
-                    );
-                    response
-                }
-                _ => HttpResponse::Accepted()
-                    .insert_header((header::LOCATION, format!("/v1/task/{task_id}")))
-                    .insert_header((header::RETRY_AFTER, "1"))
-                    .json(serde_json::json!({ "id": task_id })),
+        Some((seconds, output)) => match output {
+            Some(output) if output.status.is_final() => {
+                let mut response = replay(&task_id, output);
+                response.headers_mut().insert(
+                    header::HeaderName::from_static("preference-applied"),
+                    header::HeaderValue::from_str(&format!("wait={seconds}"))
+                        .map_err(anyhow::Error::new)?,
+                );
+                response
             }
-        }
+            _ => HttpResponse::Accepted()
+                .insert_header((header::LOCATION, format!("/v1/task/{task_id}")))
+                .insert_header((header::RETRY_AFTER, "1"))
+                .json(serde_json::json!({ "id": task_id })),
+        },
     };
     if submitted.replayed {
         response.headers_mut().insert(
