@@ -100,6 +100,11 @@ pub struct AuthSettings {
     #[arg(long = "jwt-secret", env = "CANOPY_JWT_SECRET")]
     pub jwt_secret: Option<Secret>,
 
+    /// Token that `GET /metrics` requires (`Authorization: Bearer <token>`). When absent,
+    /// `/metrics` answers only clients on a loopback address.
+    #[arg(long = "metrics-token", env = "CANOPY_METRICS_TOKEN")]
+    pub metrics_token: Option<Secret>,
+
     /// Lifetime of an access token, in seconds.
     #[arg(
         long = "access-token-ttl-s",

@@ -1,6 +1,9 @@
 //! Liveness and readiness.
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::http::header;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+
+use crate::auth::secret;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -9,17 +12,51 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(healthz).service(readyz).service(metrics);
 }
 
-/// Prometheus metrics of this replica (counters of the dispatch path; no secrets).
-#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format")))]
+/// Prometheus metrics of this replica (counters of the dispatch path; no secrets). With
+/// `--metrics-token` the scraper sends it as a bearer token; without one, only loopback clients
+/// are answered (a local Prometheus or an SSH tunnel).
+#[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format"),
+    (status = 401, description = "METRICS_TOKEN_REQUIRED"), (status = 403, description = "METRICS_LOOPBACK_ONLY")))]
 #[get("/metrics")]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn metrics(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    allow_scrape(&req, &state)?;
+    Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
         .body(
             state
                 .metrics
                 .render(state.registry.len(), state.completions.len()),
-        )
+        ))
+}
+
+fn allow_scrape(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {
+    match &state.auth.metrics_token {
+        Some(expected) => {
+            let given = req
+                .headers()
+                .get(header::AUTHORIZATION)
+                .and_then(|value| value.to_str().ok())
+                .map(|value| value.strip_prefix("Bearer ").unwrap_or(value).trim())
+                .unwrap_or_default();
+            // Compare digests: equal length, no early exit on the secret's bytes.
+            if secret::digest(given) == secret::digest(expected.expose()) {
+                Ok(())
+            } else {
+                Err(ApiError::unauthorized(
+                    "METRICS_TOKEN_REQUIRED",
+                    "send the metrics token as `Authorization: Bearer <token>`",
+                ))
+            }
+        }
+        None if req.peer_addr().is_some_and(|addr| addr.ip().is_loopback()) => Ok(()),
+        None => Err(ApiError::forbidden(
+            "METRICS_LOOPBACK_ONLY",
+            "without --metrics-token, /metrics answers only loopback clients",
+        )),
+    }
 }
 
 /// The process is up.

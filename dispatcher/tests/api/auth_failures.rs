@@ -256,3 +256,38 @@ async fn a_successful_login_resets_the_email_counter(pool: PgPool) {
         StatusCode::OK
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn an_attacker_elsewhere_never_locks_the_owner_out_and_delays_grow(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.signup("victim@example.com").await;
+    // The attacker's requests come from another loopback address.
+    let attacker = reqwest::Client::builder()
+        .local_address(Some("127.0.0.2".parse().expect("address")))
+        .build()
+        .expect("client");
+    let guess = |password: String| {
+        let request = attacker
+            .post(app.url("/v1/auth/login"))
+            .json(&serde_json::json!({"email": "victim@example.com", "password": password}));
+        async move { request.send().await.expect("sent") }
+    };
+    for attempt in 0..5 {
+        let response = guess(format!("Guess{attempt}!x")).await;
+        assert_problem(response, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
+    }
+    // The attacker now waits; even the right password is refused from there for the moment.
+    let limited = guess(PASSWORD.to_owned()).await;
+    assert_eq!(limited.headers()["retry-after"], "1");
+    assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
+    // The owner, from their own address, is not affected.
+    let owner = app.login("victim@example.com", PASSWORD, None).await;
+    assert_eq!(owner.status(), StatusCode::OK);
+    // The delay is short and grows: after it, one more wrong guess costs 2 s.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let response = guess("Again!x1".to_owned()).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED, "INVALID_CREDENTIALS").await;
+    let limited = guess("Again!x2".to_owned()).await;
+    assert_eq!(limited.headers()["retry-after"], "2");
+    assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
+}

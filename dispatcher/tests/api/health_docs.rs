@@ -76,3 +76,36 @@ async fn the_openapi_document_lists_every_endpoint_and_docs_render_it(pool: PgPo
     assert_eq!(docs.status(), StatusCode::OK);
     assert!(docs.text().await.expect("html").contains("/openapi.json"));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn metrics_need_the_metrics_token_when_one_is_set(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |settings| {
+        settings.auth.metrics_token = Some(canopy_dispatcher::settings::Secret::new(
+            "scrape-me-0123456789",
+        ));
+    })
+    .await;
+    let scrape = |token: Option<&'static str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        async move { request.send().await.expect("sent") }
+    };
+    assert_problem(
+        scrape(None).await,
+        StatusCode::UNAUTHORIZED,
+        "METRICS_TOKEN_REQUIRED",
+    )
+    .await;
+    assert_problem(
+        scrape(Some("guess")).await,
+        StatusCode::UNAUTHORIZED,
+        "METRICS_TOKEN_REQUIRED",
+    )
+    .await;
+    let scraped = scrape(Some("scrape-me-0123456789")).await;
+    assert_eq!(scraped.status(), StatusCode::OK);
+    let text = scraped.text().await.expect("text");
+    assert!(text.contains("canopy_"), "{text}");
+}

@@ -57,14 +57,16 @@ impl TaskRunner for NoopRunner {
         };
         // A zero-length timer still waits for the timer wheel's next 1 ms tick.
         if self.delay.is_zero() {
-            return noop_result(assignment, answer, started);
+            let outcome = if cancel.is_cancelled() {
+                cancelled()
+            } else {
+                answer
+            };
+            return noop_result(assignment, outcome, started);
         }
         let outcome = tokio::select! {
             biased;
-            _ = cancel.cancelled() => Outcome::Failed {
-                message: "cancelled".into(),
-                retryable: true,
-            },
+            _ = cancel.cancelled() => cancelled(),
             _ = tokio::time::sleep(self.delay) => answer,
         };
         noop_result(assignment, outcome, started)
@@ -72,6 +74,13 @@ impl TaskRunner for NoopRunner {
 
     fn warm_functions(&self) -> Vec<String> {
         Vec::new()
+    }
+}
+
+fn cancelled() -> Outcome {
+    Outcome::Failed {
+        message: "cancelled".into(),
+        retryable: true,
     }
 }
 

@@ -22,8 +22,10 @@ pub struct AccessToken {
     pub token_type: &'static str,
 }
 
-/// Logs in with email and password, plus `twofa` when 2FA is on. Failed attempts are limited per
-/// email and per client address.
+/// Logs in with email and password, plus `twofa` when 2FA is on. Failed attempts slow down the
+/// client address that makes them, per email and overall, with growing delays (`lockout_wait_s`):
+/// an attacker elsewhere never locks the account's owner out, and a shared address is delayed,
+/// not locked for the whole window.
 #[utoipa::path(tag = "auth", request_body = Login,
     responses((status = 200, body = super::TokenPair),
               (status = 401, description = "INVALID_CREDENTIALS, TWOFA_REQUIRED or INVALID_TWOFA"),
@@ -45,17 +47,25 @@ pub async fn login(
     let limits = &state.auth;
     let mut conn = state.pool.acquire().await?;
 
-    let (by_email, by_addr) =
+    let (pair, addr) =
         db::login_failures::count_recent(&mut conn, &email, &client_addr, limits.login_window_s)
             .await?;
-    if by_email >= limits.login_max_failures_per_email
-        || by_addr >= limits.login_max_failures_per_addr
-    {
-        tracing::warn!(client.addr = %client_addr, "login rate limit reached");
+    let wait_s = lockout_wait_s(
+        pair,
+        limits.login_max_failures_per_email,
+        limits.login_window_s,
+    )
+    .max(lockout_wait_s(
+        addr,
+        limits.login_max_failures_per_addr,
+        limits.login_window_s,
+    ));
+    if wait_s > 0 {
+        tracing::warn!(client.addr = %client_addr, wait_s, "login rate limit reached");
         return Err(ApiError::too_many_requests(
             "TOO_MANY_ATTEMPTS",
-            "too many failed logins; wait before trying again",
-            limits.login_window_s.unsigned_abs(),
+            "too many failed logins from this address; wait before trying again",
+            wait_s,
         ));
     }
 
@@ -103,7 +113,7 @@ pub async fn login(
             ));
         }
     }
-    db::login_failures::clear_email(&mut conn, &email).await?;
+    db::login_failures::clear_pair(&mut conn, &email, &client_addr).await?;
     let pair = issue_pair(
         &state,
         &mut conn,
@@ -114,6 +124,24 @@ pub async fn login(
     .await?;
     tracing::info!(account.id = %canopy_shared::format_id(account.id), "login");
     Ok(HttpResponse::Ok().json(pair))
+}
+
+/// Seconds to wait before the next try after `failures`: none up to `allowed` failures, then 1 s
+/// after the last failure, doubling with each further failure, at most the window.
+fn lockout_wait_s(failures: db::login_failures::Failures, allowed: i64, window_s: i64) -> u64 {
+    if failures.count < allowed {
+        return 0;
+    }
+    let doublings = u32::try_from(failures.count - allowed)
+        .unwrap_or(u32::MAX)
+        .min(20);
+    let delay_s = (1u64 << doublings).min(window_s.unsigned_abs()) as f64;
+    let left = delay_s - failures.since_last_s;
+    if left > 0.0 {
+        left.ceil() as u64
+    } else {
+        0
+    }
 }
 
 /// Trades a refresh token for a new pair. Each refresh token works once; presenting a used one
@@ -177,4 +205,31 @@ pub async fn api_key_login(
         access_token,
         token_type: "Bearer",
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::lockout_wait_s;
+    use crate::db::login_failures::Failures;
+
+    fn after(count: i64, since_last_s: f64) -> u64 {
+        lockout_wait_s(
+            Failures {
+                count,
+                since_last_s,
+            },
+            5,
+            900,
+        )
+    }
+
+    #[test]
+    fn delays_start_at_the_limit_double_and_are_capped_by_the_window() {
+        assert_eq!(after(4, 0.0), 0);
+        assert_eq!(after(5, 0.0), 1);
+        assert_eq!(after(6, 0.5), 2);
+        assert_eq!(after(8, 0.0), 8);
+        assert_eq!(after(8, 8.5), 0);
+        assert_eq!(after(40, 0.0), 900);
+    }
 }
