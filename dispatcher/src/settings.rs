@@ -294,6 +294,13 @@ impl Settings {
             (1..=64).contains(&self.dispatch.committers),
             "--committers must be between 1 and 64"
         );
+        let result_frame = canopy_shared::protocol::result_frame_bytes(
+            canopy_shared::protocol::MAX_RESPONSE_BYTES,
+        );
+        anyhow::ensure!(
+            self.dispatch.max_frame_bytes >= result_frame,
+            "--max-frame-bytes must be at least {result_frame}: a result with the largest response must fit"
+        );
         if let Some(secret) = &self.auth.jwt_secret {
             anyhow::ensure!(
                 secret.expose().len() >= 32,

@@ -13,6 +13,19 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// Largest frame either side accepts (bodies are capped well below this).
 pub const MAX_FRAME_BYTES: usize = 16 * 1024 * 1024;
 
+/// Largest function response body, bytes, on both sides: the worker fails a task whose
+/// response is larger (`RESPONSE_TOO_LARGE`, not retried) instead of sending it, and the
+/// dispatcher refuses a `result` that carries more.
+pub const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
+
+/// A `result` frame: the body in base64 plus room for the rest of the message.
+pub const fn result_frame_bytes(body_bytes: usize) -> usize {
+    body_bytes.div_ceil(3) * 4 + 64 * 1024
+}
+
+// The largest response always fits the default frame limit.
+const _: () = assert!(result_frame_bytes(MAX_RESPONSE_BYTES) <= MAX_FRAME_BYTES);
+
 /// Messages a worker sends.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase")]

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use canopy_shared::protocol::{decode_body, Outcome, TaskResult, WorkerMessage};
+use canopy_shared::protocol::{
+    decode_body, Outcome, TaskResult, WorkerMessage, MAX_RESPONSE_BYTES,
+};
 use uuid::Uuid;
 
 use super::session::Refusal;
@@ -11,9 +13,6 @@ use crate::dispatch::SessionHandle;
 use crate::state::AppState;
 use crate::tasks::reports::Finish;
 use crate::tasks::{self, Report, ReportKind, TaskStatus};
-
-/// Largest function response stored, bytes (the body travels base64 in one frame).
-const MAX_RESPONSE_BYTES: usize = 10 * 1024 * 1024;
 
 /// Handles one message; `Ok(true)` when it was about an attempt this connection holds (or
 /// granted credits it had room for), so it does not spend the flood budget.

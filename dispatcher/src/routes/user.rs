@@ -1,12 +1,12 @@
 //! `/v1/user`: the caller's account, password and API keys. Secrets are shown once, when created.
 
-use actix_web::{delete, get, post, put, web, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::{account_gone, check_twofa};
+use super::auth::{account_gone, check_twofa, Attempt};
 use super::path_id;
 use crate::auth::{password, secret};
 use crate::db;
@@ -98,16 +98,20 @@ pub async fn get_user(user: AuthUser, state: web::Data<AppState>) -> ApiResult<H
               (status = 403, description = "INVALID_CURRENT_PASSWORD, TWOFA_REQUIRED or INVALID_TWOFA")))]
 #[put("/user/password")]
 pub async fn change_password(
+    req: HttpRequest,
     user: AuthUser,
     state: web::Data<AppState>,
     body: ValidJson<ChangePassword>,
 ) -> ApiResult<HttpResponse> {
     let request = body.0;
+    let attempt = Attempt::reverify(&req, user.account_id);
     let mut conn = state.pool.acquire().await?;
+    attempt.guard(&mut conn, &state.auth).await?;
     let account = db::accounts::find_by_id(&mut conn, user.account_id)
         .await?
         .ok_or_else(account_gone)?;
     if !password::verify_blocking(request.current_password, account.password_hash.clone()).await {
+        attempt.failed(&mut conn, &state.auth).await?;
         return Err(ApiError::forbidden(
             "INVALID_CURRENT_PASSWORD",
             "the current password is wrong",
@@ -121,12 +125,14 @@ pub async fn change_password(
             ));
         };
         if !check_twofa(&mut conn, account.id, seed, code).await? {
+            attempt.failed(&mut conn, &state.auth).await?;
             return Err(ApiError::forbidden(
                 "INVALID_TWOFA",
                 "the 2FA code is wrong, expired or already used",
             ));
         }
     }
+    attempt.succeeded(&mut conn).await?;
     let new_hash = password::hash_blocking(request.password).await?;
     let mut tx = state.pool.begin().await?;
     db::accounts::set_password(&mut tx, account.id, &new_hash).await?;

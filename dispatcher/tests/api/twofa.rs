@@ -186,3 +186,35 @@ async fn turning_2fa_off_needs_a_valid_code(pool: PgPool) {
         .await;
     assert_problem(again, StatusCode::CONFLICT, "TWOFA_NOT_ENABLED").await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn guessing_2fa_codes_or_the_current_password_once_signed_in_is_slowed_down(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let user = app.signup("dev@example.com").await;
+    let seed = enable(&app, &user).await;
+    // A stolen access token alone cannot brute-force the code that turns 2FA off.
+    let wrong = || {
+        app.send(
+            Method::DELETE,
+            "/v1/auth/2FA",
+            Some(&user.token),
+            Some(json!({"code": "000000"})),
+        )
+    };
+    for _ in 0..5 {
+        assert_problem(wrong().await, StatusCode::FORBIDDEN, "INVALID_TWOFA").await;
+    }
+    let limited = wrong().await;
+    assert_eq!(limited.headers()["retry-after"], "1");
+    assert_problem(limited, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
+    // The same counter covers the current password on a password change.
+    let change = app
+        .send(
+            Method::PUT,
+            "/v1/user/password",
+            Some(&user.token),
+            Some(json!({"currentPassword": PASSWORD, "password": "N3w!passw0rd", "twofa": code(&seed, 0)})),
+        )
+        .await;
+    assert_problem(change, StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS").await;
+}

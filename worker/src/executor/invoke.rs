@@ -4,15 +4,15 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use canopy_shared::protocol::{decode_body, encode_body, Outcome, TaskRequest, MAX_FRAME_BYTES};
+use canopy_shared::protocol::{decode_body, encode_body, Outcome, TaskRequest};
 use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 
 /// Readiness path of the runner (`docs/runtime-contract.md`).
 pub const HEALTH_PATH: &str = "/__canopy/health";
 /// Header carrying a raised handler's message.
 pub const ERROR_HEADER: &str = "x-canopy-error";
-/// Largest response body that still fits a `result` frame once base64-encoded.
-pub const MAX_RESPONSE_BYTES: usize = MAX_FRAME_BYTES / 4 * 3 - 64 * 1024;
+/// Largest response body the dispatcher accepts (one limit for both sides).
+pub use canopy_shared::protocol::MAX_RESPONSE_BYTES;
 /// Delay between readiness probes.
 const PROBE_EVERY: Duration = Duration::from_millis(5);
 
@@ -36,7 +36,7 @@ pub enum InvokeError {
     BadRequest(String),
     #[error("the runner did not answer: {0}")]
     Transport(String),
-    #[error("the response body is larger than {MAX_RESPONSE_BYTES} bytes")]
+    #[error("RESPONSE_TOO_LARGE: the response body is larger than {MAX_RESPONSE_BYTES} bytes")]
     TooLarge,
 }
 
@@ -141,3 +141,7 @@ pub async fn invoke(
         error,
     })
 }
+
+#[cfg(test)]
+#[path = "invoke_tests.rs"]
+mod tests;

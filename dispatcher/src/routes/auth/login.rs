@@ -4,6 +4,7 @@ use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::attempts::Attempt;
 use super::session::{check_twofa, invalid_refresh, issue_pair};
 use crate::auth::{password, secret};
 use crate::db;
@@ -23,7 +24,7 @@ pub struct AccessToken {
 }
 
 /// Logs in with email and password, plus `twofa` when 2FA is on. Failed attempts slow down the
-/// client address that makes them, per email and overall, with growing delays (`lockout_wait_s`):
+/// client address that makes them, per email and overall, with growing delays (`attempts`):
 /// an attacker elsewhere never locks the account's owner out, and a shared address is delayed,
 /// not locked for the whole window.
 #[utoipa::path(tag = "auth", request_body = Login,
@@ -40,34 +41,10 @@ pub async fn login(
 ) -> ApiResult<HttpResponse> {
     let request = body.0;
     let email = request.email.trim().to_lowercase();
-    let client_addr = req
-        .peer_addr()
-        .map(|addr| addr.ip().to_string())
-        .unwrap_or_else(|| "unknown".to_owned());
     let limits = &state.auth;
+    let attempt = Attempt::login(&req, &email);
     let mut conn = state.pool.acquire().await?;
-
-    let (pair, addr) =
-        db::login_failures::count_recent(&mut conn, &email, &client_addr, limits.login_window_s)
-            .await?;
-    let wait_s = lockout_wait_s(
-        pair,
-        limits.login_max_failures_per_email,
-        limits.login_window_s,
-    )
-    .max(lockout_wait_s(
-        addr,
-        limits.login_max_failures_per_addr,
-        limits.login_window_s,
-    ));
-    if wait_s > 0 {
-        tracing::warn!(client.addr = %client_addr, wait_s, "login rate limit reached");
-        return Err(ApiError::too_many_requests(
-            "TOO_MANY_ATTEMPTS",
-            "too many failed logins from this address; wait before trying again",
-            wait_s,
-        ));
-    }
+    attempt.guard(&mut conn, limits).await?;
 
     let account = db::accounts::find_by_email(&mut conn, &email).await?;
     let stored_hash = account
@@ -79,8 +56,7 @@ pub async fn login(
     let account = match account {
         Some(account) if password_ok => account,
         _ => {
-            db::login_failures::record(&mut conn, &email, &client_addr, limits.login_window_s)
-                .await?;
+            attempt.failed(&mut conn, limits).await?;
             return Err(ApiError::unauthorized(
                 "INVALID_CREDENTIALS",
                 "the email or password is wrong",
@@ -105,15 +81,14 @@ pub async fn login(
             ));
         };
         if !check_twofa(&mut conn, account.id, seed, code).await? {
-            db::login_failures::record(&mut conn, &email, &client_addr, limits.login_window_s)
-                .await?;
+            attempt.failed(&mut conn, limits).await?;
             return Err(ApiError::unauthorized(
                 "INVALID_TWOFA",
                 "the 2FA code is wrong, expired or already used",
             ));
         }
     }
-    db::login_failures::clear_pair(&mut conn, &email, &client_addr).await?;
+    attempt.succeeded(&mut conn).await?;
     let pair = issue_pair(
         &state,
         &mut conn,
@@ -124,24 +99,6 @@ pub async fn login(
     .await?;
     tracing::info!(account.id = %canopy_shared::format_id(account.id), "login");
     Ok(HttpResponse::Ok().json(pair))
-}
-
-/// Seconds to wait before the next try after `failures`: none up to `allowed` failures, then 1 s
-/// after the last failure, doubling with each further failure, at most the window.
-fn lockout_wait_s(failures: db::login_failures::Failures, allowed: i64, window_s: i64) -> u64 {
-    if failures.count < allowed {
-        return 0;
-    }
-    let doublings = u32::try_from(failures.count - allowed)
-        .unwrap_or(u32::MAX)
-        .min(20);
-    let delay_s = (1u64 << doublings).min(window_s.unsigned_abs()) as f64;
-    let left = delay_s - failures.since_last_s;
-    if left > 0.0 {
-        left.ceil() as u64
-    } else {
-        0
-    }
 }
 
 /// Trades a refresh token for a new pair. Each refresh token works once; presenting a used one
@@ -205,31 +162,4 @@ pub async fn api_key_login(
         access_token,
         token_type: "Bearer",
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::lockout_wait_s;
-    use crate::db::login_failures::Failures;
-
-    fn after(count: i64, since_last_s: f64) -> u64 {
-        lockout_wait_s(
-            Failures {
-                count,
-                since_last_s,
-            },
-            5,
-            900,
-        )
-    }
-
-    #[test]
-    fn delays_start_at_the_limit_double_and_are_capped_by_the_window() {
-        assert_eq!(after(4, 0.0), 0);
-        assert_eq!(after(5, 0.0), 1);
-        assert_eq!(after(6, 0.5), 2);
-        assert_eq!(after(8, 0.0), 8);
-        assert_eq!(after(8, 8.5), 0);
-        assert_eq!(after(40, 0.0), 900);
-    }
 }

@@ -1,5 +1,6 @@
 //! `/v1/auth/*`: register, activate, login, refresh, API key exchange and 2FA.
 
+pub(super) mod attempts;
 pub(super) mod login;
 pub(super) mod register;
 pub(super) mod session;
@@ -7,6 +8,7 @@ pub(super) mod twofa;
 
 use actix_web::web;
 
+pub(crate) use attempts::Attempt;
 pub(crate) use session::{check_twofa, TokenPair};
 pub(crate) use twofa::account_gone;
 

@@ -1,7 +1,8 @@
 //! Turning TOTP two-factor login on and off.
 
-use actix_web::{delete, post, web, HttpResponse};
+use actix_web::{delete, post, web, HttpRequest, HttpResponse};
 
+use super::attempts::Attempt;
 use super::session::check_twofa;
 use crate::auth::totp;
 use crate::db;
@@ -38,11 +39,14 @@ pub async fn start_twofa(user: AuthUser, state: web::Data<AppState>) -> ApiResul
               (status = 409, description = "TWOFA_NOT_STARTED")))]
 #[post("/auth/verify2FA")]
 pub async fn verify_twofa(
+    req: HttpRequest,
     user: AuthUser,
     state: web::Data<AppState>,
     body: ValidJson<TwofaCode>,
 ) -> ApiResult<HttpResponse> {
+    let attempt = Attempt::reverify(&req, user.account_id);
     let mut conn = state.pool.acquire().await?;
+    attempt.guard(&mut conn, &state.auth).await?;
     let account = db::accounts::find_by_id(&mut conn, user.account_id)
         .await?
         .ok_or_else(account_gone)?;
@@ -54,8 +58,10 @@ pub async fn verify_twofa(
     };
     let step = totp::matching_step(&seed, body.0.code.trim(), chrono::Utc::now().timestamp());
     let Some(step) = step else {
+        attempt.failed(&mut conn, &state.auth).await?;
         return Err(invalid_code());
     };
+    attempt.succeeded(&mut conn).await?;
     if !db::accounts::enable_twofa(&mut conn, user.account_id, &seed, step).await? {
         return Err(ApiError::conflict(
             "TWOFA_NOT_STARTED",
@@ -71,11 +77,14 @@ pub async fn verify_twofa(
               (status = 409, description = "TWOFA_NOT_ENABLED")))]
 #[delete("/auth/2FA")]
 pub async fn disable_twofa(
+    req: HttpRequest,
     user: AuthUser,
     state: web::Data<AppState>,
     body: ValidJson<TwofaCode>,
 ) -> ApiResult<HttpResponse> {
+    let attempt = Attempt::reverify(&req, user.account_id);
     let mut conn = state.pool.acquire().await?;
+    attempt.guard(&mut conn, &state.auth).await?;
     let account = db::accounts::find_by_id(&mut conn, user.account_id)
         .await?
         .ok_or_else(account_gone)?;
@@ -83,8 +92,10 @@ pub async fn disable_twofa(
         return Err(ApiError::conflict("TWOFA_NOT_ENABLED", "2FA is not on"));
     };
     if !check_twofa(&mut conn, user.account_id, &seed, &body.0.code).await? {
+        attempt.failed(&mut conn, &state.auth).await?;
         return Err(invalid_code());
     }
+    attempt.succeeded(&mut conn).await?;
     db::accounts::disable_twofa(&mut conn, user.account_id).await?;
     Ok(HttpResponse::NoContent().finish())
 }
