@@ -36,9 +36,18 @@ impl Application {
         tasks::requeue::register_replica(&state)
             .await
             .context("while registering this replica")?;
+        state
+            .revocations
+            .reload(&state.pool, state.tokens.ttl_s())
+            .await
+            .context("while reading revoked sessions")?;
         let shutdown = CancellationToken::new();
         tasks::spawn_loops(&state, queues, &shutdown);
         tokio::spawn(listener::run(Arc::clone(&state), shutdown.clone()));
+        tokio::spawn(listener::reload_revocations_periodically(
+            Arc::clone(&state),
+            shutdown.clone(),
+        ));
         let data = web::Data::from(Arc::clone(&state));
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("while binding {}", settings.listen))?;

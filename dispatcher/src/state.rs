@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
+use crate::auth::revocations::Revocations;
 use crate::dispatch::{Completions, Metrics, Registry};
 use crate::settings::{AuthSettings, DispatchSettings};
 use crate::tasks::{FunctionSnapshots, Queues, Scheduler, TaskQueues};
@@ -15,6 +16,8 @@ use crate::tasks::{FunctionSnapshots, Queues, Scheduler, TaskQueues};
 pub struct AppState {
     pub pool: PgPool,
     pub tokens: TokenKeys,
+    /// Logins and API keys whose access tokens are refused before they expire.
+    pub revocations: Revocations,
     pub mailer: Mailer,
     pub auth: AuthSettings,
     pub dispatch: DispatchSettings,
@@ -45,6 +48,7 @@ impl AppState {
         let state = AppState {
             pool,
             tokens,
+            revocations: Revocations::default(),
             mailer,
             auth,
             dispatch,

@@ -17,6 +17,10 @@ pub struct Claims {
     pub exp: i64,
     pub iss: String,
     pub jti: String,
+    /// The login (refresh-token family) or API key the token came from; revoking it revokes
+    /// the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// Why a presented token was refused.
@@ -58,8 +62,8 @@ impl TokenKeys {
         self.ttl_s
     }
 
-    /// A signed token for the account.
-    pub fn issue(&self, account_id: Uuid, role: &str) -> anyhow::Result<String> {
+    /// A signed token for the account, from `session` (a login or an API key).
+    pub fn issue(&self, account_id: Uuid, role: &str, session: Uuid) -> anyhow::Result<String> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: canopy_shared::format_id(account_id),
@@ -68,6 +72,7 @@ impl TokenKeys {
             exp: now + self.ttl_s,
             iss: ISSUER.to_owned(),
             jti: canopy_shared::format_id(canopy_shared::new_id()),
+            sid: Some(canopy_shared::format_id(session)),
         };
         Ok(jsonwebtoken::encode(
             &Header::new(Algorithm::HS256),
@@ -99,7 +104,7 @@ mod tests {
     fn an_issued_token_verifies_with_the_same_key_only() -> anyhow::Result<()> {
         let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", 3600);
         let account = canopy_shared::new_id();
-        let token = keys.issue(account, "user")?;
+        let token = keys.issue(account, "user", canopy_shared::new_id())?;
         let claims = keys.verify(&token).map_err(anyhow::Error::new)?;
         assert_eq!(claims.sub, canopy_shared::format_id(account));
         assert_eq!(claims.exp - claims.iat, 3600);
@@ -111,7 +116,7 @@ mod tests {
     #[test]
     fn an_expired_token_is_reported_as_expired() -> anyhow::Result<()> {
         let keys = TokenKeys::new(b"0123456789abcdef0123456789abcdef", -10);
-        let token = keys.issue(canopy_shared::new_id(), "user")?;
+        let token = keys.issue(canopy_shared::new_id(), "user", canopy_shared::new_id())?;
         assert_eq!(keys.verify(&token).err(), Some(TokenError::Expired));
         Ok(())
     }

@@ -1,8 +1,10 @@
-//! Credentials: password hashing, access tokens, TOTP, random secrets and the mailer.
-//! Pure logic with no HTTP or SQL, so each piece is unit-tested on its own.
+//! Credentials: password hashing, access tokens, TOTP, random secrets and the mailer — pure logic
+//! with no HTTP or SQL, each unit-tested on its own — and the revoked sessions every access token
+//! is checked against (read through `db`).
 
 pub mod jwt;
 pub mod mailer;
 pub mod password;
+pub mod revocations;
 pub mod secret;
 pub mod totp;

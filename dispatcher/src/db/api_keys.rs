@@ -59,19 +59,19 @@ pub async fn revoke(conn: &mut PgConnection, account_id: Uuid, id: Uuid) -> sqlx
     Ok(result.rows_affected() == 1)
 }
 
-/// The account (id, role) owning a live key, recording its use.
+/// The account (id, role) owning a live key, and the key's id, recording its use.
 pub async fn authenticate(
     conn: &mut PgConnection,
     key_hash: &[u8],
-) -> sqlx::Result<Option<(Uuid, String)>> {
+) -> sqlx::Result<Option<(Uuid, String, Uuid)>> {
     let row = sqlx::query!(
         "UPDATE api_keys k SET last_used_at = now()
          FROM accounts a
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND a.id = k.account_id AND a.activated_at IS NOT NULL
-         RETURNING a.id, a.role",
+         RETURNING a.id, a.role, k.id AS key_id",
         key_hash
     )
     .fetch_optional(conn)
     .await?;
-    Ok(row.map(|row| (row.id, row.role)))
+    Ok(row.map(|row| (row.id, row.role, row.key_id)))
 }

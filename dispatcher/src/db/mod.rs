@@ -13,6 +13,7 @@ pub mod nodes;
 pub mod refresh_tokens;
 pub mod reports;
 pub mod requeue;
+pub mod revocations;
 pub mod secrets;
 pub mod submissions;
 pub mod tags;

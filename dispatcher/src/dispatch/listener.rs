@@ -12,7 +12,12 @@ use uuid::Uuid;
 use super::Ended;
 use crate::state::AppState;
 
-const CHANNELS: [&str; 3] = ["canopy_tasks", "canopy_finished", "canopy_nodes"];
+const CHANNELS: [&str; 4] = [
+    "canopy_tasks",
+    "canopy_finished",
+    "canopy_nodes",
+    "canopy_revoked",
+];
 
 pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
     let mut outage_logged = false;
@@ -42,6 +47,7 @@ pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
         }
         // Anything may have happened while nobody listened.
         state.scheduler.wake();
+        reload_revocations(&state);
         loop {
             let notification = tokio::select! {
                 _ = shutdown.cancelled() => return,
@@ -66,6 +72,7 @@ fn handle(state: &Arc<AppState>, channel: &str, payload: &str) {
     match channel {
         "canopy_tasks" => state.scheduler.wake(),
         "canopy_finished" => payload.split(',').for_each(|entry| finished(state, entry)),
+        "canopy_revoked" => reload_revocations(state),
         "canopy_nodes" => {
             if let Some(target) = payload.strip_prefix("trust:") {
                 super::trust::refresh_later(Arc::clone(state), target);
@@ -79,6 +86,28 @@ fn handle(state: &Arc<AppState>, channel: &str, payload: &str) {
             }
         }
         _ => {}
+    }
+}
+
+/// Re-reads the revoked sessions in the background.
+fn reload_revocations(state: &Arc<AppState>) {
+    let state = Arc::clone(state);
+    tokio::spawn(async move {
+        let ttl_s = state.tokens.ttl_s();
+        if let Err(error) = state.revocations.reload(&state.pool, ttl_s).await {
+            tracing::warn!(error = %error, "could not re-read revoked sessions");
+        }
+    });
+}
+
+/// Re-reads the revoked sessions every `RELOAD_EVERY`, in case a notification was missed.
+pub async fn reload_revocations_periodically(state: Arc<AppState>, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(crate::auth::revocations::RELOAD_EVERY) => {}
+        }
+        reload_revocations(&state);
     }
 }
 

@@ -97,5 +97,16 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
     let role = Role::parse(&claims.role).ok_or_else(|| {
         ApiError::unauthorized("INVALID_TOKEN", "the access token has an unknown role")
     })?;
+    let revoked = claims
+        .sid
+        .as_deref()
+        .and_then(canopy_shared::parse_id)
+        .is_some_and(|session| state.revocations.is_revoked(session));
+    if revoked {
+        return Err(ApiError::unauthorized(
+            "TOKEN_REVOKED",
+            "the login or API key of this access token was revoked; log in again",
+        ));
+    }
     Ok(AuthUser { account_id, role })
 }

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::{account_gone, check_twofa, Attempt};
+use super::auth::{account_gone, check_twofa, reload_revocations, Attempt};
 use super::path_id;
 use crate::auth::{password, secret};
 use crate::db;
@@ -138,6 +138,7 @@ pub async fn change_password(
     db::accounts::set_password(&mut tx, account.id, &new_hash).await?;
     db::refresh_tokens::revoke_all_for_account(&mut tx, account.id).await?;
     tx.commit().await?;
+    reload_revocations(&state).await;
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -203,6 +204,7 @@ pub async fn rotate_api_key(
     }
     let created = insert_key(&mut tx, user.account_id, &old.name).await?;
     tx.commit().await?;
+    reload_revocations(&state).await;
     Ok(HttpResponse::Created().json(created))
 }
 
@@ -220,6 +222,8 @@ pub async fn revoke_api_key(
     if !db::api_keys::revoke(&mut conn, user.account_id, id).await? {
         return Err(key_not_found(&path));
     }
+    drop(conn);
+    reload_revocations(&state).await;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -69,7 +69,7 @@ async fn an_expired_token_is_a_401_token_expired(pool: PgPool) {
         .expect("json");
     let account = canopy_shared::parse_id(me["id"].as_str().expect("id")).expect("an id");
     let expired = TokenKeys::new(JWT_SECRET.as_bytes(), -30)
-        .issue(account, "user")
+        .issue(account, "user", canopy_shared::new_id())
         .expect("signed");
     assert_problem(
         app.get("/v1/user", &expired).await,
@@ -102,7 +102,7 @@ async fn a_tampered_token_is_a_401(pool: PgPool) {
     .await;
 
     let signed_elsewhere = TokenKeys::new(b"some-other-key-some-other-key-0123", 3600)
-        .issue(canopy_shared::new_id(), "admin")
+        .issue(canopy_shared::new_id(), "admin", canopy_shared::new_id())
         .expect("signed");
     assert_problem(
         app.get("/v1/user", &signed_elsewhere).await,

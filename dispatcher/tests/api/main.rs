@@ -12,6 +12,7 @@ mod health_docs;
 mod helpers;
 mod nodes;
 mod reliability;
+mod revocation;
 mod security;
 mod snapshots;
 mod tags;

@@ -128,6 +128,7 @@ pub async fn refresh(
         Redemption::Reused { family_id } => {
             let revoked = db::refresh_tokens::revoke_family(&mut tx, family_id).await?;
             tx.commit().await?;
+            reload_revocations(&state).await;
             tracing::warn!(family.id = %canopy_shared::format_id(family_id), revoked, "refresh token reused; family revoked");
             Err(ApiError::unauthorized(
                 "REFRESH_TOKEN_REUSED",
@@ -135,6 +136,18 @@ pub async fn refresh(
             ))
         }
         Redemption::Invalid => Err(invalid_refresh()),
+    }
+}
+
+/// Refreshes this replica's revoked sessions after a revocation made here (the others follow
+/// the notification); a failure is logged and the periodic reload catches up.
+pub(crate) async fn reload_revocations(state: &AppState) {
+    if let Err(error) = state
+        .revocations
+        .reload(&state.pool, state.tokens.ttl_s())
+        .await
+    {
+        tracing::warn!(error = %error, "could not re-read revoked sessions");
     }
 }
 
@@ -148,7 +161,7 @@ pub async fn api_key_login(
     body: ValidJson<ApiKeyLogin>,
 ) -> ApiResult<HttpResponse> {
     let mut conn = state.pool.acquire().await?;
-    let Some((account_id, role)) =
+    let Some((account_id, role, key_id)) =
         db::api_keys::authenticate(&mut conn, &secret::digest(body.0.key.trim())).await?
     else {
         return Err(ApiError::unauthorized(
@@ -156,7 +169,7 @@ pub async fn api_key_login(
             "the API key is unknown or revoked",
         ));
     };
-    let access_token = state.tokens.issue(account_id, &role)?;
+    let access_token = state.tokens.issue(account_id, &role, key_id)?;
     Ok(HttpResponse::Ok().json(AccessToken {
         expires_in: state.tokens.ttl_s(),
         access_token,

@@ -9,6 +9,7 @@ pub(super) mod twofa;
 use actix_web::web;
 
 pub(crate) use attempts::Attempt;
+pub(crate) use login::reload_revocations;
 pub(crate) use session::{check_twofa, TokenPair};
 pub(crate) use twofa::account_gone;
 

@@ -30,7 +30,7 @@ pub async fn issue_pair(
     role: &str,
     family_id: Uuid,
 ) -> ApiResult<TokenPair> {
-    let access_token = state.tokens.issue(account_id, role)?;
+    let access_token = state.tokens.issue(account_id, role, family_id)?;
     // 256 random bytes: the 512 hex characters GreenCloud clients expect.
     let refresh_token = secret::random_hex(256);
     let expires_at = Utc::now() + Duration::days(state.auth.refresh_token_ttl_days);
