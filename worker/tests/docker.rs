@@ -328,3 +328,33 @@ async fn a_container_cannot_open_connections_to_host_services() {
     );
     f.cleanup().await;
 }
+
+#[tokio::test]
+async fn an_oom_kill_or_a_crash_is_the_functions_failure_and_not_retried() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let oom = f.run("t1", "GET", "mode=oom", b"", LONG).await;
+    match &oom.outcome {
+        Outcome::Failed { message, retryable } => {
+            assert!(message.starts_with("OOM_KILLED"), "{message}");
+            assert!(message.contains("256 MB"), "{message}");
+            assert!(!retryable, "another node would run out of memory too");
+        }
+        other => panic!("expected an OOM failure, got {other:?}"),
+    }
+    let crash = f.run("t2", "GET", "mode=exit&code=7", b"", LONG).await;
+    match &crash.outcome {
+        Outcome::Failed { message, retryable } => {
+            assert!(message.starts_with("FUNCTION_CRASHED"), "{message}");
+            assert!(message.contains("code 7"), "{message}");
+            assert!(!retryable);
+        }
+        other => panic!("expected a crash failure, got {other:?}"),
+    }
+    // Both containers are gone; the next task starts a fresh one and works.
+    let after = f.run("t3", "GET", "mode=none", b"", LONG).await;
+    assert_eq!(response(&after).0, 200);
+    assert!(!after.timings.warm);
+    f.cleanup().await;
+}

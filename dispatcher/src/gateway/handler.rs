@@ -159,11 +159,24 @@ fn outcome(result: TaskResult) -> Result<(u32, ReportKind), Refusal> {
             retryable: false,
         } => ReportKind::Finished(without_response(
             TaskStatus::Failed,
-            "execution_failed",
+            failure_kind(&message),
             message,
         )),
     };
     Ok((result.attempt, kind))
+}
+
+/// The error kind of a failure that is the function's own (the worker's message starts with
+/// its code: `docs/security.md`).
+fn failure_kind(message: &str) -> &'static str {
+    [
+        ("OOM_KILLED", "oom_killed"),
+        ("FUNCTION_CRASHED", "function_crashed"),
+        ("RESPONSE_TOO_LARGE", "response_too_large"),
+    ]
+    .into_iter()
+    .find(|(code, _)| message.starts_with(code))
+    .map_or("execution_failed", |(_, kind)| kind)
 }
 
 fn task_uuid(text: &str) -> Result<Uuid, Refusal> {

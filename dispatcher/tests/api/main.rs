@@ -5,6 +5,7 @@ mod accounts;
 mod auth_failures;
 mod builds;
 mod errors;
+mod failures;
 mod fake_worker;
 mod functions;
 mod gateway;

@@ -1,6 +1,7 @@
 """Test fixture for runtimes/test-runtimes.sh: behaves as ?mode= (or the first path segment) asks.
 
-Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=).
+Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=),
+oom (fills 600 MB), exit (&code=N: the process exits mid-request).
 """
 
 import os
@@ -43,6 +44,11 @@ def handle(request):
         return {"uid": os.getuid(), "gid": os.getgid(), "tmp": can_write("/tmp/probe"),
                 "root": can_write("/probe"), "app": can_write("/app/probe"),
                 "pycache": os.path.exists(os.path.join(os.path.dirname(__file__), "__pycache__"))}
+    if mode == "oom":
+        filled = b"x" * (600 * 1024 * 1024)
+        return str(len(filled))
+    if mode == "exit":
+        os._exit(int(request.query_params.get("code", "3")))
     if mode == "egress":
         host = request.query_params.get("host", "1.1.1.1")
         port = int(request.query_params.get("port", "80"))

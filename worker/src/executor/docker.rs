@@ -10,7 +10,7 @@ use bollard::query_parameters::{
 };
 use bollard::Docker;
 
-use super::engine::{ContainerEngine, ContainerSpec, EngineError, RUNNER_PORT};
+use super::engine::{ContainerEngine, ContainerSpec, EngineError, Exit, RUNNER_PORT};
 use super::firewall::BRIDGE_NAME;
 
 /// Name of the private network function containers join: an `internal` bridge (no route out)
@@ -196,6 +196,22 @@ impl ContainerEngine for DockerEngine {
             .parse()
             .map_err(|e| EngineError::new("inspect container", format!("bad IP {ip}: {e}")))?;
         Ok(SocketAddr::new(ip, RUNNER_PORT))
+    }
+
+    async fn exit(&self, id: &str) -> Result<Option<Exit>, EngineError> {
+        let info = self
+            .docker
+            .inspect_container(id, None)
+            .await
+            .map_err(|e| EngineError::new("inspect container", e))?;
+        let state = info.state.unwrap_or_default();
+        if state.running.unwrap_or(false) {
+            return Ok(None);
+        }
+        Ok(Some(Exit {
+            oom_killed: state.oom_killed.unwrap_or(false),
+            code: state.exit_code.unwrap_or(-1),
+        }))
     }
 
     async fn remove(&self, id: &str) -> Result<(), EngineError> {

@@ -63,6 +63,14 @@ impl ContainerSpec {
     }
 }
 
+/// How a container ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Exit {
+    /// The kernel killed it for going over its memory limit.
+    pub oom_killed: bool,
+    pub code: i64,
+}
+
 /// Container operations the executor needs. Implementations must be cheap to share.
 pub trait ContainerEngine: Send + Sync + 'static {
     /// Creates a container (not started) and returns its id.
@@ -82,6 +90,8 @@ pub trait ContainerEngine: Send + Sync + 'static {
         key: &str,
         value: &str,
     ) -> impl Future<Output = Result<Vec<String>, EngineError>> + Send;
+    /// How the container ended; `None` while it runs.
+    fn exit(&self, id: &str) -> impl Future<Output = Result<Option<Exit>, EngineError>> + Send;
     /// Whether the image is present locally.
     fn image_exists(&self, image: &str) -> impl Future<Output = Result<bool, EngineError>> + Send;
 }

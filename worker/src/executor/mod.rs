@@ -2,6 +2,7 @@
 //! function version, replay the request, and report the outcome with truthful timings.
 
 pub mod artifact;
+mod crash;
 pub mod docker;
 pub mod engine;
 pub mod firewall;
@@ -69,6 +70,8 @@ pub struct Executor<E: ContainerEngine> {
 /// Why an attempt ended before the function answered.
 enum Stop {
     Failed(String),
+    /// The runner stopped answering: the container may have died (`crash::classify`).
+    Lost(String),
     TimedOut(String),
 }
 
@@ -114,11 +117,7 @@ impl<E: ContainerEngine> Executor<E> {
         Ok(ContainerSpec {
             image: image.clone(),
             code_dir,
-            memory_mb: if caps.mem_size == 0 {
-                256
-            } else {
-                caps.mem_size
-            },
+            memory_mb: reserved_memory_mb(caps.mem_size),
             cpus: caps.cpu_count.max(1),
             pids_limit: 128,
             privileged: caps.privileged,
@@ -201,6 +200,7 @@ impl<E: ContainerEngine> Executor<E> {
                     message: invoke::InvokeError::TooLarge.to_string(),
                     retryable: false,
                 }),
+                Ok(Err(error @ invoke::InvokeError::Transport(_))) => Err(Stop::Lost(error.to_string())),
                 Ok(Err(error)) => Err(Stop::Failed(error.to_string())),
                 Err(_) => Err(Stop::TimedOut(format!(
                     "no response within {} s; the container was killed",
@@ -215,11 +215,16 @@ impl<E: ContainerEngine> Executor<E> {
                 (outcome, timings)
             }
             Err(stop) => {
-                self.discard(&container.id).instrument(span).await;
+                // Read how the container ended before it is removed.
                 let outcome = match stop {
                     Stop::Failed(message) => failed(&message),
+                    Stop::Lost(message) => {
+                        let memory_mb = reserved_memory_mb(function.capabilities.mem_size);
+                        crash::classify(&*self.engine, &container.id, memory_mb, message).await
+                    }
                     Stop::TimedOut(message) => Outcome::TimedOut { message },
                 };
+                self.discard(&container.id).instrument(span).await;
                 (outcome, timings)
             }
         }
@@ -269,6 +274,15 @@ impl<E: ContainerEngine> Executor<E> {
         if let Err(error) = self.engine.remove(id).await {
             warn!(container.id = %short(id), %error, "could not remove container");
         }
+    }
+}
+
+/// A container's memory limit for `memSize` (0: the default of 256 MB).
+fn reserved_memory_mb(mem_size: u32) -> u32 {
+    if mem_size == 0 {
+        256
+    } else {
+        mem_size
     }
 }
 

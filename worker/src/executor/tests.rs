@@ -35,6 +35,10 @@ impl ContainerEngine for FakeEngine {
     async fn start(&self, _id: &str) -> Result<(), engine::EngineError> {
         Ok(())
     }
+    async fn exit(&self, _id: &str) -> Result<Option<engine::Exit>, engine::EngineError> {
+        Ok(None)
+    }
+
     async fn address(&self, _id: &str) -> Result<SocketAddr, engine::EngineError> {
         self.addr
             .lock()

@@ -46,7 +46,8 @@ pub struct TaskView {
 /// Why a task failed.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TaskError {
-    /// `handler_error`, `timeout`, `lost`, `worker_error`, `execution_failed` or `cancelled`.
+    /// `handler_error`, `timeout`, `lost`, `worker_error`, `execution_failed`, `oom_killed`,
+    /// `function_crashed`, `response_too_large`, `deadline_exceeded` or `cancelled`.
     pub kind: String,
     pub message: String,
 }
