@@ -99,6 +99,10 @@ pub struct Overrides {
     /// Accept functions that need outbound network access.
     #[arg(long, env = "CANOPY_WORKER_ALLOW_EGRESS", num_args = 0..=1, default_missing_value = "true")]
     pub allow_egress: Option<bool>,
+    /// Run even when the firewall rule that keeps function containers away from this host's
+    /// own services cannot be installed (default: refuse to start).
+    #[arg(long, env = "CANOPY_WORKER_ALLOW_HOST_ACCESS", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_host_access: Option<bool>,
     /// Artifact and code cache (default: ~/.cache/canopy-worker).
     #[arg(long, env = "CANOPY_WORKER_CACHE_DIR")]
     pub cache_dir: Option<PathBuf>,

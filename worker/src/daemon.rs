@@ -159,7 +159,13 @@ async fn run_docker(node: Node<'_>, background: CancellationToken) -> anyhow::Re
         .await
         .context("while creating the isolated container network")?;
     if let Err(error) = firewall::ensure_rule().await {
-        warn!(%error, fix = %firewall::manual_fix(), "function containers can reach services listening on this host");
+        anyhow::ensure!(
+            config.allow_host_access,
+            "cannot install the firewall rule that keeps function containers away from the services \
+             of this host ({error}); fix: {}; or start with --allow-host-access to accept that risk",
+            firewall::manual_fix()
+        );
+        warn!(%error, fix = %firewall::manual_fix(), "function containers can reach services listening on this host (--allow-host-access)");
     }
     let oci_runtime = engine
         .runtimes()

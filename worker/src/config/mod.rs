@@ -75,6 +75,8 @@ pub struct WorkerConfig {
     pub memory_mb: u32,
     pub allow_privileged: bool,
     pub allow_egress: bool,
+    /// Start although the host firewall rule could not be installed.
+    pub allow_host_access: bool,
     pub cache_dir: PathBuf,
     pub idle_expiry: Duration,
     /// `None` means `DOCKER_HOST` or the local socket.
@@ -174,6 +176,10 @@ impl WorkerConfig {
                 .or(file.allow_privileged)
                 .unwrap_or(false),
             allow_egress: flags.allow_egress.or(file.allow_egress).unwrap_or(false),
+            allow_host_access: flags
+                .allow_host_access
+                .or(file.allow_host_access)
+                .unwrap_or(false),
             cache_dir: flags
                 .cache_dir
                 .clone()
