@@ -22,16 +22,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .configure(docs::configure)
         .service(
+            // Routes are tried in order and each `{param}` pattern is a regex match: the hot
+            // path (tasks) goes first. Prefixes never overlap, so the order changes nothing else.
             web::scope("/v1")
+                .configure(tasks::configure)
+                .configure(crate::gateway::configure)
                 .configure(admin::configure)
                 .configure(auth::configure)
                 .configure(builds::configure)
                 .configure(user::configure)
                 .configure(functions::configure)
                 .configure(nodes::configure)
-                .configure(crate::gateway::configure)
-                .configure(tags::configure)
-                .configure(tasks::configure),
+                .configure(tags::configure),
         )
         .default_service(web::to(not_found));
 }
