@@ -155,6 +155,19 @@ impl ApiError {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "UNAVAILABLE", detail)
     }
 
+    /// 408: the request's body did not arrive in time.
+    pub fn request_timeout(code: &'static str, detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::REQUEST_TIMEOUT, code, detail)
+    }
+
+    /// 503 with a specific code and `Retry-After`: a bounded resource is busy.
+    pub fn busy(code: &'static str, detail: impl Into<String>, retry_after_s: u64) -> Self {
+        ApiError {
+            retry_after_s: Some(retry_after_s),
+            ..Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail)
+        }
+    }
+
     pub fn code(&self) -> &'static str {
         self.code
     }

@@ -10,6 +10,7 @@ pub mod domain;
 pub mod embedded_pg;
 pub mod error;
 pub mod extract;
+pub mod gates;
 pub mod gateway;
 pub mod routes;
 pub mod settings;

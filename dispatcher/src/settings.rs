@@ -210,6 +210,35 @@ pub struct DispatchSettings {
     /// Largest code archive accepted by the build API, bytes.
     #[arg(long = "build-archive-limit", env = "CANOPY_BUILD_ARCHIVE_LIMIT", default_value_t = 50 * 1024 * 1024)]
     pub build_archive_limit: usize,
+
+    /// Code uploads received and unpacked at once; each may hold its archive plus up to
+    /// 200 MiB unpacked, so this bounds their memory. Others wait (see --busy-wait-s).
+    #[arg(
+        long = "concurrent-builds",
+        env = "CANOPY_CONCURRENT_BUILDS",
+        default_value_t = 2
+    )]
+    pub concurrent_builds: usize,
+
+    /// Code packages served to workers at once (each is held in memory while it is sent).
+    #[arg(
+        long = "concurrent-artifact-downloads",
+        env = "CANOPY_CONCURRENT_ARTIFACT_DOWNLOADS",
+        default_value_t = 4
+    )]
+    pub concurrent_artifact_downloads: usize,
+
+    /// Seconds a code upload's body may take to arrive (a slow uploader must not hold a turn).
+    #[arg(
+        long = "upload-timeout-s",
+        env = "CANOPY_UPLOAD_TIMEOUT_S",
+        default_value_t = 60
+    )]
+    pub upload_timeout_s: u64,
+
+    /// Seconds an upload or artifact download waits for its turn before a 503 with Retry-After.
+    #[arg(long = "busy-wait-s", env = "CANOPY_BUSY_WAIT_S", default_value_t = 30)]
+    pub busy_wait_s: u64,
 }
 
 impl DispatchSettings {
@@ -293,6 +322,11 @@ impl Settings {
         anyhow::ensure!(
             (1..=64).contains(&self.dispatch.committers),
             "--committers must be between 1 and 64"
+        );
+        anyhow::ensure!(
+            self.dispatch.concurrent_builds >= 1
+                && self.dispatch.concurrent_artifact_downloads >= 1,
+            "--concurrent-builds and --concurrent-artifact-downloads must be at least 1"
         );
         let result_frame = canopy_shared::protocol::result_frame_bytes(
             canopy_shared::protocol::MAX_RESPONSE_BYTES,

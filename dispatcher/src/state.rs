@@ -8,6 +8,7 @@ use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
 use crate::auth::revocations::Revocations;
 use crate::dispatch::{Completions, Metrics, Registry};
+use crate::gates::Gates;
 use crate::settings::{AuthSettings, DispatchSettings};
 use crate::tasks::{FunctionSnapshots, Queues, Scheduler, TaskQueues};
 
@@ -33,6 +34,8 @@ pub struct AppState {
     pub queues: TaskQueues,
     /// Function snapshots the group commit remembers (re-checked by every insert).
     pub snapshots: FunctionSnapshots,
+    /// Bounds on uploads and artifact downloads running at once.
+    pub gates: Gates,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
         dispatch: DispatchSettings,
     ) -> (AppState, Queues) {
         let (queues, receivers) = TaskQueues::new();
+        let gates = Gates::new(&dispatch);
         let state = AppState {
             pool,
             tokens,
@@ -59,6 +63,7 @@ impl AppState {
             scheduler: Scheduler::default(),
             queues,
             snapshots: FunctionSnapshots::default(),
+            gates,
         };
         (state, receivers)
     }

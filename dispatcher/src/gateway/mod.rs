@@ -93,6 +93,7 @@ async fn artifact(
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(not_found());
     }
+    let _turn = state.gates.artifact().await?;
     let mut conn = state.pool.acquire().await?;
     // Same answer for "not yours" and "does not exist": a hash reveals nothing.
     if !db::builds::node_holds_artifact(&mut conn, node, &sha256).await? {

@@ -69,7 +69,8 @@ impl From<BuildRow> for BuildView {
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, description = "`{\"id\"}`"),
               (status = 400, description = "UNSUPPORTED_ARCHIVE, CORRUPT_ARCHIVE, UNSAFE_ARCHIVE, ENTRY_POINT_MISSING, LANG_NOT_SUPPORTED"),
-              (status = 404, description = "FUNCTION_NOT_FOUND"), (status = 413, description = "PAYLOAD_TOO_LARGE")))]
+              (status = 404, description = "FUNCTION_NOT_FOUND"), (status = 413, description = "PAYLOAD_TOO_LARGE"),
+              (status = 408, description = "UPLOAD_TIMEOUT"), (status = 503, description = "BUILDS_BUSY, with Retry-After")))]
 #[post("/build/{functionId}")]
 #[tracing::instrument(skip_all, fields(account.id = %user.account_id))]
 pub async fn create_build(
@@ -101,13 +102,28 @@ pub async fn create_build(
         .ok_or_else(|| anyhow::anyhow!("stored lang {} is unknown", function.lang))?;
     drop(conn);
 
+    // The body and its unpacking hold memory: a bounded number run at once.
+    let _turn = state.gates.build().await?;
     let received_at = Utc::now();
-    let body = read_body(
-        &req,
-        payload.into_inner(),
-        state.dispatch.build_archive_limit,
+    let upload_timeout = std::time::Duration::from_secs(state.dispatch.upload_timeout_s);
+    let body = tokio::time::timeout(
+        upload_timeout,
+        read_body(
+            &req,
+            payload.into_inner(),
+            state.dispatch.build_archive_limit,
+        ),
     )
-    .await?;
+    .await
+    .map_err(|_| {
+        ApiError::request_timeout(
+            "UPLOAD_TIMEOUT",
+            format!(
+                "the archive did not arrive within {} s",
+                upload_timeout.as_secs()
+            ),
+        )
+    })??;
     let size = body.len();
     let package = tokio::task::spawn_blocking(move || archive::package(&body, lang))
         .await

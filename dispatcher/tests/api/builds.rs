@@ -172,3 +172,51 @@ async fn builds_of_another_account_are_invisible(pool: PgPool) {
     .await;
     assert_problem(response, StatusCode::NOT_FOUND, "FUNCTION_NOT_FOUND").await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn uploads_beyond_the_concurrency_bound_wait_then_get_a_503(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |settings| {
+        settings.dispatch.concurrent_builds = 1;
+        settings.dispatch.busy_wait_s = 1;
+        settings.dispatch.upload_timeout_s = 3;
+    })
+    .await;
+    let user = app.signup("dev@example.com").await;
+    let function = app.create_function_in(&user.token, "Slow", "PY").await;
+    // A slow uploader holds the only turn: its body never finishes arriving.
+    let address = app.address.trim_start_matches("http://").to_owned();
+    let mut slow = tokio::net::TcpStream::connect(&address)
+        .await
+        .expect("connect");
+    let head = format!(
+        "POST /v1/build/{function} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/zip\r\nContent-Length: 100000\r\n\r\npartial",
+        user.token
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut slow, head.as_bytes())
+        .await
+        .expect("sent");
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let zip = zip_of(&[("handler.py", b"def handle(r):\n    return 1\n")]);
+    let busy = upload(&app, &user.token, &function, zip.clone()).await;
+    assert_eq!(busy.headers()["retry-after"], "1");
+    assert_problem(busy, StatusCode::SERVICE_UNAVAILABLE, "BUILDS_BUSY").await;
+
+    // The slow uploader runs out of time (408 UPLOAD_TIMEOUT): its turn is free again.
+    let mut answer = vec![0u8; 4096];
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut slow, &mut answer),
+    )
+    .await
+    .expect("answered within the upload timeout")
+    .expect("read");
+    let answer = String::from_utf8_lossy(&answer[..read]).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("UPLOAD_TIMEOUT"), "{answer}");
+    assert_eq!(
+        upload(&app, &user.token, &function, zip).await.status(),
+        StatusCode::CREATED
+    );
+}
