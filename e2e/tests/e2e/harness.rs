@@ -153,6 +153,46 @@ impl Platform {
 
     /// Registers a node with `canopy-worker register` and starts `canopy-worker run`.
     pub async fn start_worker(&self, name: &str) -> Worker {
+        self.start_worker_with_key(name, &self.api_key).await
+    }
+
+    /// Another account (signed up and activated) with its access token and an API key.
+    pub async fn another_account(&self, email: &str) -> (String, String) {
+        let register = json!({"name": "Other", "surname": "Account", "email": email, "password": "Secr3t!pass"});
+        let response = self
+            .client
+            .post(self.url("/v1/auth/register"))
+            .json(&register)
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let login: Value = self
+            .client
+            .post(self.url("/v1/auth/login"))
+            .json(&json!({"email": email, "password": "Secr3t!pass"}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        let token = login["accessToken"].as_str().expect("token").to_owned();
+        let key: Value = self
+            .client
+            .post(self.url("/v1/user/apiKey"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("api key")
+            .json()
+            .await
+            .expect("json");
+        (token, key["key"].as_str().expect("key").to_owned())
+    }
+
+    /// `start_worker` for the account of `api_key`.
+    pub async fn start_worker_with_key(&self, name: &str, api_key: &str) -> Worker {
         let config = self.dir.join(format!("{name}.toml"));
         let status = Command::new(worker_binary())
             .arg("--config")
@@ -164,7 +204,7 @@ impl Platform {
                 "--description",
                 name,
             ])
-            .env("CANOPY_API_KEY", &self.api_key)
+            .env("CANOPY_API_KEY", api_key)
             .stdout(Stdio::null())
             .status()
             .await

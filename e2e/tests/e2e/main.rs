@@ -9,3 +9,4 @@ mod lifecycle;
 mod procs;
 mod restarts;
 mod run;
+mod security;
