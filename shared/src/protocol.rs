@@ -146,6 +146,10 @@ pub struct Heartbeat {
     pub cpu_busy_percent: u8,
     /// Attempts running now, as `taskId`.
     pub running: Vec<String>,
+    /// Function versions with a warm container now (`functionId@buildId`): the dispatcher
+    /// prefers this worker for their tasks.
+    #[serde(default)]
+    pub warm_functions: Vec<String>,
 }
 
 /// One task to run.

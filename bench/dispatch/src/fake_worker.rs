@@ -228,7 +228,7 @@ async fn write_loop(
         let first = tokio::select! {
             outgoing = rx.recv() => outgoing,
             _ = heartbeat.tick() => {
-                let beat = WorkerMessage::Heartbeat(Heartbeat { free_memory_mb: 4096, cpu_busy_percent: 0, running: Vec::new() });
+                let beat = WorkerMessage::Heartbeat(Heartbeat { free_memory_mb: 4096, cpu_busy_percent: 0, running: Vec::new(), warm_functions: Vec::new() });
                 if let Err(error) = send(&mut sink, &beat).await {
                     return record_failure(&failure, format!("{error:#}"));
                 }

@@ -22,6 +22,8 @@ struct SessionState {
     running: HashMap<Uuid, u32>,
     /// What the worker said it runs in its last heartbeat; those leases are renewed.
     reported_running: Vec<Uuid>,
+    /// Function versions the worker holds warm (`functionId@buildId`), from `hello` and heartbeats.
+    warm: Vec<String>,
 }
 
 /// Why the dispatcher closes a connection from outside its session loop.
@@ -76,6 +78,7 @@ impl SessionHandle {
                 latency_ms: None,
                 running: HashMap::new(),
                 reported_running: Vec::new(),
+                warm: Vec::new(),
             }),
         }
     }
@@ -175,6 +178,21 @@ impl SessionHandle {
         self.state
             .lock()
             .map(|state| state.running.contains_key(&task))
+            .unwrap_or(false)
+    }
+
+    /// Records the function versions the worker holds warm.
+    pub fn set_warm(&self, versions: Vec<String>) {
+        if let Ok(mut state) = self.state.lock() {
+            state.warm = versions;
+        }
+    }
+
+    /// Whether the worker holds this function version (`functionId@buildId`) warm.
+    pub fn is_warm(&self, version: &str) -> bool {
+        self.state
+            .lock()
+            .map(|state| state.warm.iter().any(|warm| warm == version))
             .unwrap_or(false)
     }
 

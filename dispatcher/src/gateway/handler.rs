@@ -36,6 +36,7 @@ pub(super) async fn handle(
                 .map(|id| task_uuid(id))
                 .collect::<Result<Vec<_>, _>>()?;
             session.set_reported_running(running);
+            session.set_warm(beat.warm_functions);
             return Ok(false);
         }
         WorkerMessage::Pull { credits } => {

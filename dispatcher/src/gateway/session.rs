@@ -69,6 +69,7 @@ pub(super) async fn run(
         };
         let (outbound, mut outbound_rx) = mpsc::unbounded_channel();
         let handle = Arc::new(SessionHandle::new(node_id, session_id, hello.resources.clone(), outbound));
+        handle.set_warm(hello.warm_functions.clone());
         // Boxed: an idle session's future then holds only its serving loop, not this phase.
         let connected = Box::pin(async {
             let mut conn = state.pool.acquire().await?;

@@ -20,16 +20,20 @@ pub(super) fn requirements(account: Uuid, function: &FunctionSpec) -> Requiremen
     }
 }
 
-/// Books `task` on the ready worker with the most credits that fits it; `None` when none
-/// does (the task is queued for the scheduler).
+/// Books `task` on a ready worker that fits it: one holding the function version warm first,
+/// then the one with the most credits; `None` when none fits (the task is queued for the
+/// scheduler).
 pub(super) fn place(
     state: &AppState,
     task: Uuid,
     requirements: &Requirements,
+    version: &str,
 ) -> Option<Arc<SessionHandle>> {
     let mut ready = state.registry.ready();
     if ready.len() > 1 {
-        ready.sort_by_cached_key(|session| Reverse(session.credits()));
+        ready.sort_by_cached_key(|session| {
+            (Reverse(session.is_warm(version)), Reverse(session.credits()))
+        });
     }
     let session = ready
         .into_iter()

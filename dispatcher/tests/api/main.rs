@@ -2,6 +2,7 @@
 //! PostgreSQL with a fresh database per test (`#[sqlx::test]`, needs `DATABASE_URL`).
 
 mod accounts;
+mod affinity;
 mod auth_failures;
 mod builds;
 mod errors;

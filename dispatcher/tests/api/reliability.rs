@@ -84,6 +84,7 @@ async fn heartbeats_keep_a_lease_and_a_silent_worker_loses_its_task(pool: PgPool
         free_memory_mb: 1024,
         cpu_busy_percent: 1,
         running: vec![kept.clone()],
+        warm_functions: vec![],
     });
     let started = Instant::now();
     while started.elapsed() < Duration::from_millis(3000) {

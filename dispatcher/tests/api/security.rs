@@ -117,6 +117,7 @@ async fn heartbeats_cannot_keep_a_task_running_past_its_timeout(pool: PgPool) {
         free_memory_mb: 1024,
         cpu_busy_percent: 1,
         running: vec![task.clone()],
+        warm_functions: vec![],
     });
     let started = Instant::now();
     let mut cancelled = false;

@@ -127,6 +127,7 @@ impl<R: TaskRunner> Supervisor<R> {
             free_memory_mb: host.available_memory_mb.min(self.resources.memory_mb),
             cpu_busy_percent: host.cpu_busy_percent,
             running: self.running.keys().map(|(task, _)| task.clone()).collect(),
+            warm_functions: self.runner.warm_functions(),
         }
     }
 

@@ -43,6 +43,7 @@ pub(super) fn accept(
             state,
             pending.id,
             &requirements(pending.submission.account_id, &function),
+            &function.version_key(),
         )
     };
     push_row(rows, &pending, &function, session.as_deref());
