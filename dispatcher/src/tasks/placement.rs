@@ -32,7 +32,10 @@ pub(super) fn place(
     let mut ready = state.registry.ready();
     if ready.len() > 1 {
         ready.sort_by_cached_key(|session| {
-            (Reverse(session.is_warm(version)), Reverse(session.credits()))
+            (
+                Reverse(session.is_warm(version)),
+                Reverse(session.credits()),
+            )
         });
     }
     let session = ready
