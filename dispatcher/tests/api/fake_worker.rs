@@ -117,19 +117,22 @@ impl FakeWorker {
     }
 
     /// The next protocol message (pings are answered by tungstenite); `None` when closed.
+    /// Panics when none comes within 10 s (pings do not count), so a test never hangs.
     pub async fn recv(&mut self) -> Option<DispatcherMessage> {
-        loop {
-            let frame = tokio::time::timeout(Duration::from_secs(10), self.socket.next())
-                .await
-                .expect("a frame within 10 s")?;
-            match frame.ok()? {
-                Message::Text(text) => {
-                    return Some(serde_json::from_str(&text).expect("a protocol message"))
+        let next_message = async {
+            loop {
+                match self.socket.next().await?.ok()? {
+                    Message::Text(text) => {
+                        return Some(serde_json::from_str(&text).expect("a protocol message"))
+                    }
+                    Message::Close(_) => return None,
+                    _ => {}
                 }
-                Message::Close(_) => return None,
-                _ => {}
             }
-        }
+        };
+        tokio::time::timeout(Duration::from_secs(10), next_message)
+            .await
+            .expect("a protocol message within 10 s")
     }
 
     /// Waits for an assignment.
