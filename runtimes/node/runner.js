@@ -2,6 +2,7 @@
 // Canopy Node runner: serves the function in /app/handler.js over HTTP (docs/runtime-contract.md).
 // Standard library only and Node 18 compatible, because the offline image ships Debian bookworm's nodejs.
 
+const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
 const { pathToFileURL } = require('node:url');
@@ -167,12 +168,33 @@ function readBody(req) {
   });
 }
 
+// Kills every other process in the container (what a function spawned and left behind), so
+// nothing outlives its task in a warm container that the next task of the function reuses.
+function reapStrays() {
+  const keep = new Set([process.pid, process.ppid, 1]);
+  let entries = [];
+  try {
+    entries = fs.readdirSync('/proc');
+  } catch (err) {
+    return;
+  }
+  for (const entry of entries) {
+    if (!/^[0-9]+$/.test(entry) || keep.has(Number(entry))) continue;
+    try {
+      process.kill(Number(entry), 'SIGKILL');
+    } catch (err) {
+      // Gone already, or not ours.
+    }
+  }
+}
+
 async function serve(loaded, req, res) {
   const body = await readBody(req);
   const pathOnly = (req.url || '/').split('?', 1)[0];
   if (req.method === 'GET' && pathOnly === HEALTH_PATH) {
     return reply(res, 200, { 'Content-Type': TEXT }, Buffer.from('ok'));
   }
+  res.on('finish', reapStrays);
   let response;
   try {
     if (!loaded.handle) throw new HandlerError(loaded.error);

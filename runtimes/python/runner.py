@@ -178,8 +178,13 @@ class RunnerHandler(BaseHTTPRequestHandler):
             return self.fail(str(exc))
         except BaseException as exc:  # handler code may raise anything, even SystemExit
             traceback.print_exc()
-            return self.fail(describe(exc))
-        self.reply(status, out_headers, data)
+            self.fail(describe(exc))
+        else:
+            self.reply(status, out_headers, data)
+        # The response is out; nothing the function started may outlive its task in a warm
+        # container that the next task of the function reuses.
+        self.wfile.flush()
+        reap_strays()
 
     def read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -227,6 +232,32 @@ class RunnerHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):
         pass  # the worker records each task; per-request lines would only bury handler output
+
+
+def reap_strays():
+    """Kills every other process in the container (what a function forked and left behind) and
+    collects the exits, as PID 1 must."""
+    keep = {os.getpid(), os.getppid(), 1}
+    killed = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit() and int(entry) not in keep:
+            try:
+                os.kill(int(entry), signal.SIGKILL)
+                killed.append(int(entry))
+            except (ProcessLookupError, PermissionError):
+                pass
+    for pid in killed:
+        try:
+            os.waitpid(pid, 0)  # SIGKILL cannot be ignored: this returns at once
+        except ChildProcessError:
+            pass  # not our child (its parent collects it)
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
 
 
 class RunnerServer(ThreadingHTTPServer):

@@ -358,3 +358,18 @@ async fn an_oom_kill_or_a_crash_is_the_functions_failure_and_not_retried() {
     assert!(!after.timings.warm);
     f.cleanup().await;
 }
+
+#[tokio::test]
+async fn processes_a_function_leaves_behind_do_not_outlive_its_task() {
+    let Some(f) = Fixture::new().await else {
+        return;
+    };
+    let forked = f.run("t1", "GET", "mode=fork", b"", LONG).await;
+    assert_eq!(response(&forked).0, 200);
+    let listed = f.run("t2", "GET", "mode=procs", b"", LONG).await;
+    assert!(listed.timings.warm, "the same container answers");
+    let (status, _, body, _) = response(&listed);
+    assert_eq!(status, 200);
+    assert_eq!(String::from_utf8_lossy(&body), "[]", "a stray process survived its task");
+    f.cleanup().await;
+}

@@ -1,7 +1,8 @@
 """Test fixture for runtimes/test-runtimes.sh: behaves as ?mode= (or the first path segment) asks.
 
 Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=),
-oom (fills 600 MB), exit (&code=N: the process exits mid-request).
+oom (fills 600 MB), exit (&code=N: the process exits mid-request), fork (leaves a child running),
+procs (the other processes in the container).
 """
 
 import os
@@ -44,6 +45,14 @@ def handle(request):
         return {"uid": os.getuid(), "gid": os.getgid(), "tmp": can_write("/tmp/probe"),
                 "root": can_write("/probe"), "app": can_write("/app/probe"),
                 "pycache": os.path.exists(os.path.join(os.path.dirname(__file__), "__pycache__"))}
+    if mode == "fork":
+        if os.fork() == 0:
+            time.sleep(300)
+            os._exit(0)
+        return "forked"
+    if mode == "procs":
+        me = os.getpid()
+        return sorted(int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (me, 1))
     if mode == "oom":
         filled = b"x" * (600 * 1024 * 1024)
         return str(len(filled))
