@@ -370,6 +370,10 @@ async fn processes_a_function_leaves_behind_do_not_outlive_its_task() {
     assert!(listed.timings.warm, "the same container answers");
     let (status, _, body, _) = response(&listed);
     assert_eq!(status, 200);
-    assert_eq!(String::from_utf8_lossy(&body), "[]", "a stray process survived its task");
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        "[]",
+        "a stray process survived its task"
+    );
     f.cleanup().await;
 }
