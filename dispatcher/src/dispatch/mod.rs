@@ -6,9 +6,11 @@ mod histogram;
 pub mod listener;
 mod metrics;
 mod registry;
+mod session;
 pub mod trust;
 
 pub use completions::{Completions, Ended, Subscription};
 pub use histogram::Histogram;
 pub use metrics::Metrics;
-pub use registry::{reserved_memory, CloseReason, Registry, SessionHandle, DEFAULT_TASK_MEMORY_MB};
+pub use registry::Registry;
+pub use session::{reserved_memory, CloseReason, SessionHandle, DEFAULT_TASK_MEMORY_MB};

@@ -1,249 +1,12 @@
-//! Workers connected to this replica: their outbound channel, credits and what they run, and
-//! the index of those with credits (where new tasks can go at once).
+//! Workers connected to this replica, and the index of those with credits (where new tasks can
+//! go at once).
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 
-use canopy_shared::matching::{check, NodeOffer, NodeTrust, Requirements};
-use canopy_shared::protocol::{DispatcherMessage, Resources};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-/// Live state of one connection.
-#[derive(Debug)]
-struct SessionState {
-    /// Whose tasks the node may run; nobody's until the connection is recorded.
-    trust: NodeTrust,
-    resources: Resources,
-    credits: u32,
-    latency_ms: Option<u32>,
-    /// Task id → memory reserved for it, MB.
-    running: HashMap<Uuid, u32>,
-    /// What the worker said it runs in its last heartbeat; those leases are renewed.
-    reported_running: Vec<Uuid>,
-    /// Function versions the worker holds warm (`functionId@buildId`), from `hello` and heartbeats.
-    warm: Vec<String>,
-}
-
-/// Why the dispatcher closes a connection from outside its session loop.
-#[derive(Debug, Clone)]
-pub struct CloseReason {
-    pub code: &'static str,
-    pub message: String,
-}
-
-/// One connected worker.
-#[derive(Debug)]
-pub struct SessionHandle {
-    pub node_id: Uuid,
-    pub session_id: Uuid,
-    outbound: mpsc::UnboundedSender<DispatcherMessage>,
-    /// Cancelled to close the socket (node deleted, replaced, or a protocol violation found
-    /// after the fact).
-    pub close: CancellationToken,
-    refusal: Mutex<Option<CloseReason>>,
-    state: Mutex<SessionState>,
-}
-
-/// Memory reserved for a task that asks for none (the worker's default container size).
-pub const DEFAULT_TASK_MEMORY_MB: u32 = 256;
-
-/// Memory a task reserves on its node, MB.
-pub fn reserved_memory(mem_size: u32) -> u32 {
-    if mem_size == 0 {
-        DEFAULT_TASK_MEMORY_MB
-    } else {
-        mem_size
-    }
-}
-
-impl SessionHandle {
-    pub fn new(
-        node_id: Uuid,
-        session_id: Uuid,
-        resources: Resources,
-        outbound: mpsc::UnboundedSender<DispatcherMessage>,
-    ) -> Self {
-        SessionHandle {
-            node_id,
-            session_id,
-            outbound,
-            close: CancellationToken::new(),
-            refusal: Mutex::new(None),
-            state: Mutex::new(SessionState {
-                trust: NodeTrust::default(),
-                resources,
-                credits: 0,
-                latency_ms: None,
-                running: HashMap::new(),
-                reported_running: Vec::new(),
-                warm: Vec::new(),
-            }),
-        }
-    }
-
-    /// Queues a message for the socket; false when the connection is gone.
-    pub fn send(&self, message: DispatcherMessage) -> bool {
-        self.outbound.send(message).is_ok()
-    }
-
-    /// Closes the connection with a protocol error (found by a batch writer, after the fact).
-    pub fn refuse(&self, code: &'static str, message: String) {
-        if let Ok(mut refusal) = self.refusal.lock() {
-            refusal.get_or_insert(CloseReason { code, message });
-        }
-        self.close.cancel();
-    }
-
-    /// The protocol error that closed the connection, if one did.
-    pub fn refusal(&self) -> Option<CloseReason> {
-        self.refusal.lock().ok().and_then(|refusal| refusal.clone())
-    }
-
-    pub fn credits(&self) -> u32 {
-        self.state.lock().map(|state| state.credits).unwrap_or(0)
-    }
-
-    pub fn set_latency(&self, latency_ms: u32) {
-        if let Ok(mut state) = self.state.lock() {
-            state.latency_ms = Some(latency_ms);
-        }
-    }
-
-    /// Sets whose tasks the node may run (at connection, and when its owner or a pool changes it).
-    pub fn set_trust(&self, trust: NodeTrust) {
-        if let Ok(mut state) = self.state.lock() {
-            state.trust = trust;
-        }
-    }
-
-    pub fn latency_ms(&self) -> Option<u32> {
-        self.state.lock().ok().and_then(|state| state.latency_ms)
-    }
-
-    /// What the node can take now, for the matching predicate.
-    pub fn offer(&self) -> Option<NodeOffer> {
-        let state = self.state.lock().ok()?;
-        Some(offer_of(&state))
-    }
-
-    /// Books a task if the node fits it now: one credit used, memory reserved.
-    pub fn try_reserve(&self, task: Uuid, requirements: &Requirements) -> bool {
-        let Ok(mut state) = self.state.lock() else {
-            return false;
-        };
-        if state.credits == 0 || check(requirements, &offer_of(&state)).is_err() {
-            return false;
-        }
-        state.credits -= 1;
-        let memory = reserved_memory(requirements.capabilities.mem_size);
-        state.running.insert(task, memory);
-        true
-    }
-
-    /// Takes up to `max` credits for a claim in the database, so no assignment at submit can
-    /// spend them meanwhile; what the claim does not use goes back with `give_back`.
-    pub fn take_credits(&self, max: u32) -> u32 {
-        let Ok(mut state) = self.state.lock() else {
-            return 0;
-        };
-        let taken = state.credits.min(max);
-        state.credits -= taken;
-        taken
-    }
-
-    /// Books a task the scheduler claimed with credits it took (it already checked the fit).
-    pub fn record_claimed(&self, task: Uuid, memory_mb: u32) {
-        if let Ok(mut state) = self.state.lock() {
-            state.running.insert(task, memory_mb);
-        }
-    }
-
-    /// Undoes a reservation whose task was never written: the credit comes back (use
-    /// `Registry::unreserve`, which also puts the connection back among the ready ones).
-    fn unreserve(&self, task: Uuid) -> bool {
-        let Ok(mut state) = self.state.lock() else {
-            return false;
-        };
-        let held = state.running.remove(&task).is_some();
-        if held {
-            state.credits = state.credits.saturating_add(1);
-        }
-        held
-    }
-
-    /// Whether this connection holds `task` (it was assigned here and has not ended).
-    pub fn holds(&self, task: Uuid) -> bool {
-        self.state
-            .lock()
-            .map(|state| state.running.contains_key(&task))
-            .unwrap_or(false)
-    }
-
-    /// Records the function versions the worker holds warm.
-    pub fn set_warm(&self, versions: Vec<String>) {
-        if let Ok(mut state) = self.state.lock() {
-            state.warm = versions;
-        }
-    }
-
-    /// Whether the worker holds this function version (`functionId@buildId`) warm.
-    pub fn is_warm(&self, version: &str) -> bool {
-        self.state
-            .lock()
-            .map(|state| state.warm.iter().any(|warm| warm == version))
-            .unwrap_or(false)
-    }
-
-    /// Records the tasks a heartbeat says are running.
-    pub fn set_reported_running(&self, tasks: Vec<Uuid>) {
-        if let Ok(mut state) = self.state.lock() {
-            state.reported_running = tasks;
-        }
-    }
-
-    /// Tasks whose leases this worker's heartbeats renew.
-    pub fn reported_running(&self) -> Vec<Uuid> {
-        self.state
-            .lock()
-            .map(|state| state.reported_running.clone())
-            .unwrap_or_default()
-    }
-
-    /// Frees what a task held (result, cancel, retry).
-    pub fn release(&self, task: Uuid) {
-        if let Ok(mut state) = self.state.lock() {
-            state.running.remove(&task);
-        }
-    }
-
-    /// Adds credits from a `pull`, never beyond the node's concurrency minus what it runs;
-    /// returns the credits now held and whether they grew.
-    fn add_credits(&self, credits: u32) -> (u32, bool) {
-        let Ok(mut state) = self.state.lock() else {
-            return (0, false);
-        };
-        let room = state
-            .resources
-            .max_concurrency
-            .saturating_sub(state.running.len() as u32);
-        let before = state.credits;
-        state.credits = state.credits.saturating_add(credits).min(room.max(before));
-        (state.credits, state.credits > before)
-    }
-}
-
-fn offer_of(state: &SessionState) -> NodeOffer {
-    let reserved: u32 = state.running.values().sum();
-    NodeOffer {
-        trust: state.trust.clone(),
-        resources: state.resources.clone(),
-        free_memory_mb: state.resources.memory_mb.saturating_sub(reserved),
-        latency_ms: state.latency_ms,
-        free_slots: state.credits,
-    }
-}
+use super::session::SessionHandle;
 
 /// Node id → its connection on this replica, and the connections that hold credits.
 #[derive(Debug, Default)]
@@ -317,12 +80,8 @@ impl Registry {
     /// A `pull`: adds credits; returns whether they grew (a pull at the cap changes nothing).
     pub fn add_credits(&self, handle: &Arc<SessionHandle>, credits: u32) -> bool {
         let (held, grew) = handle.add_credits(credits);
-        if held > 0 && !handle.close.is_cancelled() {
-            if let Ok(mut ready) = self.ready.write() {
-                ready
-                    .entry(handle.node_id)
-                    .or_insert_with(|| Arc::clone(handle));
-            }
+        if held > 0 {
+            self.mark_ready(handle);
         }
         grew
     }
@@ -331,12 +90,8 @@ impl Registry {
     /// function changed): the credit comes back, and with it the connection's place among the
     /// ready ones (the reservation may have taken its last credit).
     pub fn unreserve(&self, handle: &Arc<SessionHandle>, task: Uuid) {
-        if handle.unreserve(task) && handle.credits() > 0 && !handle.close.is_cancelled() {
-            if let Ok(mut ready) = self.ready.write() {
-                ready
-                    .entry(handle.node_id)
-                    .or_insert_with(|| Arc::clone(handle));
-            }
+        if handle.unreserve(task) && handle.credits() > 0 {
+            self.mark_ready(handle);
         }
     }
 
@@ -345,16 +100,8 @@ impl Registry {
         if credits == 0 {
             return;
         }
-        if let Ok(mut state) = handle.state.lock() {
-            state.credits = state.credits.saturating_add(credits);
-        }
-        if !handle.close.is_cancelled() {
-            if let Ok(mut ready) = self.ready.write() {
-                ready
-                    .entry(handle.node_id)
-                    .or_insert_with(|| Arc::clone(handle));
-            }
-        }
+        handle.return_credits(credits);
+        self.mark_ready(handle);
     }
 
     /// Drops a connection from the ready index once it has no credits left.
@@ -369,6 +116,18 @@ impl Registry {
             {
                 ready.remove(&handle.node_id);
             }
+        }
+    }
+
+    /// Puts a connection among those with credits (unless it is closing).
+    fn mark_ready(&self, handle: &Arc<SessionHandle>) {
+        if handle.close.is_cancelled() {
+            return;
+        }
+        if let Ok(mut ready) = self.ready.write() {
+            ready
+                .entry(handle.node_id)
+                .or_insert_with(|| Arc::clone(handle));
         }
     }
 

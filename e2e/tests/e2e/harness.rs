@@ -46,33 +46,7 @@ impl Platform {
         let address = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::new();
-        let register = json!({"name": "Dev", "surname": "Eloper", "email": "dev@example.com", "password": "Secr3t!pass"});
-        let response = client
-            .post(format!("{address}/v1/auth/register"))
-            .json(&register)
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let login: Value = client
-            .post(format!("{address}/v1/auth/login"))
-            .json(&json!({"email": "dev@example.com", "password": "Secr3t!pass"}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        let token = login["accessToken"].as_str().expect("token").to_owned();
-        let key: Value = client
-            .post(format!("{address}/v1/user/apiKey"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("api key")
-            .json()
-            .await
-            .expect("json");
+        let (token, api_key) = sign_up(&client, &address, "dev@example.com").await;
         let dir = std::env::temp_dir().join(format!(
             "canopy-e2e-{}",
             canopy_shared::format_id(canopy_shared::new_id())
@@ -82,7 +56,7 @@ impl Platform {
             address,
             client,
             token,
-            api_key: key["key"].as_str().expect("key").to_owned(),
+            api_key,
             dir,
         }
     }
@@ -158,37 +132,7 @@ impl Platform {
 
     /// Another account (signed up and activated) with its access token and an API key.
     pub async fn another_account(&self, email: &str) -> (String, String) {
-        let register = json!({"name": "Other", "surname": "Account", "email": email, "password": "Secr3t!pass"});
-        let response = self
-            .client
-            .post(self.url("/v1/auth/register"))
-            .json(&register)
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let login: Value = self
-            .client
-            .post(self.url("/v1/auth/login"))
-            .json(&json!({"email": email, "password": "Secr3t!pass"}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        let token = login["accessToken"].as_str().expect("token").to_owned();
-        let key: Value = self
-            .client
-            .post(self.url("/v1/user/apiKey"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("api key")
-            .json()
-            .await
-            .expect("json");
-        (token, key["key"].as_str().expect("key").to_owned())
+        sign_up(&self.client, &self.address, email).await
     }
 
     /// `start_worker` for the account of `api_key`.
@@ -240,6 +184,39 @@ impl Platform {
         }
         panic!("node {name} did not become connected={connected} within 15 s");
     }
+}
+
+/// Registers `email` (auto-activated), logs in and makes an API key: (access token, API key).
+async fn sign_up(client: &reqwest::Client, address: &str, email: &str) -> (String, String) {
+    let register =
+        json!({"name": "Dev", "surname": "Eloper", "email": email, "password": "Secr3t!pass"});
+    let response = client
+        .post(format!("{address}/v1/auth/register"))
+        .json(&register)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let login: Value = client
+        .post(format!("{address}/v1/auth/login"))
+        .json(&json!({"email": email, "password": "Secr3t!pass"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["accessToken"].as_str().expect("token").to_owned();
+    let key: Value = client
+        .post(format!("{address}/v1/user/apiKey"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("api key")
+        .json()
+        .await
+        .expect("json");
+    (token, key["key"].as_str().expect("key").to_owned())
 }
 
 /// A `canopy-worker run` process; stopped with SIGTERM when dropped.
