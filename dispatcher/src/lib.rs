@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod builds;
 pub mod cli;
 pub mod db;
 pub mod dispatch;
@@ -13,6 +14,7 @@ pub mod extract;
 pub mod gates;
 pub mod gateway;
 pub mod routes;
+pub mod serverledge;
 pub mod settings;
 pub mod startup;
 pub mod state;

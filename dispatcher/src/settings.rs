@@ -53,6 +53,9 @@ pub struct Settings {
     #[command(flatten)]
     pub dispatch: DispatchSettings,
 
+    #[command(flatten)]
+    pub serverledge: crate::serverledge::ServerledgeSettings,
+
     /// HTTP worker threads (0 = one per CPU).
     #[arg(long, env = "CANOPY_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,

@@ -49,6 +49,7 @@ impl Application {
             shutdown.clone(),
         ));
         let data = web::Data::from(Arc::clone(&state));
+        let facade = web::Data::new(settings.serverledge.clone());
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("while binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -61,6 +62,7 @@ impl Application {
             App::new()
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(data.clone())
+                .app_data(facade.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     ApiError::bad_request(
                         "INVALID_QUERY",

@@ -4,6 +4,7 @@
 use sqlx::PgPool;
 use uuid::Uuid;
 
+use crate::auth::api_keys::ApiKeyCache;
 use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
 use crate::auth::revocations::Revocations;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub tokens: TokenKeys,
     /// Logins and API keys whose access tokens are refused before they expire.
     pub revocations: Revocations,
+    /// API keys presented directly (the Serverledge facade), briefly remembered.
+    pub api_keys: ApiKeyCache,
     pub mailer: Mailer,
     pub auth: AuthSettings,
     pub dispatch: DispatchSettings,
@@ -53,6 +56,7 @@ impl AppState {
             pool,
             tokens,
             revocations: Revocations::default(),
+            api_keys: ApiKeyCache::default(),
             mailer,
             auth,
             dispatch,

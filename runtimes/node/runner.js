@@ -1,5 +1,6 @@
 'use strict';
-// Canopy Node runner: serves the function in /app/handler.js over HTTP (docs/runtime-contract.md).
+// Canopy Node runner: serves the function in /app/handler.js over HTTP (docs/runtime-contract.md), or a
+// Serverledge handler(params, context) named in /app/.canopy/serverledge.json (docs/serverledge.md).
 // Standard library only and Node 18 compatible, because the offline image ships Debian bookworm's nodejs.
 
 const fs = require('node:fs');
@@ -11,6 +12,8 @@ const APP_DIR = path.resolve(process.env.CANOPY_APP_DIR || '/app');
 const HEALTH_PATH = '/__canopy/health';
 const MAX_ERROR_HEADER = 1000;
 const TEXT = 'text/plain; charset=utf-8';
+// Written by the dispatcher's Serverledge facade into packages it builds.
+const SERVERLEDGE_MANIFEST = '.canopy/serverledge.json';
 
 // Kept for our own shutdown; handlers get a process.exit that throws (see below).
 const exit = process.exit.bind(process);
@@ -37,6 +40,8 @@ function headerSafe(message) {
 
 // Imports handle() once at start; a broken entry point is reported per request, not fatal.
 async function loadHandler() {
+  const manifest = path.join(APP_DIR, SERVERLEDGE_MANIFEST);
+  if (fs.existsSync(manifest)) return loadServerledge(manifest);
   const file = path.join(APP_DIR, 'handler.js');
   let mod;
   try {
@@ -54,6 +59,49 @@ async function loadHandler() {
   const candidates = [mod, mod && mod.handle, mod && mod.default, mod && mod.default && mod.default.handle];
   const handle = candidates.find((c) => typeof c === 'function');
   if (!handle) return { error: 'handler.js does not export handle(request)' };
+  return { handle };
+}
+
+// A function created through the Serverledge facade: the file named in the manifest exports
+// handler(params, context) (module.exports = fn, or its `handler`/`default`), adapted to
+// handle(request) (docs/serverledge.md). Unlike upstream, an async handler is awaited.
+function loadServerledge(manifest) {
+  let fn;
+  try {
+    const spec = JSON.parse(fs.readFileSync(manifest, 'utf8')).handler;
+    const mod = require(path.join(APP_DIR, spec));
+    fn = [mod, mod && mod.handler, mod && mod.default].find((c) => typeof c === 'function');
+    if (!fn) return { error: `${spec} does not export handler(params, context)` };
+  } catch (err) {
+    console.error(err);
+    return { error: `loading Serverledge handler failed: ${describe(err)}` };
+  }
+  const { AsyncLocalStorage } = require('node:async_hooks');
+  const capture = new AsyncLocalStorage();
+  // ReturnOutput: what this request's own code writes is captured, other requests' is not.
+  for (const stream of [process.stdout, process.stderr]) {
+    const write = stream.write.bind(stream);
+    stream.write = (chunk, ...rest) => {
+      const buffer = capture.getStore();
+      if (!buffer) return write(chunk, ...rest);
+      buffer.push(Buffer.isBuffer(chunk) ? chunk.toString('utf8') : String(chunk));
+      const done = rest.find((arg) => typeof arg === 'function');
+      if (done) done();
+      return true;
+    };
+  }
+  const handle = async (request) => {
+    const call = request.body.length ? request.json() : {};
+    if (call === null || typeof call !== 'object' || Array.isArray(call)) {
+      throw new HandlerError('the request body must be a JSON object with Params');
+    }
+    const params = call.Params || {};
+    const buffer = call.ReturnOutput ? [] : null;
+    const run = () => fn(params, {});
+    const result = await (buffer ? capture.run(buffer, run) : run());
+    const encoded = JSON.stringify(result === undefined ? null : result);
+    return { status: 200, body: { Result: encoded, Output: buffer ? buffer.join('') : '' } };
+  };
   return { handle };
 }
 
@@ -170,7 +218,10 @@ function readBody(req) {
 
 // Kills every other process in the container (what a function spawned and left behind), so
 // nothing outlives its task in a warm container that the next task of the function reuses.
+// Only as the container's PID 1 (or when asked): on a host, "every other process" is the host's.
+const REAP_STRAYS = process.pid === 1 || process.env.CANOPY_REAP_STRAYS === '1';
 function reapStrays() {
+  if (!REAP_STRAYS) return;
   const keep = new Set([process.pid, process.ppid, 1]);
   let entries = [];
   try {

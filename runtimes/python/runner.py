@@ -1,4 +1,5 @@
-"""Canopy Python runner: serves the function in /app/handler.py over HTTP (docs/runtime-contract.md).
+"""Canopy Python runner: serves the function in /app/handler.py over HTTP (docs/runtime-contract.md),
+or a Serverledge handler(params, context) named in /app/.canopy/serverledge.json (docs/serverledge.md).
 
 Standard library only, because the image is a bare Debian root or python:slim with nothing added.
 """
@@ -14,12 +15,16 @@ import os  # noqa: E402
 import re  # noqa: E402
 import signal  # noqa: E402
 import socket  # noqa: E402
+import threading  # noqa: E402
 import traceback  # noqa: E402
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer  # noqa: E402
 from urllib.parse import parse_qsl  # noqa: E402
 
 APP_DIR = os.environ.get("CANOPY_APP_DIR", "/app")
 HEALTH_PATH = "/__canopy/health"
+# Written by the dispatcher's Serverledge facade into packages it builds.
+SERVERLEDGE_MANIFEST = ".canopy/serverledge.json"
+REAP_STRAYS = os.getpid() == 1 or os.environ.get("CANOPY_REAP_STRAYS") == "1"
 MAX_ERROR_HEADER = 1000
 TEXT = "text/plain; charset=utf-8"
 # RFC 9110 token and field-value; anything else would corrupt the response or fail half-way through it.
@@ -56,6 +61,9 @@ class HandlerError(Exception):
 
 def load_handler():
     """Imports handle() once at start; a broken entry point is reported per request, not fatal."""
+    manifest = os.path.join(APP_DIR, SERVERLEDGE_MANIFEST)
+    if os.path.isfile(manifest):
+        return load_serverledge(manifest)
     path = os.path.join(APP_DIR, "handler.py")
     # Sibling modules next to handler.py must be importable, as when running it locally.
     sys.path.insert(0, APP_DIR)
@@ -73,6 +81,75 @@ def load_handler():
     if not callable(handle):
         return None, "handler.py does not define handle(request)"
     return handle, None
+
+
+def load_serverledge(manifest):
+    """A function created through the Serverledge facade: `handler(params, context)` named
+    `module.function` in the manifest, adapted to handle(request) (docs/serverledge.md)."""
+    sys.path.insert(0, APP_DIR)
+    try:
+        with open(manifest, encoding="utf-8") as file:
+            spec = json.load(file)["handler"]
+        module_name, _, function_name = spec.rpartition(".")
+        module = importlib.import_module(module_name)
+        function = getattr(module, function_name, None)
+    except BaseException as exc:
+        traceback.print_exc()
+        return None, f"loading Serverledge handler failed: {describe(exc)}"
+    if not callable(function):
+        return None, f"{module_name} does not define {function_name}(params, context)"
+    return serverledge_adapter(function), None
+
+
+class _Capture(threading.local):
+    buffer = None
+
+
+_capture = _Capture()
+
+
+class _RoutedStream:
+    """stdout/stderr that a request's own thread can capture (ReturnOutput) without touching
+    other requests' output: the process-wide swap Serverledge does is not thread-safe."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text):
+        buffer = _capture.buffer
+        if buffer is not None:
+            buffer.append(text)
+            return len(text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def serverledge_adapter(function):
+    sys.stdout = _RoutedStream(sys.stdout)
+    sys.stderr = _RoutedStream(sys.stderr)
+
+    def handle(request):
+        call = request.json() if request.body else {}
+        if not isinstance(call, dict):
+            raise HandlerError("the request body must be a JSON object with Params")
+        params = call.get("Params") or {}
+        capture = bool(call.get("ReturnOutput"))
+        context = {}
+        _capture.buffer = [] if capture else None
+        try:
+            result = function(params, context)
+        finally:
+            output = "".join(_capture.buffer or [])
+            _capture.buffer = None
+        try:
+            encoded = json.dumps(result)
+        except (TypeError, ValueError) as exc:
+            raise HandlerError(f"handler returned a value that is not JSON: {describe(exc)}") from exc
+        return {"status": 200, "body": {"Result": encoded, "Output": output}}
+
+    return handle
 
 
 def describe(exc):
@@ -236,7 +313,10 @@ class RunnerHandler(BaseHTTPRequestHandler):
 
 def reap_strays():
     """Kills every other process in the container (what a function forked and left behind) and
-    collects the exits, as PID 1 must."""
+    collects the exits, as PID 1 must. Only as the container's PID 1 (or when asked): run on a
+    host, "every other process" would be the host's."""
+    if not REAP_STRAYS:
+        return
     keep = {os.getpid(), os.getppid(), 1}
     killed = []
     for entry in os.listdir("/proc"):

@@ -15,6 +15,7 @@ pub mod reports;
 pub mod requeue;
 pub mod revocations;
 pub mod secrets;
+pub mod serverledge;
 pub mod submissions;
 pub mod tags;
 pub mod tasks;

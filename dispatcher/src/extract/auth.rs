@@ -81,6 +81,11 @@ fn authenticate(req: &HttpRequest) -> Result<AuthUser, ApiError> {
         }
         None => value,
     };
+    verify_access_token(state, token)
+}
+
+/// The account of an access token (signature, expiry, revocation).
+pub(crate) fn verify_access_token(state: &AppState, token: &str) -> Result<AuthUser, ApiError> {
     let claims = state.tokens.verify(token).map_err(|error| match error {
         TokenError::Expired => ApiError::unauthorized(
             "TOKEN_EXPIRED",

@@ -3,5 +3,6 @@
 mod auth;
 mod json;
 
+pub(crate) use auth::verify_access_token;
 pub use auth::{AuthUser, Role};
 pub use json::{read_body, OptionalJson, ValidJson, JSON_BODY_LIMIT};

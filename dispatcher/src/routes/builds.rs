@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{created, path_id, query_id};
+use crate::builds;
 use crate::db;
-use crate::db::builds::{BuildRow, NewBuild};
+use crate::db::builds::BuildRow;
 use crate::domain::archive;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{read_body, AuthUser};
@@ -130,38 +131,16 @@ pub async fn create_build(
         .map_err(|error| anyhow::anyhow!("while packaging: {error}"))?
         .map_err(|error| ApiError::bad_request(error.code(), error.to_string()))?;
 
-    let id = canopy_shared::new_id();
-    let finished_at = Utc::now();
-    let build = NewBuild {
-        id,
+    let upload = builds::Upload {
         account_id: user.account_id,
         function_id,
-        status: "SUCCESS",
         arch: &arch,
-        artifact_sha256: Some(&package.sha256),
-        entry_point: Some(package.entry_point),
-        timeline: serde_json::json!([
-            {"status": "PENDING", "time": received_at},
-            {"status": "SUCCESS", "time": finished_at},
-        ]),
-        log: vec![
-            format!("received {size} bytes ({})", package.format),
-            format!(
-                "{} files, {} bytes unpacked, entry point {}",
-                package.files, package.unpacked_bytes, package.entry_point
-            ),
-            format!(
-                "artifact sha256 {} ({} bytes)",
-                package.sha256,
-                package.tar.len()
-            ),
-        ],
+        size,
+        received_at,
     };
     let mut tx = state.pool.begin().await?;
-    db::builds::store_artifact(&mut tx, &package.sha256, &package.tar).await?;
-    db::builds::insert(&mut tx, &build).await?;
+    let id = builds::store_success(&mut tx, upload, &package).await?;
     tx.commit().await?;
-    tracing::info!(build.id = %canopy_shared::format_id(id), artifact.sha256 = %package.sha256, "build succeeded");
     Ok(created(
         format!("/v1/build/{}", canopy_shared::format_id(id)),
         id,

@@ -35,6 +35,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(nodes::configure)
                 .configure(tags::configure),
         )
+        .configure(crate::serverledge::configure)
         .default_service(web::to(not_found));
 }
 

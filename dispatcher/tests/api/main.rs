@@ -16,6 +16,7 @@ mod nodes;
 mod reliability;
 mod revocation;
 mod security;
+mod serverledge;
 mod snapshots;
 mod tags;
 mod tasks;
