@@ -10,3 +10,4 @@ mod procs;
 mod restarts;
 mod run;
 mod security;
+mod serverledge;
