@@ -29,6 +29,7 @@ struct InvokeRequest {
     r#async: bool,
     #[serde(default)]
     qosclass: i64,
+    /// Seconds; 0 or negative (the CLI's default is -1) means none.
     #[serde(default)]
     qosmaxrespt: f64,
     #[serde(default)]
@@ -51,12 +52,6 @@ fn task_body(request: &InvokeRequest) -> Result<Vec<u8>, FacadeError> {
             ))
         }
     };
-    if !request.qosmaxrespt.is_finite() || request.qosmaxrespt < 0.0 {
-        return Err(FacadeError::bad_request(
-            "INVALID_QOS",
-            "Invalid request body: QoSMaxRespT must be a number of seconds >= 0",
-        ));
-    }
     serde_json::to_vec(&serde_json::json!({
         "Params": params,
         "ReturnOutput": request.returnoutput,

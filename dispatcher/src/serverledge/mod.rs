@@ -31,6 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(delete::delete)
         .service(prewarm::prewarm)
         .service(list::list)
+        .service(list::list_plural)
         .service(status::status);
 }
 

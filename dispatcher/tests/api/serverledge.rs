@@ -94,6 +94,12 @@ async fn a_function_is_created_listed_invoked_polled_and_deleted(pool: PgPool) {
         .await
         .expect("json");
     assert_eq!(names, json!(["isprime"]));
+    let plural: Value = call(&app, Method::GET, "/functions", &key, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(plural, names, "the path upstream's docs and old CLI use");
     let listed: Value = app
         .get("/v1/function/list", &user.token)
         .await
@@ -446,10 +452,23 @@ async fn bad_input_gets_a_text_error_with_a_code_and_nothing_is_created(pool: Pg
         Method::POST,
         "/invoke/isprime",
         &key,
-        Some(json!({"QoSMaxRespT": -1})),
+        Some(json!({"QoSMaxRespT": "soon"})),
     )
     .await;
-    assert_text_error(bad_qos, StatusCode::BAD_REQUEST, "INVALID_QOS").await;
+    assert_text_error(bad_qos, StatusCode::BAD_REQUEST, "INVALID_FIELD").await;
+    let no_limit = call(
+        &app,
+        Method::POST,
+        "/invoke/isprime",
+        &key,
+        Some(json!({"QoSMaxRespT": -1, "Async": true})),
+    )
+    .await;
+    assert_eq!(
+        no_limit.status(),
+        StatusCode::OK,
+        "-1 (the CLI's default) means no limit"
+    );
     let unknown = call(&app, Method::POST, "/invoke/nope", &key, Some(json!({}))).await;
     assert_text_error(unknown, StatusCode::NOT_FOUND, "FUNCTION_NOT_FOUND").await;
     let unknown = call(
