@@ -6,10 +6,14 @@ Starts its own platform from release binaries (embedded PostgreSQL in a temp sta
 `cargo build --release -p canopy-dispatcher -p canopy-worker` and have Docker plus the runtime
 images ready (scripts/ensure-docker, runtimes/build-offline.sh all) first.
 
-Usage: bench/e2e_latency.py [--warm N] [--cold N]
+Also measures warm invocations through the Serverledge facade (`POST /invoke/{name}`) in the same run,
+printed beside the native API's.
+
+Usage: bench/e2e_latency.py [--warm N] [--cold N] [--facade N]
 """
 
 import argparse
+import base64
 import io
 import json
 import os
@@ -19,6 +23,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import urllib.error
@@ -87,6 +92,24 @@ def invoke(base, token, function):
     return elapsed
 
 
+def create_facade_function(base, token):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        archive.add(os.path.join(ROOT, "examples", "serverledge-isprime", "isprime.py"), "isprime.py")
+    body = {"Name": "isprime", "Runtime": "python310", "MemoryMB": 128, "Handler": "isprime.handler",
+            "TarFunctionCode": base64.b64encode(buffer.getvalue()).decode()}
+    status, answer = call("POST", f"{base}/create", token, body)
+    assert status == 200, answer
+
+
+def invoke_facade(base, token):
+    started = time.perf_counter()
+    status, body = call("POST", f"{base}/invoke/isprime", token, {"Params": {"n": 7919}})
+    elapsed = (time.perf_counter() - started) * 1000
+    assert status == 200 and json.loads(body)["Result"] == '{"IsPrime": true}', (status, body)
+    return elapsed
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -96,6 +119,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--warm", type=int, default=200)
     parser.add_argument("--cold", type=int, default=10)
+    parser.add_argument("--facade", type=int, default=200, help="warm Serverledge /invoke calls (0: skip)")
     args = parser.parse_args()
 
     state = tempfile.mkdtemp(prefix="canopy-bench-", dir="/tmp")
@@ -127,6 +151,11 @@ def main():
         warm_function = deploy(base, token, "Warm")
         invoke(base, token, warm_function)  # makes it warm
         warm = [invoke(base, token, warm_function) for _ in range(args.warm)]
+        facade = []
+        if args.facade:
+            create_facade_function(base, token)
+            invoke_facade(base, token)  # makes it warm
+            facade = [invoke_facade(base, token) for _ in range(args.facade)]
 
         cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
         print(f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}")
@@ -134,6 +163,10 @@ def main():
               f"min {min(cold):.1f} ms, max {max(cold):.1f} ms")
         print(f"warm (create -> result, {len(warm)} sequential): p50 {statistics.median(warm):.2f} ms, "
               f"p99 {percentile(warm, 0.99):.2f} ms, min {min(warm):.2f} ms")
+        if facade:
+            print(f"serverledge facade warm (/invoke, {len(facade)} sequential): p50 {statistics.median(facade):.2f} ms, "
+                  f"p99 {percentile(facade, 0.99):.2f} ms; p50 {statistics.median(facade) / statistics.median(warm):.2f}x "
+                  f"the native API's in this run")
     finally:
         for process in reversed(processes):
             process.terminate()
