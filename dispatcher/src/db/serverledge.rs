@@ -144,6 +144,24 @@ pub struct Outcome {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
+/// The outcome of one of the account's tasks, whatever started it.
+pub async fn task_outcome(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    task_id: Uuid,
+) -> sqlx::Result<Option<Outcome>> {
+    sqlx::query_as!(
+        Outcome,
+        r#"SELECT status AS "status: TaskStatus", response_status, response_body, error_kind,
+                  error_message, init_ms, exec_ms, warm, node_id, issued_at, started_at, finished_at
+           FROM tasks WHERE id = $1 AND account_id = $2"#,
+        task_id,
+        account_id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 /// The outcome of one of the account's facade invocations (`None`: no such invocation).
 pub async fn outcome(
     conn: &mut PgConnection,

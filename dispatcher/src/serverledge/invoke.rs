@@ -106,13 +106,20 @@ pub async fn invoke(
     };
     if request.r#async {
         let submitted = tasks::submit(&state, submission).await?;
-        record(&state, caller, submitted.id, &request).await?;
+        record(&state, caller, submitted.id, RequestOptions::of(&request)).await?;
         let id = request_id(&function.name, submitted.id);
         return Ok(HttpResponse::Ok().json(serde_json::json!({ "ReqId": id })));
     }
     let wait = Duration::from_secs(settings.wait_s);
     let (submitted, output) = tasks::submit_and_wait(&state, submission, wait).await?;
-    record(&state, caller, submitted.id, &request).await?;
+    // Nothing reads a synchronous call's record on its way back: keep it off the answer's path.
+    let background = state.clone();
+    let options = RequestOptions::of(&request);
+    tokio::spawn(async move {
+        if let Err(error) = record(&background, caller, submitted.id, options).await {
+            tracing::warn!(error = %error, "could not record a serverledge invocation");
+        }
+    });
     if !output.is_some_and(|output| output.status.is_final()) {
         return Err(FacadeError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -126,7 +133,7 @@ pub async fn invoke(
     }
     state.completions.written(submitted.id).await;
     let mut conn = state.pool.acquire().await?;
-    let outcome = db::serverledge::outcome(&mut conn, caller.account_id, submitted.id)
+    let outcome = db::serverledge::task_outcome(&mut conn, caller.account_id, submitted.id)
         .await?
         .ok_or_else(|| FacadeError::unavailable("an invoked task vanished"))?;
     let report = report::build(&outcome, Some(received.elapsed().as_secs_f64()));
@@ -151,23 +158,43 @@ pub async fn invoke(
     }
 }
 
-/// Keeps what the caller asked for beside the task (and makes it pollable).
+/// What the caller asked for beyond the task itself.
+#[derive(Debug, Clone, Copy)]
+struct RequestOptions {
+    qos_class: i64,
+    qos_max_resp_t: f64,
+    can_do_offloading: bool,
+    is_async: bool,
+}
+
+impl RequestOptions {
+    fn of(request: &InvokeRequest) -> Self {
+        RequestOptions {
+            qos_class: request.qosclass,
+            qos_max_resp_t: request.qosmaxrespt,
+            can_do_offloading: request.candooffloading,
+            is_async: request.r#async,
+        }
+    }
+}
+
+/// Keeps the options beside the task (and makes it pollable).
 async fn record(
     state: &AppState,
     caller: Caller,
     task_id: Uuid,
-    request: &InvokeRequest,
+    options: RequestOptions,
 ) -> Result<(), FacadeError> {
     let mut conn = state.pool.acquire().await?;
     let row = NewRequest {
         task_id,
         account_id: caller.account_id,
-        qos_class: request
-            .qosclass
+        qos_class: options
+            .qos_class
             .clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32,
-        qos_max_resp_t: (request.qosmaxrespt > 0.0).then_some(request.qosmaxrespt),
-        can_do_offloading: request.candooffloading,
-        is_async: request.r#async,
+        qos_max_resp_t: (options.qos_max_resp_t > 0.0).then_some(options.qos_max_resp_t),
+        can_do_offloading: options.can_do_offloading,
+        is_async: options.is_async,
     };
     db::serverledge::insert_request(&mut conn, &row).await?;
     Ok(())
