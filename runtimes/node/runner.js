@@ -14,6 +14,7 @@ const MAX_ERROR_HEADER = 1000;
 const TEXT = 'text/plain; charset=utf-8';
 // Written by the dispatcher's Serverledge facade into packages it builds.
 const SERVERLEDGE_MANIFEST = '.canopy/serverledge.json';
+const LOAD_PATH = '/__canopy/load';
 
 // Kept for our own shutdown; handlers get a process.exit that throws (see below).
 const exit = process.exit.bind(process);
@@ -245,6 +246,9 @@ async function serve(loaded, req, res) {
   if (req.method === 'GET' && pathOnly === HEALTH_PATH) {
     return reply(res, 200, { 'Content-Type': TEXT }, Buffer.from('ok'));
   }
+  if (req.method === 'POST' && pathOnly === LOAD_PATH && loaded.blank) {
+    return load(loaded, res);
+  }
   res.on('finish', reapStrays);
   let response;
   try {
@@ -255,6 +259,19 @@ async function serve(loaded, req, res) {
     return fail(res, err instanceof HandlerError ? err.message : describe(err));
   }
   reply(res, ...response);
+}
+
+// A blank container (CANOPY_BLANK=1) starts before its function is known; the worker puts the code
+// under /app and then asks once to load it. It never loads another: a container that held one
+// function's code is never given to another.
+async function load(loaded, res) {
+  if (loaded.loading) {
+    return reply(res, 409, { 'Content-Type': TEXT }, Buffer.from('a function is already loaded'));
+  }
+  loaded.loading = true;
+  Object.assign(loaded, await loadHandler());
+  // A load error is answered per request, as for a container started with its code.
+  reply(res, 200, { 'Content-Type': TEXT }, Buffer.from(loaded.handle ? 'loaded' : `error: ${loaded.error}`));
 }
 
 async function main() {
@@ -268,7 +285,9 @@ async function main() {
     throw new Error(`process.exit(${code === undefined ? '' : code}) is not allowed in a handler`);
   };
 
-  const loaded = await loadHandler();
+  const loaded = process.env.CANOPY_BLANK === '1'
+    ? { blank: true, error: 'no function is loaded in this container yet' }
+    : await loadHandler();
   // noDelay: small responses must not wait for the client's delayed ACK (Nagle).
   const server = http.createServer({ noDelay: true }, (req, res) => {
     serve(loaded, req, res).catch((err) => {

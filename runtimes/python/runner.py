@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl  # noqa: E402
 
 APP_DIR = os.environ.get("CANOPY_APP_DIR", "/app")
 HEALTH_PATH = "/__canopy/health"
+LOAD_PATH = "/__canopy/load"
 # Written by the dispatcher's Serverledge facade into packages it builds.
 SERVERLEDGE_MANIFEST = ".canopy/serverledge.json"
 REAP_STRAYS = os.getpid() == 1 or os.environ.get("CANOPY_REAP_STRAYS") == "1"
@@ -239,6 +240,8 @@ class RunnerHandler(BaseHTTPRequestHandler):
             return self.reply(400, {"Content-Type": TEXT}, f"bad request: {exc}".encode())
         if self.command == "GET" and path == HEALTH_PATH:
             return self.reply(200, {"Content-Type": TEXT}, b"ok")
+        if self.command == "POST" and path == LOAD_PATH and self.server.blank:
+            return self.load()
 
         headers = {}
         for name, value in self.headers.items():
@@ -262,6 +265,19 @@ class RunnerHandler(BaseHTTPRequestHandler):
         # container that the next task of the function reuses.
         self.wfile.flush()
         reap_strays()
+
+    def load(self):
+        """A blank container (CANOPY_BLANK=1) starts before its function is known; the worker puts
+        the code under /app and then asks once to load it. It never loads another: a container that
+        held one function's code is never given to another."""
+        with self.server.load_lock:
+            if self.server.loading:
+                return self.reply(409, {"Content-Type": TEXT}, b"a function is already loaded")
+            self.server.loading = True
+            self.server.handle_fn, self.server.load_error = load_handler()
+        # A load error is answered per request, as for a container started with its code.
+        message = b"loaded" if self.server.handle_fn else f"error: {self.server.load_error}".encode()
+        self.reply(200, {"Content-Type": TEXT}, message)
 
     def read_body(self):
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
@@ -348,9 +364,14 @@ def main():
     # As PID 1 the default SIGTERM action is ignored; `docker stop` should not wait for SIGKILL.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     port = int(os.environ.get("PORT", "8080"))
-    handle_fn, load_error = load_handler()
+    blank = os.environ.get("CANOPY_BLANK") == "1"
+    if blank:
+        handle_fn, load_error = None, "no function is loaded in this container yet"
+    else:
+        handle_fn, load_error = load_handler()
     server = RunnerServer(("0.0.0.0", port), RunnerHandler)
     server.handle_fn, server.load_error = handle_fn, load_error
+    server.blank, server.loading, server.load_lock = blank, False, threading.Lock()
     print(f"canopy python runner listening on :{server.server_address[1]}", file=sys.stderr, flush=True)
     try:
         server.serve_forever()

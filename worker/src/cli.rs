@@ -109,6 +109,10 @@ pub struct Overrides {
     /// Seconds an idle warm container is kept (default: 300).
     #[arg(long, env = "CANOPY_WORKER_IDLE_EXPIRY_SECS")]
     pub idle_expiry_secs: Option<u64>,
+    /// Blank containers kept started per runtime that supports them (PY, JS), so a cold start
+    /// only injects the code (default: 1; 0 turns them off). Each costs an idle runner's memory.
+    #[arg(long, env = "CANOPY_WORKER_BLANK_CONTAINERS")]
+    pub blank_containers: Option<u32>,
     /// Docker endpoint, e.g. unix:///var/run/docker.sock (default: DOCKER_HOST or the local socket).
     #[arg(long, env = "CANOPY_WORKER_DOCKER_HOST")]
     pub docker_host: Option<String>,

@@ -201,6 +201,8 @@ async fn run_docker(node: Node<'_>, background: CancellationToken) -> anyhow::Re
         idle_expiry: config.idle_expiry,
         start_timeout: Duration::from_secs(10),
         max_concurrency: config.max_concurrency,
+        blank_containers: config.blank_containers,
+        slots_dir: config.cache_dir.join("slots"),
     };
     let runner_http = invoke::runner_client().context("while building the runner client")?;
     let executor = Arc::new(Executor::new(
@@ -220,11 +222,16 @@ async fn run_docker(node: Node<'_>, background: CancellationToken) -> anyhow::Re
         let (executor, stop) = (executor.clone(), background.clone());
         async move { executor.run_janitor(stop).await }
     });
+    let refill = tokio::spawn({
+        let (executor, stop) = (executor.clone(), background.clone());
+        async move { executor.run_blank_refill(stop).await }
+    });
 
     let outcome = node.supervise(executor.clone(), runtimes).await;
 
     background.cancel();
     let _ = janitor.await;
+    let _ = refill.await;
     match executor.remove_own_containers().await {
         Ok(removed) => info!(containers = removed, "removed this worker's containers"),
         Err(error) => warn!(%error, "could not remove this worker's containers"),

@@ -27,6 +27,7 @@ pub struct FileConfig {
     pub allow_host_access: Option<bool>,
     pub cache_dir: Option<PathBuf>,
     pub idle_expiry_secs: Option<u64>,
+    pub blank_containers: Option<u32>,
     pub docker_host: Option<String>,
     /// Language code (`PY`, `JS`, …) → image.
     pub runtime_images: Option<HashMap<String, String>>,

@@ -79,6 +79,9 @@ pub struct WorkerConfig {
     pub allow_host_access: bool,
     pub cache_dir: PathBuf,
     pub idle_expiry: Duration,
+    /// Blank containers kept started per runtime that supports them (PY, JS), so a cold start
+    /// skips Docker's create and start.
+    pub blank_containers: u32,
     /// `None` means `DOCKER_HOST` or the local socket.
     pub docker_host: Option<String>,
     pub runtime_images: HashMap<Lang, String>,
@@ -191,6 +194,10 @@ impl WorkerConfig {
                     .or(file.idle_expiry_secs)
                     .unwrap_or(300),
             ),
+            blank_containers: flags
+                .blank_containers
+                .or(file.blank_containers)
+                .unwrap_or(1),
             docker_host: flags.docker_host.clone().or(file.docker_host),
             runtime_images,
             shutdown_grace: Duration::from_secs(

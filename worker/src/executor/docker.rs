@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 
 use bollard::errors::Error as DockerError;
-use bollard::models::{ContainerCreateBody, HostConfig, NetworkCreateRequest};
+use bollard::models::{ContainerCreateBody, ContainerUpdateBody, HostConfig, NetworkCreateRequest};
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, RemoveContainerOptions,
 };
@@ -142,7 +142,11 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         user: Some(user.to_owned()),
-        env: Some(vec![format!("PORT={RUNNER_PORT}")]),
+        env: Some(
+            std::iter::once(format!("PORT={RUNNER_PORT}"))
+                .chain(spec.env.iter().cloned())
+                .collect(),
+        ),
         labels: Some(spec.labels.clone()),
         host_config: Some(host_config),
         ..Default::default()
@@ -246,6 +250,20 @@ impl ContainerEngine for DockerEngine {
             .await
             .map_err(|e| EngineError::new("list containers", e))?;
         Ok(containers.into_iter().filter_map(|c| c.id).collect())
+    }
+
+    async fn update_limits(&self, id: &str, memory_mb: u32, cpus: u32) -> Result<(), EngineError> {
+        let memory = i64::from(memory_mb) * 1024 * 1024;
+        let body = ContainerUpdateBody {
+            memory: Some(memory),
+            memory_swap: Some(memory),
+            nano_cpus: Some(i64::from(cpus) * 1_000_000_000),
+            ..Default::default()
+        };
+        self.docker
+            .update_container(id, body)
+            .await
+            .map_err(|e| EngineError::new("update container", e))
     }
 
     async fn image_exists(&self, image: &str) -> Result<bool, EngineError> {

@@ -49,6 +49,8 @@ pub struct ContainerSpec {
     /// OCI runtime, e.g. `runsc`; `None` is Docker's default.
     pub runtime: Option<String>,
     pub labels: HashMap<String, String>,
+    /// Extra environment (`NAME=value`) beside `PORT`.
+    pub env: Vec<String>,
 }
 
 impl ContainerSpec {
@@ -94,4 +96,11 @@ pub trait ContainerEngine: Send + Sync + 'static {
     fn exit(&self, id: &str) -> impl Future<Output = Result<Option<Exit>, EngineError>> + Send;
     /// Whether the image is present locally.
     fn image_exists(&self, image: &str) -> impl Future<Output = Result<bool, EngineError>> + Send;
+    /// Changes a running container's memory (MB, swap the same) and CPU limits.
+    fn update_limits(
+        &self,
+        id: &str,
+        memory_mb: u32,
+        cpus: u32,
+    ) -> impl Future<Output = Result<(), EngineError>> + Send;
 }

@@ -9,6 +9,8 @@ use reqwest::header::{HeaderName, HeaderValue, CONTENT_TYPE};
 
 /// Readiness path of the runner (`docs/runtime-contract.md`).
 pub const HEALTH_PATH: &str = "/__canopy/health";
+/// Where a blank container's runner is asked to load its code (`executor::blank`).
+pub const LOAD_PATH: &str = "/__canopy/load";
 /// Header carrying a raised handler's message.
 pub const ERROR_HEADER: &str = "x-canopy-error";
 /// Largest response body the dispatcher accepts (one limit for both sides).
@@ -73,6 +75,28 @@ pub async fn wait_ready(
         }
         tokio::time::sleep(PROBE_EVERY).await;
     }
+}
+
+/// Asks a blank container's runner to load the code now under its `/app` (it answers once it
+/// has; a load error is reported by the runner on each later request).
+pub async fn load(
+    http: &reqwest::Client,
+    addr: SocketAddr,
+    timeout: Duration,
+) -> Result<(), InvokeError> {
+    let response = http
+        .post(format!("http://{addr}{LOAD_PATH}"))
+        .timeout(timeout)
+        .send()
+        .await
+        .map_err(|e| InvokeError::Transport(e.to_string()))?;
+    if response.status().is_success() {
+        return Ok(());
+    }
+    Err(InvokeError::BadRequest(format!(
+        "the runner refused to load: HTTP {}",
+        response.status()
+    )))
 }
 
 /// Sends the task's request to the runner and returns its answer as an outcome.

@@ -14,7 +14,7 @@ impl<E: ContainerEngine> Executor<E> {
     pub async fn reap_idle(&self, now: Instant) -> usize {
         let expired = self.pool.take_expired(now, self.settings.idle_expiry);
         for container in &expired {
-            self.discard(&container.id).await;
+            self.discard(container).await;
         }
         expired.len()
     }
@@ -42,6 +42,9 @@ impl<E: ContainerEngine> Executor<E> {
     /// and at shutdown.
     pub async fn remove_own_containers(&self) -> Result<usize, EngineError> {
         self.pool.take_all();
+        self.remove_blanks().await;
+        // Every slot belongs to a container removed here.
+        let _ = std::fs::remove_dir_all(&self.settings.slots_dir);
         let ids = self
             .engine
             .list_by_label(LABEL_WORKER, &self.settings.node_id)

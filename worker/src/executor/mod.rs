@@ -2,6 +2,7 @@
 //! function version, replay the request, and report the outcome with truthful timings.
 
 pub mod artifact;
+mod blank;
 mod crash;
 pub mod docker;
 pub mod engine;
@@ -23,6 +24,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{debug, info_span, warn, Instrument};
 
 use artifact::ArtifactStore;
+use blank::BlankPool;
 use engine::{ContainerEngine, ContainerSpec, LABEL_FUNCTION, LABEL_WORKER};
 use pool::{WarmContainer, WarmPool};
 
@@ -55,12 +57,17 @@ pub struct ExecutorSettings {
     /// Bound on container create + start + ready.
     pub start_timeout: Duration,
     pub max_concurrency: u32,
+    /// Blank containers kept ready per runtime that supports them (0: none).
+    pub blank_containers: u32,
+    /// Where blank containers' `/app` folders live (same filesystem as the code cache).
+    pub slots_dir: std::path::PathBuf,
 }
 
 /// The executor over a container engine.
 pub struct Executor<E: ContainerEngine> {
     engine: Arc<E>,
     pool: WarmPool,
+    blanks: BlankPool,
     artifacts: ArtifactStore,
     http: reqwest::Client,
     settings: ExecutorSettings,
@@ -87,6 +94,7 @@ impl<E: ContainerEngine> Executor<E> {
         Executor {
             engine,
             pool: WarmPool::new(),
+            blanks: BlankPool::default(),
             artifacts,
             http,
             settings,
@@ -127,6 +135,7 @@ impl<E: ContainerEngine> Executor<E> {
                 (LABEL_WORKER.to_owned(), self.settings.node_id.clone()),
                 (LABEL_FUNCTION.to_owned(), function.version_key()),
             ]),
+            env: Vec::new(),
         })
     }
 
@@ -173,9 +182,9 @@ impl<E: ContainerEngine> Executor<E> {
                 };
                 // Starting is bounded by the start timeout and runs to its end, so a cancel
                 // never leaves a created container behind.
-                match self.cold_start(function, code_dir).await {
+                match self.start_for(function, code_dir).await {
                     Ok(container) if cancel.is_cancelled() => {
-                        self.discard(&container.id).await;
+                        self.discard(&container).await;
                         return (failed("cancelled"), timings);
                     }
                     Ok(container) => {
@@ -224,20 +233,42 @@ impl<E: ContainerEngine> Executor<E> {
                     }
                     Stop::TimedOut(message) => Outcome::TimedOut { message },
                 };
-                self.discard(&container.id).instrument(span).await;
+                self.discard(&container).instrument(span).await;
                 (outcome, timings)
             }
         }
     }
 
-    /// Starts a ready container for the function version with its code at `code_dir`.
-    async fn cold_start(
+    /// A ready container for the function version with its code at `code_dir`: a blank one
+    /// given the code when one is idle, else a new one started with it.
+    async fn start_for(
         &self,
         function: &FunctionSpec,
         code_dir: std::path::PathBuf,
     ) -> Result<WarmContainer, String> {
+        if let Some(blank) = self.take_blank(function) {
+            match self.claim_blank(blank, function, &code_dir).await {
+                Ok(container) => return Ok(container),
+                Err(error) => warn!(%error, "a blank container could not take the code"),
+            }
+        }
         let spec = self.container_spec(function, code_dir)?;
-        let id = self.engine.create(&spec).await.map_err(|e| e.to_string())?;
+        let (id, addr) = self.start_ready(&spec).await?;
+        Ok(WarmContainer {
+            id,
+            addr,
+            version_key: function.version_key(),
+            slot: None,
+        })
+    }
+
+    /// Creates and starts a container and waits until its runner answers, all within the start
+    /// timeout; a container that does not make it is removed.
+    async fn start_ready(
+        &self,
+        spec: &ContainerSpec,
+    ) -> Result<(String, std::net::SocketAddr), String> {
+        let id = self.engine.create(spec).await.map_err(|e| e.to_string())?;
         let ready = async {
             self.engine.start(&id).await.map_err(|e| e.to_string())?;
             let addr = self.engine.address(&id).await.map_err(|e| e.to_string())?;
@@ -249,18 +280,14 @@ impl<E: ContainerEngine> Executor<E> {
         match tokio::time::timeout(self.settings.start_timeout, ready).await {
             Ok(Ok(addr)) => {
                 debug!(container.id = %short(&id), "container ready");
-                Ok(WarmContainer {
-                    id,
-                    addr,
-                    version_key: function.version_key(),
-                })
+                Ok((id, addr))
             }
             Ok(Err(message)) => {
-                self.discard(&id).await;
+                self.remove_container(&id).await;
                 Err(message)
             }
             Err(_) => {
-                self.discard(&id).await;
+                self.remove_container(&id).await;
                 Err(format!(
                     "the container was not ready within {:?}",
                     self.settings.start_timeout
@@ -269,8 +296,16 @@ impl<E: ContainerEngine> Executor<E> {
         }
     }
 
+    /// Removes a function's container and the folder it was given, if any.
+    async fn discard(&self, container: &WarmContainer) {
+        self.remove_container(&container.id).await;
+        if let Some(slot) = &container.slot {
+            let _ = std::fs::remove_dir_all(slot);
+        }
+    }
+
     /// Kills and removes a container, logging (not returning) a failure.
-    async fn discard(&self, id: &str) {
+    async fn remove_container(&self, id: &str) {
         if let Err(error) = self.engine.remove(id).await {
             warn!(container.id = %short(id), %error, "could not remove container");
         }

@@ -15,6 +15,8 @@ pub struct WarmContainer {
     pub addr: SocketAddr,
     /// `functionId@buildId`.
     pub version_key: String,
+    /// The folder mounted at `/app` when the container started blank (removed with it).
+    pub slot: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug)]
@@ -109,6 +111,7 @@ mod tests {
             id: id.into(),
             addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             version_key: key.into(),
+            slot: None,
         }
     }
 

@@ -56,6 +56,14 @@ impl ContainerEngine for FakeEngine {
     ) -> Result<Vec<String>, engine::EngineError> {
         Ok(vec!["stale-1".into()])
     }
+    async fn update_limits(
+        &self,
+        _id: &str,
+        _memory_mb: u32,
+        _cpus: u32,
+    ) -> Result<(), engine::EngineError> {
+        Ok(())
+    }
     async fn image_exists(&self, _image: &str) -> Result<bool, engine::EngineError> {
         Ok(true)
     }
@@ -105,6 +113,8 @@ async fn harness() -> Harness {
         idle_expiry: Duration::from_secs(300),
         start_timeout: Duration::from_secs(5),
         max_concurrency: 4,
+        blank_containers: 0,
+        slots_dir: dir.path().join("slots"),
     };
     let http = invoke::runner_client().expect("client");
     Harness {
@@ -219,6 +229,7 @@ fn a_privileged_function_gets_root_and_default_capabilities_but_never_docker_pri
         network: "canopy-net".to_owned(),
         runtime: None,
         labels: std::collections::HashMap::new(),
+        env: Vec::new(),
     };
     let body = docker::container_body(&spec);
     let host = body.host_config.expect("host config");
