@@ -110,6 +110,24 @@ def invoke_facade(base, token):
     return elapsed
 
 
+def docker_baselines(count, image="canopy-runtime-python:1"):
+    """`docker run --rm` and `docker exec` of the same image, timed like a cold start (ms)."""
+    def timed(command):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        return (time.perf_counter() - started) * 1000
+
+    runs = [timed(["docker", "run", "--rm", "--network", "none", "--entrypoint", "python3", image, "-c", "pass"])
+            for _ in range(count)]
+    container = subprocess.run(["docker", "run", "-d", "--network", "none", image], check=True,
+                               capture_output=True, text=True).stdout.strip()
+    try:
+        execs = [timed(["docker", "exec", container, "python3", "-c", "pass"]) for _ in range(count)]
+    finally:
+        subprocess.run(["docker", "rm", "-f", container], stdout=subprocess.DEVNULL, check=False)
+    return runs, execs
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -120,6 +138,9 @@ def main():
     parser.add_argument("--warm", type=int, default=200)
     parser.add_argument("--cold", type=int, default=10)
     parser.add_argument("--facade", type=int, default=200, help="warm Serverledge /invoke calls (0: skip)")
+    parser.add_argument("--cold-gap-ms", type=int, default=1000,
+                        help="pause before each cold start (the worker refills its blank containers meanwhile)")
+    parser.add_argument("--blank-containers", type=int, default=1, help="the worker's --blank-containers")
     args = parser.parse_args()
 
     state = tempfile.mkdtemp(prefix="canopy-bench-", dir="/tmp")
@@ -142,11 +163,13 @@ def main():
         subprocess.run([f"{BIN}/canopy-worker", "--config", config, "register", "--dispatcher", base],
                        env=dict(env, CANOPY_API_KEY=json.loads(body)["key"]), check=True, stdout=subprocess.DEVNULL)
         processes.append(subprocess.Popen([f"{BIN}/canopy-worker", "--config", config, "run",
-                                           "--cache-dir", os.path.join(state, "cache")], env=env))
+                                           "--cache-dir", os.path.join(state, "cache"),
+                                           "--blank-containers", str(args.blank_containers)], env=env))
         time.sleep(1)
 
         cold = []
         for index in range(args.cold):
+            time.sleep(args.cold_gap_ms / 1000)
             cold.append(invoke(base, token, deploy(base, token, f"Cold{index}")))
         warm_function = deploy(base, token, "Warm")
         invoke(base, token, warm_function)  # makes it warm
@@ -157,10 +180,16 @@ def main():
             invoke_facade(base, token)  # makes it warm
             facade = [invoke_facade(base, token) for _ in range(args.facade)]
 
+        runs, execs = docker_baselines(max(3, args.cold))
+
         cpu = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")), "?")
         print(f"machine: {os.cpu_count()} CPUs ({cpu}), {platform.system()} {platform.release()}")
-        print(f"cold start (create -> result, {len(cold)} function versions): p50 {statistics.median(cold):.1f} ms, "
+        print(f"cold start (create -> result, {len(cold)} function versions, --blank-containers "
+              f"{args.blank_containers}): p50 {statistics.median(cold):.1f} ms, "
               f"min {min(cold):.1f} ms, max {max(cold):.1f} ms")
+        print(f"same run: docker run --rm p50 {statistics.median(runs):.1f} ms, docker exec p50 "
+              f"{statistics.median(execs):.1f} ms; cold p50 = {statistics.median(cold) / statistics.median(runs):.2f}x "
+              f"docker run --rm")
         print(f"warm (create -> result, {len(warm)} sequential): p50 {statistics.median(warm):.2f} ms, "
               f"p99 {percentile(warm, 0.99):.2f} ms, min {min(warm):.2f} ms")
         if facade:
