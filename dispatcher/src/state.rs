@@ -8,7 +8,7 @@ use crate::auth::api_keys::ApiKeyCache;
 use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
 use crate::auth::revocations::Revocations;
-use crate::dispatch::{Completions, Metrics, Registry};
+use crate::dispatch::{Completions, Metrics, Prewarms, Registry};
 use crate::gates::Gates;
 use crate::settings::{AuthSettings, DispatchSettings};
 use crate::tasks::{FunctionSnapshots, Queues, Scheduler, TaskQueues};
@@ -31,6 +31,8 @@ pub struct AppState {
     pub registry: Registry,
     /// `Prefer: wait` callers and `/result?wait=` long-polls.
     pub completions: Completions,
+    /// Prewarm requests waiting for their workers' answers.
+    pub prewarms: Prewarms,
     pub metrics: Metrics,
     pub scheduler: Scheduler,
     /// Senders of the group commit and the worker-report writer.
@@ -63,6 +65,7 @@ impl AppState {
             replica_id: canopy_shared::new_id(),
             registry: Registry::default(),
             completions: Completions::default(),
+            prewarms: Prewarms::default(),
             metrics: Metrics::default(),
             scheduler: Scheduler::default(),
             queues,

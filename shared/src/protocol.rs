@@ -52,6 +52,12 @@ pub enum WorkerMessage {
     Goodbye {
         reason: String,
     },
+    /// Answer to `prewarm`: how many containers of the version are now started and idle.
+    #[serde(rename_all = "camelCase")]
+    Prewarmed {
+        request_id: String,
+        started: u32,
+    },
 }
 
 /// Messages the dispatcher sends.
@@ -68,6 +74,14 @@ pub enum DispatcherMessage {
     },
     /// Stop pulling; finish what is running.
     Drain,
+    /// Start `instances` containers of this function version and keep them warm (answered with
+    /// `prewarmed`). The node may fetch the version's code for a short while.
+    #[serde(rename_all = "camelCase")]
+    Prewarm {
+        request_id: String,
+        function: Box<FunctionSpec>,
+        instances: u32,
+    },
     /// A protocol error; the dispatcher closes the socket after it.
     Error {
         code: String,

@@ -68,12 +68,35 @@ pub async fn node_holds_artifact(
         r#"SELECT EXISTS (
                SELECT 1 FROM tasks t JOIN builds b ON b.id = t.build_id
                WHERE t.node_id = $1 AND t.status IN ('assigned', 'running') AND b.artifact_sha256 = $2
+           ) OR EXISTS (
+               SELECT 1 FROM artifact_grants g
+               WHERE g.node_id = $1 AND g.artifact_sha256 = $2 AND g.expires_at > now()
            ) AS "held!""#,
         node,
         sha256
     )
     .fetch_one(conn)
     .await
+}
+
+/// Lets the nodes download a code package for `seconds` (a prewarm: no task holds it yet).
+pub async fn grant_artifact(
+    conn: &mut PgConnection,
+    nodes: &[Uuid],
+    sha256: &str,
+    seconds: f64,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "INSERT INTO artifact_grants (node_id, artifact_sha256, expires_at)
+         SELECT node, $2, now() + make_interval(secs => $3) FROM unnest($1::uuid[]) AS node
+         ON CONFLICT (node_id, artifact_sha256) DO UPDATE SET expires_at = excluded.expires_at",
+        nodes,
+        sha256,
+        seconds
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Records a build; a successful one becomes the function's current build.

@@ -29,6 +29,19 @@ pub(super) async fn handle(
             ))
         }
         WorkerMessage::Goodbye { .. } => return Ok(false),
+        WorkerMessage::Prewarmed {
+            request_id,
+            started,
+        } => {
+            let request = canopy_shared::parse_id(&request_id).ok_or_else(|| {
+                Refusal::new(
+                    "MALFORMED_MESSAGE",
+                    format!("{request_id:?} is not a request id"),
+                )
+            })?;
+            state.prewarms.answer(request, session.node_id, started);
+            return Ok(false);
+        }
         WorkerMessage::Heartbeat(beat) => {
             let running = beat
                 .running

@@ -20,6 +20,7 @@ use super::{admin, auth, builds, functions, health, nodes, tags, tasks, user};
         functions::create::create_function, functions::read::get_function, functions::read::list_functions,
         functions::read::get_capabilities, functions::update::edit_function, functions::update::toggle_pause,
         functions::update::delete_function, functions::update::restore_function, functions::update::set_capabilities,
+        functions::prewarm::prewarm_function,
         tags::create_tag, tags::list_tags, tags::update_tag, tags::delete_tag,
         builds::create_build, builds::get_build, builds::list_builds,
         tasks::create::create_task, tasks::read::get_task, tasks::read::list_tasks, tasks::result::get_result,

@@ -1,11 +1,8 @@
-//! `POST /prewarm {Function, Instances, ForceImagePull}` → `{"Prewarmed": N}`.
-//!
-//! Canopy's workers keep a container warm after a task of the function ran on them, but the
-//! dispatcher cannot yet ask a worker to start one ahead of need (the warm-pool issue). Until then
-//! N is 0: fewer than asked, as Serverledge answers when resources are short, and said so in a
-//! `Warning` header.
+//! `POST /prewarm {Function, Instances, ForceImagePull}` → `{"Prewarmed": N}`: the task core's
+//! prewarm (`POST /v1/function/{id}/prewarm`). `Instances: 0` only checks the function (images
+//! are local to the workers, so there is nothing to pull); `ForceImagePull` is accepted and
+//! ignored for the same reason.
 
-use actix_web::http::header;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 
@@ -14,6 +11,7 @@ use super::{body, FacadeError};
 use crate::db;
 use crate::extract::JSON_BODY_LIMIT;
 use crate::state::AppState;
+use crate::tasks;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -25,7 +23,8 @@ struct PrewarmRequest {
     _force_image_pull: bool,
 }
 
-/// 200 `{"Prewarmed": N}`; 404 for an unknown function; 400 for a negative `Instances`.
+/// 200 `{"Prewarmed": N}` (N may be less than asked); 404 for an unknown function; 400 for a
+/// negative `Instances`.
 #[post("/prewarm")]
 #[tracing::instrument(skip_all, fields(account.id = %caller.account_id))]
 pub async fn prewarm(
@@ -42,15 +41,12 @@ pub async fn prewarm(
         ));
     }
     let mut conn = state.pool.acquire().await?;
-    db::serverledge::find_function(&mut conn, caller.account_id, &request.function)
+    let function = db::serverledge::find_function(&mut conn, caller.account_id, &request.function)
         .await?
         .ok_or_else(|| FacadeError::unknown_function(&request.function))?;
-    let mut response = HttpResponse::Ok();
-    if request.instances > 0 {
-        response.insert_header((
-            header::WARNING,
-            r#"299 canopy "workers start containers on first use; prewarming is not available yet""#,
-        ));
-    }
-    Ok(response.json(serde_json::json!({ "Prewarmed": 0 })))
+    drop(conn);
+    let instances = u32::try_from(request.instances).unwrap_or(u32::MAX);
+    let prewarmed =
+        tasks::prewarm(&state, caller.account_id, function.function_id, instances).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "Prewarmed": prewarmed })))
 }

@@ -32,7 +32,7 @@ pub async fn status(
 ) -> Result<HttpResponse, FacadeError> {
     let offers: Vec<_> = state
         .registry
-        .ready()
+        .snapshot()
         .iter()
         .filter_map(|session| session.offer())
         .filter(|offer| offer.trust.serves(caller.account_id, true))

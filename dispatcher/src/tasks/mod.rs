@@ -8,6 +8,7 @@
 //!   (`reports`);
 //! - `wait`, `cancel`, `explain` — for callers;
 //! - `requeue` — every way an attempt goes back to the queue, and the sweeper;
+//! - `prewarm` — containers of a function started on workers ahead of its tasks;
 //! - `scheduler` — the claim path for tasks that were queued;
 //! - `liveness` — heartbeats: node liveness and lease renewal.
 
@@ -17,6 +18,7 @@ mod error;
 mod explain;
 pub mod liveness;
 mod placement;
+mod prewarm;
 mod queues;
 pub mod reports;
 pub mod requeue;
@@ -34,6 +36,7 @@ use tokio_util::sync::CancellationToken;
 pub use cancel::cancel;
 pub use error::TaskError;
 pub use explain::explain;
+pub use prewarm::{prewarm, MAX_INSTANCES as MAX_PREWARM_INSTANCES};
 pub use queues::{Queues, TaskQueues};
 pub use reports::{record_report, Report, ReportKind};
 pub use scheduler::Scheduler;

@@ -13,6 +13,7 @@ mod gateway;
 mod health_docs;
 mod helpers;
 mod nodes;
+mod prewarm;
 mod reliability;
 mod revocation;
 mod security;

@@ -107,6 +107,18 @@ async fn upstream_python_and_node_functions_run_unchanged(pool: PgPool) {
         "{text}"
     );
 
+    // Prewarmed: the first call of sieve starts warm.
+    let prewarmed: Value = post(
+        &platform,
+        "/prewarm",
+        json!({"Function": "sieve", "Instances": 1}),
+    )
+    .await
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(prewarmed, json!({"Prewarmed": 1}), "{}", worker.log_text());
+
     let accepted: Value = post(
         &platform,
         "/invoke/sieve",
@@ -124,6 +136,7 @@ async fn upstream_python_and_node_functions_run_unchanged(pool: PgPool) {
         json!({"count": 25, "last": 97})
     );
     assert_eq!(report["Output"], "sieving up to 100\n");
+    assert_eq!(report["IsWarmStart"], true, "prewarmed: {report}");
 }
 
 async fn poll(platform: &Platform, req_id: &str) -> Value {

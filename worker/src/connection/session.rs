@@ -149,6 +149,24 @@ impl<R: TaskRunner> Supervisor<R> {
                 warn!(%code, %message, "error from the dispatcher");
             }
             DispatcherMessage::Welcome(_) => debug!("ignoring a second welcome"),
+            DispatcherMessage::Prewarm {
+                request_id,
+                function,
+                instances,
+            } => {
+                let (runner, outbox) = (self.runner.clone(), outbox.clone());
+                let span = info_span!("prewarm", function = %function.version_key(), instances);
+                tokio::spawn(
+                    async move {
+                        let started = runner.prewarm(*function, instances).await;
+                        let _ = outbox.send(WorkerMessage::Prewarmed {
+                            request_id,
+                            started,
+                        });
+                    }
+                    .instrument(span),
+                );
+            }
         }
     }
 

@@ -47,6 +47,10 @@ impl TaskRunner for FakeRunner {
     fn warm_functions(&self) -> Vec<String> {
         vec!["f@warm".into()]
     }
+
+    async fn prewarm(&self, _function: FunctionSpec, instances: u32) -> u32 {
+        instances
+    }
 }
 
 type ServerSocket = tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>;

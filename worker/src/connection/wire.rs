@@ -61,6 +61,7 @@ pub(super) fn result_of(message: WorkerMessage) -> Option<TaskResult> {
 }
 
 /// The channel to the writer; results that cannot be queued are kept for the next session.
+#[derive(Clone)]
 pub(super) struct Outbox {
     pub(super) tx: mpsc::UnboundedSender<Outgoing>,
 }

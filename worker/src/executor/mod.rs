@@ -11,6 +11,7 @@ pub mod invoke;
 mod janitor;
 pub mod noop;
 pub mod pool;
+mod prewarm;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -40,6 +41,10 @@ pub trait TaskRunner: Send + Sync + 'static {
 
     /// Function versions with a warm container, for `hello`.
     fn warm_functions(&self) -> Vec<String>;
+
+    /// Starts up to `instances` warm containers of the version ahead of its tasks; returns how
+    /// many are idle and warm afterwards.
+    fn prewarm(&self, function: FunctionSpec, instances: u32) -> impl Future<Output = u32> + Send;
 }
 
 /// How the executor builds and keeps containers.
@@ -342,6 +347,10 @@ impl<E: ContainerEngine> TaskRunner for Executor<E> {
 
     fn warm_functions(&self) -> Vec<String> {
         self.pool.warm_versions()
+    }
+
+    async fn prewarm(&self, function: FunctionSpec, instances: u32) -> u32 {
+        Executor::prewarm(self, &function, instances).await
     }
 }
 

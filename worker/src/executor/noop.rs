@@ -4,7 +4,9 @@
 
 use std::time::{Duration, Instant};
 
-use canopy_shared::protocol::{encode_body, Assignment, Outcome, TaskResult, Timings};
+use canopy_shared::protocol::{
+    encode_body, Assignment, FunctionSpec, Outcome, TaskResult, Timings,
+};
 use canopy_shared::Lang;
 use tokio_util::sync::CancellationToken;
 
@@ -74,6 +76,11 @@ impl TaskRunner for NoopRunner {
 
     fn warm_functions(&self) -> Vec<String> {
         Vec::new()
+    }
+
+    /// No containers: nothing is ever warm ahead of a task.
+    async fn prewarm(&self, _function: FunctionSpec, _instances: u32) -> u32 {
+        0
     }
 }
 

@@ -96,6 +96,11 @@ impl WarmPool {
         keys
     }
 
+    /// Number of idle containers of one version.
+    pub fn idle_count_of(&self, version_key: &str) -> usize {
+        self.lock().get(version_key).map_or(0, Vec::len)
+    }
+
     /// Number of idle containers.
     pub fn idle_count(&self) -> usize {
         self.lock().values().map(Vec::len).sum()

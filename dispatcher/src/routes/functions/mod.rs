@@ -1,7 +1,8 @@
 //! `/v1/function/*`: the GreenCloud function API (create, edit, get, list, list by tag,
-//! togglePause, delete, restore, capabilities).
+//! togglePause, delete, restore, capabilities), and prewarm.
 
 pub(super) mod create;
+pub(super) mod prewarm;
 pub(super) mod read;
 pub(super) mod update;
 pub(super) mod view;
@@ -25,7 +26,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(update::delete_function)
         .service(update::restore_function)
         .service(read::get_capabilities)
-        .service(update::set_capabilities);
+        .service(update::set_capabilities)
+        .service(prewarm::prewarm_function);
 }
 
 fn not_found(raw: &str) -> ApiError {

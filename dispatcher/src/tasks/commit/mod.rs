@@ -25,6 +25,7 @@ use crate::dispatch::Metrics;
 use crate::state::AppState;
 
 pub(super) use idempotent::commit_idempotent;
+pub(super) use rows::function_spec;
 
 /// Most submissions in one commit.
 const MAX_BATCH: usize = 512;

@@ -59,10 +59,22 @@ fn resolve(
     snapshots: &HashMap<Uuid, FunctionSnapshotRow>,
     submission: &Submission,
 ) -> Result<FunctionSpec, TaskError> {
-    let row = snapshots
-        .get(&submission.function_id)
-        .filter(|row| row.account_id == submission.account_id)
-        .ok_or(TaskError::FunctionNotFound(submission.function_id))?;
+    function_spec(
+        snapshots.get(&submission.function_id),
+        submission.account_id,
+        submission.function_id,
+    )
+}
+
+/// The version of `function_id` that new tasks of `account_id` run, from its snapshot.
+pub(in crate::tasks) fn function_spec(
+    row: Option<&FunctionSnapshotRow>,
+    account_id: Uuid,
+    function_id: Uuid,
+) -> Result<FunctionSpec, TaskError> {
+    let row = row
+        .filter(|row| row.account_id == account_id)
+        .ok_or(TaskError::FunctionNotFound(function_id))?;
     if row.paused {
         return Err(TaskError::FunctionPaused);
     }

@@ -1,0 +1,39 @@
+//! Prewarming: containers of a function version started ahead of its tasks (blank ones given the
+//! code when idle) and left warm in the pool, where idle expiry applies as to any other.
+
+use canopy_shared::protocol::FunctionSpec;
+use tracing::{info, warn};
+
+use super::engine::ContainerEngine;
+use super::Executor;
+
+impl<E: ContainerEngine> Executor<E> {
+    /// Starts up to `instances` warm containers of the version (at most the node's concurrency,
+    /// counting those already idle); returns how many are idle when it is done.
+    pub async fn prewarm(&self, function: &FunctionSpec, instances: u32) -> u32 {
+        let key = function.version_key();
+        let wanted = instances.min(self.settings.max_concurrency) as usize;
+        if wanted == 0 {
+            return 0;
+        }
+        let code_dir = match self.artifacts.code_dir(&function.artifact_sha256).await {
+            Ok(code_dir) => code_dir,
+            Err(error) => {
+                warn!(function = %key, %error, "prewarm: could not fetch the code");
+                return 0;
+            }
+        };
+        while self.pool.idle_count_of(&key) < wanted {
+            match self.start_for(function, code_dir.clone()).await {
+                Ok(container) => self.pool.checkin(container, std::time::Instant::now()),
+                Err(error) => {
+                    warn!(function = %key, %error, "prewarm: a container did not start");
+                    break;
+                }
+            }
+        }
+        let idle = self.pool.idle_count_of(&key);
+        info!(function = %key, idle, "prewarmed");
+        u32::try_from(idle).unwrap_or(u32::MAX)
+    }
+}
