@@ -2,9 +2,11 @@
 //! PostgreSQL with a fresh database per test (`#[sqlx::test]`, needs `DATABASE_URL`).
 
 mod accounts;
+mod admin_views;
 mod affinity;
 mod auth_failures;
 mod builds;
+mod dashboard;
 mod errors;
 mod failures;
 mod fake_worker;
@@ -17,6 +19,7 @@ mod reliability;
 mod revocation;
 mod security;
 mod snapshots;
+mod stats;
 mod tags;
 mod tasks;
 mod trust;
