@@ -41,12 +41,12 @@ export function uid(prefix = 'f') {
   return `${prefix}-${nextId}`;
 }
 
-/** A labelled control: `<label>Text <input id…></label>` with an optional hint. */
+/** A labelled control with an optional hint (linked by aria-describedby, not part of the name). */
 export function field(label, control, hint) {
   if (!control.id) control.id = uid();
   const hintEl = hint ? h('span', { class: 'hint', id: `${control.id}-hint`, text: hint }) : null;
   if (hintEl) control.setAttribute('aria-describedby', hintEl.id);
-  return h('label', { for: control.id }, label, control, hintEl);
+  return h('div', { class: 'field' }, h('label', { for: control.id, text: label }), control, hintEl);
 }
 
 /** A checkbox with its label after it. */

@@ -72,6 +72,8 @@ async function render() {
     cleanup();
     cleanup = null;
   }
+  // Confirmations belong to the page they were about.
+  document.getElementById('toast').replaceChildren();
   if (!currentAccount()) {
     showShell(false);
     document.title = 'Sign in · Canopy';

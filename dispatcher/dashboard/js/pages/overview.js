@@ -12,6 +12,10 @@ function card(label, value, hint) {
     hint ? h('div', { class: 'hint', text: hint }) : null);
 }
 
+function rate(perMinute) {
+  return perMinute >= 10 ? perMinute.toFixed(0) : perMinute.toFixed(2);
+}
+
 function draw(body, data) {
   const labels = data.minutes.map((m) => new Date(m.minute).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' }));
   const sum = (key) => data.minutes.reduce((total, m) => total + m[key], 0);
@@ -28,7 +32,7 @@ function draw(body, data) {
       card('Failed', sum('failed'), 'failed or timed out'),
       card('Queue wait p50', ms(wait.p50), `${wait.samples} tasks`),
       card('Queue wait p95', ms(wait.p95)),
-      card('Dispatch rate', `${data.dispatchPerMinute.toFixed(1)}/min`)),
+      card('Dispatched', sum('assigned'), `${rate(data.dispatchPerMinute)} per minute on average`)),
     h('div', { class: 'grid2' },
       lineChart('Tasks per minute', labels, [
         { name: 'issued', values: data.minutes.map((m) => m.issued) },
