@@ -16,6 +16,7 @@ pub struct AccountSummary {
     pub activated: bool,
     pub twofa: bool,
     pub privileged_approved: bool,
+    pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub functions: i64,
     pub nodes: i64,
@@ -31,7 +32,7 @@ pub async fn accounts(
         AccountSummary,
         r#"SELECT a.id, a.email, a.name, a.surname, a.role,
                   a.activated_at IS NOT NULL AS "activated!", a.twofa_secret IS NOT NULL AS "twofa!",
-                  a.privileged_approved, a.created_at,
+                  a.privileged_approved, a.disabled_at IS NOT NULL AS "disabled!", a.created_at,
                   (SELECT count(*) FROM functions f WHERE f.account_id = a.id AND f.deleted_at IS NULL) AS "functions!",
                   (SELECT count(*) FROM nodes n WHERE n.account_id = a.id AND n.deleted_at IS NULL) AS "nodes!"
            FROM accounts a WHERE ($1::uuid IS NULL OR a.id > $1)
@@ -41,6 +42,41 @@ pub async fn accounts(
     )
     .fetch_all(conn)
     .await
+}
+
+/// Disables or enables an account; false when there is no such account. Disabling also ends
+/// every login of the account (its refresh tokens are revoked). Both wake every replica's
+/// revocation reload, which also refuses access tokens made from the account's API keys.
+pub async fn set_disabled(conn: &mut PgConnection, id: Uuid, disabled: bool) -> sqlx::Result<bool> {
+    let updated = sqlx::query!(
+        "UPDATE accounts SET disabled_at = CASE WHEN $2 THEN coalesce(disabled_at, now()) END, updated_at = now()
+         WHERE id = $1",
+        id,
+        disabled
+    )
+    .execute(&mut *conn)
+    .await?;
+    if updated.rows_affected() == 0 {
+        return Ok(false);
+    }
+    if disabled {
+        crate::db::refresh_tokens::revoke_all_for_account(conn, id).await?;
+    }
+    sqlx::query!("SELECT pg_notify('canopy_revoked', '')")
+        .execute(conn)
+        .await?;
+    Ok(true)
+}
+
+/// Whether an admin disabled the account.
+pub async fn is_disabled(conn: &mut PgConnection, id: Uuid) -> sqlx::Result<bool> {
+    let disabled = sqlx::query_scalar!(
+        r#"SELECT disabled_at IS NOT NULL AS "disabled!" FROM accounts WHERE id = $1"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(disabled.unwrap_or(false))
 }
 
 /// A dispatcher replica's heartbeat row.

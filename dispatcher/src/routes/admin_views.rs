@@ -3,20 +3,23 @@
 
 use std::time::Instant;
 
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
+use validator::Validate;
 
 use super::admin::require_admin;
 use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::AuthUser;
-use crate::routes::query_id;
+use crate::extract::{AuthUser, ValidJson};
+use crate::routes::{path_id, query_id};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(list_accounts).service(system_health);
+    cfg.service(list_accounts)
+        .service(set_account_disabled)
+        .service(system_health);
 }
 
 /// A replica is counted live while its beat (once a second) is younger than this.
@@ -47,6 +50,8 @@ pub struct AccountView {
     pub activated: bool,
     pub twofa: bool,
     pub privileged_approved: bool,
+    /// Disabled by an admin: no sign-in, refresh or API key until enabled again.
+    pub disabled: bool,
     pub created_at: DateTime<Utc>,
     /// Live (not deleted) functions and nodes.
     pub functions: i64,
@@ -89,12 +94,54 @@ pub async fn list_accounts(
             activated: row.activated,
             twofa: row.twofa,
             privileged_approved: row.privileged_approved,
+            disabled: row.disabled,
             created_at: row.created_at,
             functions: row.functions,
             nodes: row.nodes,
         })
         .collect();
     Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results, "next": next.flatten() })))
+}
+
+/// Body of `POST /v1/admin/account/{id}/disabled`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountDisabled {
+    pub disabled: bool,
+}
+
+/// Disables an account (its logins end at once, its API keys and sign-ins are refused) or
+/// enables it again. Its nodes and tasks are not touched: revoke the nodes to stop them.
+#[utoipa::path(tag = "admin", security(("bearer" = [])), params(("id" = String, Path)), request_body = AccountDisabled,
+    responses((status = 204), (status = 400, body = crate::error::Problem), (status = 403, description = "ADMIN_REQUIRED"),
+              (status = 404, description = "ACCOUNT_NOT_FOUND"), (status = 409, description = "CANNOT_DISABLE_SELF")))]
+#[post("/admin/account/{id}/disabled")]
+pub async fn set_account_disabled(
+    user: AuthUser,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: ValidJson<AccountDisabled>,
+) -> ApiResult<HttpResponse> {
+    require_admin(&user)?;
+    let id = path_id(&path, "ACCOUNT_NOT_FOUND", "account")?;
+    let disabled = body.0.disabled;
+    if disabled && id == user.account_id {
+        return Err(ApiError::conflict(
+            "CANNOT_DISABLE_SELF",
+            "an admin cannot disable their own account",
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    if !db::admin_views::set_disabled(&mut tx, id, disabled).await? {
+        return Err(ApiError::not_found(
+            "ACCOUNT_NOT_FOUND",
+            format!("no account {:?}", path.as_str()),
+        ));
+    }
+    tx.commit().await?;
+    super::auth::reload_revocations(&state).await;
+    tracing::info!(account.id = %canopy_shared::format_id(id), disabled, "account disabled flag set");
+    Ok(HttpResponse::NoContent().finish())
 }
 
 /// System health as admins see it.

@@ -26,7 +26,7 @@ use super::{admin, admin_views, auth, builds, functions, health, nodes, stats, t
         tasks::result::cancel_task,
         nodes::register_node, nodes::list_nodes, nodes::delete_node, nodes::restore_node, nodes::set_volunteer,
         admin::create_pool, admin::list_pools, admin::set_pool_members, admin::delete_pool, admin::approve_privileged,
-        admin_views::list_accounts, admin_views::system_health, stats::overview, stats::node_outcomes,
+        admin_views::list_accounts, admin_views::set_account_disabled, admin_views::system_health, stats::overview, stats::node_outcomes,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth, &VersionPrefix)

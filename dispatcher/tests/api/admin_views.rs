@@ -131,3 +131,123 @@ async fn logout_ends_that_login_at_once_and_leaves_the_others(pool: PgPool) {
     let anonymous = app.send(Method::POST, "/v1/auth/logout", None, None).await;
     assert_problem(anonymous, StatusCode::UNAUTHORIZED, "NEEDS_LOGIN").await;
 }
+
+async fn set_disabled(
+    app: &TestApp,
+    token: &str,
+    account: &str,
+    disabled: bool,
+) -> reqwest::Response {
+    app.post(
+        &format!("/v1/admin/account/{account}/disabled"),
+        Some(token),
+        json!({ "disabled": disabled }),
+    )
+    .await
+}
+
+async fn account_id(app: &TestApp, token: &str) -> String {
+    let me: Value = app.get("/v1/user", token).await.json().await.expect("json");
+    me["id"].as_str().expect("id").to_owned()
+}
+
+async fn key_exchange(app: &TestApp, key: &str) -> reqwest::Response {
+    app.post("/v1/auth/apiKey", None, json!({ "key": key }))
+        .await
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_disabled_account_is_signed_out_everywhere_until_enabled_again(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let user = app.signup("dev@example.com").await;
+    let id = account_id(&app, &user.token).await;
+    let made: Value = app
+        .post("/v1/user/apiKey", Some(&user.token), json!({}))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let key = made["key"].as_str().expect("key").to_owned();
+    let key_login: Value = key_exchange(&app, &key).await.json().await.expect("json");
+    let key_token = key_login["accessToken"].as_str().expect("token").to_owned();
+    let admin = admin_token(&app, &pool).await;
+
+    assert_eq!(
+        set_disabled(&app, &admin, &id, true).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    for token in [&user.token, &key_token] {
+        let refused = app.get("/v1/user", token).await;
+        assert_problem(refused, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+    }
+    let login = app
+        .login("dev@example.com", crate::helpers::PASSWORD, None)
+        .await;
+    assert_problem(login, StatusCode::FORBIDDEN, "ACCOUNT_DISABLED").await;
+    let refresh = app
+        .post(
+            "/v1/auth/refresh",
+            None,
+            json!({"refreshToken": user.refresh_token}),
+        )
+        .await;
+    assert_problem(refresh, StatusCode::UNAUTHORIZED, "INVALID_REFRESH_TOKEN").await;
+    assert_problem(
+        key_exchange(&app, &key).await,
+        StatusCode::UNAUTHORIZED,
+        "INVALID_API_KEY",
+    )
+    .await;
+    let list: Value = app
+        .get("/v1/admin/account/list", &admin)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let listed = list["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|account| account["id"] == id.as_str())
+        .cloned()
+        .expect("listed");
+    assert_eq!(listed["disabled"], true);
+
+    assert_eq!(
+        set_disabled(&app, &admin, &id, false).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let login = app
+        .login("dev@example.com", crate::helpers::PASSWORD, None)
+        .await;
+    assert_eq!(login.status(), StatusCode::OK);
+    assert_eq!(key_exchange(&app, &key).await.status(), StatusCode::OK);
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn disabling_is_for_admins_never_oneself_and_names_a_real_account(pool: PgPool) {
+    let app = TestApp::spawn(pool.clone()).await;
+    let user = app.signup("dev@example.com").await;
+    let id = account_id(&app, &user.token).await;
+    let refused = set_disabled(&app, &user.token, &id, true).await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "ADMIN_REQUIRED").await;
+
+    let admin = admin_token(&app, &pool).await;
+    let admin_id = account_id(&app, &admin).await;
+    let myself = set_disabled(&app, &admin, &admin_id, true).await;
+    assert_problem(myself, StatusCode::CONFLICT, "CANNOT_DISABLE_SELF").await;
+    let unknown = set_disabled(&app, &admin, &"0".repeat(32), true).await;
+    assert_problem(unknown, StatusCode::NOT_FOUND, "ACCOUNT_NOT_FOUND").await;
+    let malformed = app
+        .post(
+            &format!("/v1/admin/account/{id}/disabled"),
+            Some(&admin),
+            json!({"disabled": "yes"}),
+        )
+        .await;
+    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        app.get("/v1/user", &user.token).await.status(),
+        StatusCode::OK
+    );
+}

@@ -107,3 +107,34 @@ async fn an_unknown_dashboard_file_is_a_404_problem(pool: PgPool) {
         assert_problem(response, StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND").await;
     }
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_endpoints_the_dashboard_added_are_in_the_openapi_document(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let spec: serde_json::Value = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    let paths = spec["paths"].as_object().expect("paths");
+    for (path, method) in [
+        ("/v1/stats/overview", "get"),
+        ("/v1/stats/nodes", "get"),
+        ("/v1/task/search", "get"),
+        ("/v1/auth/logout", "post"),
+        ("/v1/admin/account/list", "get"),
+        ("/v1/admin/account/{id}/disabled", "post"),
+        ("/v1/admin/health", "get"),
+    ] {
+        let operation = paths.get(path).and_then(|item| item.get(method));
+        assert!(operation.is_some(), "{method} {path} is documented");
+        assert!(
+            operation.is_some_and(|op| op["security"].is_array()),
+            "{method} {path} says it needs a bearer token"
+        );
+    }
+}

@@ -1,6 +1,7 @@
 // The dashboard end to end in chromium: sign up, refusal of the admin page to a normal account,
 // the worker's node connected, a function created, its code uploaded, invoked, the task's
-// result, pause, an API key created and revoked, the admin's pages, and a phone-width layout.
+// result, pause, an API key created and revoked, the admin's pages (an account disabled), and a
+// phone-width layout.
 // No console errors beyond the HTTP refusals a step provokes on purpose.
 
 import assert from 'node:assert/strict';
@@ -217,13 +218,26 @@ test('an admin sees system health, every account and every node', async () => {
     await page.locator('tbody tr', { hasText: email }).waitFor();
   }
   await shoot(page, 'admin');
+  await page.getByRole('button', { name: 'Disable newbie@example.com' }).click();
+  await page.locator('tbody tr', { hasText: 'newbie@example.com' }).locator('.badge', { hasText: 'disabled' }).waitFor();
   await go('#/nodes', 'Nodes');
   await page.getByRole('columnheader', { name: 'Owner' }).waitFor();
   await signOut(page);
 });
 
+test('a disabled account cannot sign in', async () => {
+  await page.goto(`${env.url}/`);
+  const form = page.locator('form[aria-labelledby="signin-title"]');
+  await form.getByLabel('Email').fill('newbie@example.com');
+  await form.getByLabel('Password').fill(env.password);
+  await form.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByText('ACCOUNT_DISABLED').waitFor();
+  assert.equal(await page.locator('#nav').isHidden(), true);
+});
+
 test('no console errors or uncaught exceptions beyond the refusals provoked on purpose', () => {
   assert.deepEqual(problems.exceptions, []);
-  // 403: the admin page for a normal account; 409: invoking the paused function.
+  // 403: the admin page for a normal account, the disabled account's sign-in; 409: invoking the
+  // paused function.
   assert.deepEqual(unexpectedConsoleErrors(problems, [403, 409]), []);
 });

@@ -1,9 +1,11 @@
-// Admin: system health (database, replicas, sweeper), every account (with privileged approval).
+// Admin: system health (database, replicas, sweeper), every account (enable/disable, privileged
+// approval).
 // The data comes from admin-only endpoints: a normal account gets the API's 403, shown as such.
 
 import { api, query } from '../api.js';
 import { badge, busy, errorNotice, facts, fill, h, notice, table, toast } from '../dom.js';
 import { ms, when } from '../format.js';
+import { currentAccount } from '../session.js';
 
 const POLL_MS = 5000;
 
@@ -23,6 +25,20 @@ function healthPanel(health) {
       { label: 'Started', cell: (r) => when(r.startedAt) },
       { label: 'Last beat', num: true, cell: (r) => `${r.beatAgeS.toFixed(1)} s ago` },
     ], health.replicas, { caption: 'Dispatcher replicas', empty: 'No replica has beaten yet.' }));
+}
+
+function disableToggle(account, reload, out) {
+  const label = account.disabled ? 'Enable' : 'Disable';
+  const button = h('button', { type: 'button', class: account.disabled ? 'secondary' : 'danger', text: label, 'aria-label': `${label} ${account.email}` });
+  button.addEventListener('click', () => {
+    if (!account.disabled && !window.confirm(`Disable ${account.email}? Their sessions end at once and their API keys stop working until you enable the account again.`)) return;
+    busy(button, async () => {
+      await api(`/v1/admin/account/${account.id}/disabled`, { method: 'POST', json: { disabled: !account.disabled } });
+      toast(`${account.email} ${account.disabled ? 'enabled' : 'disabled'}`);
+      await reload();
+    }, out);
+  });
+  return button;
 }
 
 function privilegedToggle(account, reload, out) {
@@ -60,12 +76,12 @@ export async function render(root) {
     fill(accounts, table([
       { label: 'Account', cell: (a) => h('div', {}, h('strong', { text: a.email }), h('br'), h('span', { class: 'muted', text: `${a.name} ${a.surname}` })) },
       { label: 'Role', cell: (a) => (a.role === 'admin' ? badge('admin', 'info') : 'user') },
-      { label: 'State', cell: (a) => (a.activated ? badge('active', 'ok') : badge('not activated', 'warn')) },
+      { label: 'State', cell: (a) => (a.disabled ? badge('disabled', 'bad') : a.activated ? badge('active', 'ok') : badge('not activated', 'warn')) },
       { label: '2FA', cell: (a) => (a.twofa ? 'on' : 'off') },
       { label: 'Functions', num: true, cell: (a) => String(a.functions) },
       { label: 'Nodes', num: true, cell: (a) => String(a.nodes) },
       { label: 'Since', cell: (a) => when(a.createdAt) },
-      { label: 'Privileged', cell: (a) => privilegedToggle(a, reload, out) },
+      { label: 'Actions', cell: (a) => h('div', { class: 'actions' }, privilegedToggle(a, reload, out), a.id === currentAccount()?.id ? null : disableToggle(a, reload, out)) },
     ], page.results, { empty: 'No accounts.' }),
     h('div', { class: 'pager' },
       pages.length > 1 ? h('button', { type: 'button', class: 'secondary', text: 'Previous page', onclick: () => { pages.pop(); load(pages[pages.length - 1]); } }) : null,
