@@ -19,6 +19,7 @@ pub mod secrets;
 pub mod stats;
 pub mod submissions;
 pub mod tags;
+pub mod task_retry;
 pub mod task_search;
 pub mod tasks;
 pub mod trust;

@@ -16,6 +16,7 @@ mod health_docs;
 mod helpers;
 mod nodes;
 mod reliability;
+mod retry;
 mod revocation;
 mod security;
 mod snapshots;

@@ -119,7 +119,7 @@ test('a function is created, its code uploaded and built, and an invocation show
   await shoot(page, 'function');
 });
 
-test("the task succeeded and its result loads when asked for", async () => {
+test('the task succeeded, its result loads when asked for, and a retry succeeds too', async () => {
   await page.locator('.notice.ok + dl a[href^="#/tasks/"]').click();
   await page.getByRole('heading', { name: /^Task [0-9a-f]{32}$/ }).waitFor();
   await page.locator('.badge', { hasText: 'succeeded' }).first().waitFor();
@@ -128,6 +128,10 @@ test("the task succeeded and its result loads when asked for", async () => {
   const result = await page.locator('pre[aria-label="Result body"]').textContent();
   if (env.executor === 'docker') assert.match(result, /Hello, Ada!/);
   await shoot(page, 'task');
+  const first = page.url();
+  await page.getByRole('button', { name: 'Retry' }).click();
+  await page.waitForURL((url) => url.href !== first && /#\/tasks\/[0-9a-f]{32}$/.test(url.href));
+  await page.locator('.badge', { hasText: 'succeeded' }).first().waitFor({ timeout: 60000 });
 
   await go('#/tasks?status=succeeded', 'Tasks');
   await page.locator('tbody tr', { hasText: 'Hello' }).first().waitFor();
@@ -179,11 +183,12 @@ test('tags, account and overview pages render with data', async () => {
   await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
   await shoot(page, 'account');
   await go('#/overview', 'Overview');
-  await eventually(async () => assert.equal(await card('Succeeded').textContent(), '1'), 15000);
+  // The invocation and its retry.
+  await eventually(async () => assert.equal(await card('Succeeded').textContent(), '2'), 15000);
   await shoot(page, 'overview');
   await go('#/nodes', 'Nodes');
   await eventually(async () => {
-    assert.match(await page.locator('tr', { hasText: 'dashboard test worker' }).textContent(), /1 ok/);
+    assert.match(await page.locator('tr', { hasText: 'dashboard test worker' }).textContent(), /2 ok/);
   }, 15000);
   await shoot(page, 'nodes');
 });

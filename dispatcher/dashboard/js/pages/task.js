@@ -1,5 +1,6 @@
 // One task: its state (re-read every 2 s until it ends), why it is pending, the attempt's
 // timeline and timings, and its result — fetched only when asked for, since it may be large.
+// Cancel while it runs; retry (a new task with the same request) once it ended.
 
 import { ApiError, api, request } from '../api.js';
 import { badge, busy, errorNotice, facts, fill, h, notice, statusBadge, toast } from '../dom.js';
@@ -73,6 +74,12 @@ export async function render(root, route) {
   const result = h('div', { 'aria-live': 'polite' });
   const cancel = h('button', { type: 'button', class: 'danger', text: 'Cancel task' });
   const show = h('button', { type: 'button', class: 'secondary', text: 'Show result' });
+  const retry = h('button', { type: 'button', class: 'secondary', text: 'Retry', hidden: true });
+  retry.addEventListener('click', () => busy(retry, async () => {
+    const made = await api(`/v1/task/${id}/retry`, { method: 'POST' });
+    toast('Retried as a new task');
+    location.hash = `#/tasks/${made.id}`;
+  }, out));
   show.addEventListener('click', () => busy(show, () => loadResult(id, result), result));
   cancel.addEventListener('click', () => busy(cancel, async () => {
     await api(`/v1/task/${id}/cancel`, { method: 'POST' });
@@ -83,7 +90,7 @@ export async function render(root, route) {
     h('p', {}, h('a', { href: '#/tasks', text: '← Tasks' })),
     h('h1', {}, 'Task ', h('code', { text: id })),
     out, body,
-    h('div', { class: 'actions' }, cancel, show),
+    h('div', { class: 'actions' }, cancel, retry, show),
     h('section', { 'aria-label': 'Result' }, result));
 
   let timer = null;
@@ -93,6 +100,7 @@ export async function render(root, route) {
     fill(body, details(task));
     ended = FINAL.includes(task.status);
     cancel.hidden = ended;
+    retry.hidden = !ended;
     if (ended) clearInterval(timer);
   }
   await refresh();

@@ -3,6 +3,7 @@
 pub(super) mod create;
 pub(super) mod read;
 pub(super) mod result;
+pub(super) mod retry;
 pub(super) mod search;
 
 use actix_web::http::header;
@@ -19,7 +20,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(create::create_task)
         .service(read::get_task)
         .service(result::get_result)
-        .service(result::cancel_task);
+        .service(result::cancel_task)
+        .service(retry::retry_task);
 }
 
 /// Longest `Prefer: wait` / `?wait=` honoured, seconds.
