@@ -58,9 +58,16 @@ pub struct AccountView {
     pub nodes: i64,
 }
 
+/// A page of accounts; `next` is the cursor of the following page, null on the last.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccountPage {
+    pub results: Vec<AccountView>,
+    pub next: Option<String>,
+}
+
 /// Every account, oldest first: `{results, next}`.
 #[utoipa::path(tag = "admin", security(("bearer" = [])), params(AccountListQuery),
-    responses((status = 200, description = "`{results: [AccountView], next}`", body = [AccountView]),
+    responses((status = 200, body = AccountPage),
               (status = 400, body = crate::error::Problem), (status = 403, description = "ADMIN_REQUIRED")))]
 #[get("/admin/account/list")]
 pub async fn list_accounts(
@@ -100,7 +107,10 @@ pub async fn list_accounts(
             nodes: row.nodes,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "results": results, "next": next.flatten() })))
+    Ok(HttpResponse::Ok().json(AccountPage {
+        results,
+        next: next.flatten(),
+    }))
 }
 
 /// Body of `POST /v1/admin/account/{id}/disabled`.

@@ -66,6 +66,14 @@ async fn the_overview_counts_the_callers_tasks_and_nodes_and_admins_see_everyone
         .get(&format!("/v1/task/{done}/result?wait=5"), &user.token)
         .await;
     assert_eq!(result.status(), StatusCode::OK);
+    // The figures are read from the database: wait until the result is written there too
+    // (a task's GET does), not just handed to the waiting caller.
+    assert_eq!(
+        app.get(&format!("/v1/task/{done}"), &user.token)
+            .await
+            .status(),
+        StatusCode::OK
+    );
 
     let overview = json_of(&app, "/v1/stats/overview", &user.token).await;
     assert_eq!(overview["scope"], "account");

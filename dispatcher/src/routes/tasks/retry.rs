@@ -23,6 +23,8 @@ pub async fn retry_task(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "TASK_NOT_FOUND", "task")?;
+    // A caller just handed the result (before it was written) may retry it at once.
+    state.completions.written(id).await;
     let mut conn = state.pool.acquire().await?;
     let original = db::task_retry::original_request(&mut conn, user.account_id, id)
         .await?
