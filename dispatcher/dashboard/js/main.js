@@ -92,6 +92,8 @@ async function render() {
   try {
     cleanup = (await route.page.render(main, route)) || null;
   } catch (error) {
+    // A session that ended meanwhile has already put the sign-in page up.
+    if (!currentAccount()) return;
     fill(main, h('h1', { text: route.title }), errorNotice(error));
   }
   // Move focus to the new content so keyboard and screen-reader users land on it.

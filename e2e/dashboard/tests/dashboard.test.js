@@ -79,6 +79,13 @@ test('GET / leads to sign-in; a new account signs up and is refused the admin pa
 
 test('the developer sees the worker node connected on the overview and the nodes page', async () => {
   await signIn(page, env.devEmail);
+  // A reload keeps the session: the tab's refresh token is traded for a new pair.
+  const before = await page.evaluate(() => sessionStorage.getItem('canopy.refreshToken'));
+  await page.reload();
+  await page.getByRole('heading', { name: 'Overview', level: 1 }).waitFor();
+  assert.equal(await page.locator('#who-email').textContent(), env.devEmail);
+  const after = await page.evaluate(() => sessionStorage.getItem('canopy.refreshToken'));
+  assert.ok(before && after && before !== after, 'the refresh token rotated');
   await eventually(async () => assert.equal(await card('Connected').textContent(), '1'), 30000);
   await go('#/nodes', 'Nodes');
   const row = page.locator('tr', { hasText: 'dashboard test worker' });
