@@ -1,6 +1,7 @@
 // Shared setup of the browser tests: the platform's address and accounts (started by
 // scripts/test-dashboard), a chromium page that records console errors, and screenshots.
 
+import { createHmac } from 'node:crypto';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -57,10 +58,32 @@ export async function signOut(page) {
   await page.getByRole('heading', { name: 'Sign in to Canopy' }).waitFor();
 }
 
-/** Console errors other than the HTTP statuses a step expected (the browser logs each one). */
-export function unexpectedConsoleErrors(problems, expectedStatuses) {
-  return problems.console.filter((text) => {
+/**
+ * Runs `action`, a step that provokes refusals on purpose: the browser logs each non-2xx
+ * response as a console error, so those with one of `statuses` logged during the step are
+ * dropped. Anything else stays recorded for the final check.
+ */
+export async function provoking(page, problems, statuses, action) {
+  const start = problems.console.length;
+  await action();
+  // The browser reports a failed response on the console a moment after the page has seen it.
+  await page.waitForTimeout(300);
+  const during = problems.console.splice(start);
+  problems.console.push(...during.filter((text) => {
     const status = /status of (\d{3})/.exec(text)?.[1];
-    return !(status && expectedStatuses.includes(Number(status)));
-  });
+    return !(status && statuses.includes(Number(status)));
+  }));
+}
+
+/** The current RFC 6238 code of a base32 seed, `offset` 30-second steps from now. */
+export function totp(seed, offset = 0) {
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+  let bits = '';
+  for (const char of seed.replace(/=+$/, '')) bits += alphabet.indexOf(char).toString(2).padStart(5, '0');
+  const key = Buffer.from(bits.match(/.{8}/g).map((byte) => parseInt(byte, 2)));
+  const counter = Buffer.alloc(8);
+  counter.writeBigUInt64BE(BigInt(Math.floor(Date.now() / 30000) + offset));
+  const digest = createHmac('sha1', key).update(counter).digest();
+  const at = digest[digest.length - 1] & 0x0f;
+  return String((digest.readUInt32BE(at) & 0x7fffffff) % 1000000).padStart(6, '0');
 }
