@@ -197,6 +197,10 @@ test('tags, account and overview pages render with data', async () => {
   // The invocation and its retry.
   await eventually(async () => assert.equal(await card('Succeeded').textContent(), '2'), 15000);
   await shoot(page, 'overview');
+  await page.getByLabel('Window', { exact: true }).selectOption('5');
+  await page.waitForURL(/#\/overview\?minutes=5$/);
+  await page.getByText('last 5 minutes ·').waitFor();
+  await eventually(async () => assert.equal(await card('Succeeded').textContent(), '2'), 15000);
   await go('#/nodes', 'Nodes');
   await eventually(async () => {
     assert.match(await page.locator('tr', { hasText: 'dashboard test worker' }).textContent(), /2 ok/);

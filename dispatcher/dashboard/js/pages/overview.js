@@ -1,8 +1,9 @@
-// Overview: live task and node figures from /v1/stats/overview, refreshed every 5 seconds.
+// Overview: live task and node figures from /v1/stats/overview, refreshed every 5 seconds, over
+// a window chosen in the URL (`#/overview?minutes=5`).
 
 import { api } from '../api.js';
 import { lineChart } from '../chart.js';
-import { errorNotice, fill, h } from '../dom.js';
+import { errorNotice, field, fill, h } from '../dom.js';
 import { mb, ms } from '../format.js';
 
 const POLL_MS = 5000;
@@ -56,14 +57,25 @@ function draw(body, data) {
     h('p', { class: 'muted' }, 'Energy and carbon per task are not measured yet; node energy sources are on the Nodes page.'));
 }
 
-export async function render(root) {
+const WINDOWS = [5, 15, 30, 60, 180];
+
+export async function render(root, route) {
   const body = h('div', { 'aria-live': 'off' });
   const error = h('div');
-  fill(root, h('h1', { text: 'Overview' }), error, body);
+  const asked = Number(route.query.get('minutes'));
+  const minutes = WINDOWS.includes(asked) ? asked : 30;
+  const windowSelect = h('select', { name: 'minutes' },
+    WINDOWS.map((m) => h('option', { value: String(m), text: `last ${m} minutes`, selected: m === minutes })));
+  windowSelect.addEventListener('change', () => {
+    location.hash = `#/overview?minutes=${windowSelect.value}`;
+  });
+  fill(root, h('h1', { text: 'Overview' }),
+    h('form', { class: 'inline', 'aria-label': 'Time window' }, field('Window', windowSelect)),
+    error, body);
   let stopped = false;
   async function tick() {
     try {
-      const data = await api('/v1/stats/overview?minutes=30');
+      const data = await api(`/v1/stats/overview?minutes=${minutes}`);
       if (stopped) return;
       fill(error);
       draw(body, data);
