@@ -68,6 +68,7 @@ pub async fn authenticate(
         "UPDATE api_keys k SET last_used_at = now()
          FROM accounts a
          WHERE k.key_hash = $1 AND k.revoked_at IS NULL AND a.id = k.account_id AND a.activated_at IS NOT NULL
+           AND a.disabled_at IS NULL
          RETURNING a.id, a.role, k.id AS key_id",
         key_hash
     )

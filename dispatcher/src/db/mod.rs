@@ -2,6 +2,7 @@
 //! transaction. Rows are plain structs; domain rules live in `domain/`.
 
 pub mod accounts;
+pub mod admin_views;
 pub mod api_keys;
 pub mod assignments;
 pub mod builds;
@@ -16,8 +17,11 @@ pub mod requeue;
 pub mod revocations;
 pub mod secrets;
 pub mod serverledge;
+pub mod stats;
 pub mod submissions;
 pub mod tags;
+pub mod task_retry;
+pub mod task_search;
 pub mod tasks;
 pub mod trust;
 

@@ -41,6 +41,8 @@ impl Role {
 pub struct AuthUser {
     pub account_id: Uuid,
     pub role: Role,
+    /// The login (refresh-token family) or API key the access token was minted for.
+    pub session: Option<Uuid>,
 }
 
 impl FromRequest for AuthUser {
@@ -102,16 +104,17 @@ pub(crate) fn verify_access_token(state: &AppState, token: &str) -> Result<AuthU
     let role = Role::parse(&claims.role).ok_or_else(|| {
         ApiError::unauthorized("INVALID_TOKEN", "the access token has an unknown role")
     })?;
-    let revoked = claims
-        .sid
-        .as_deref()
-        .and_then(canopy_shared::parse_id)
-        .is_some_and(|session| state.revocations.is_revoked(session));
+    let session = claims.sid.as_deref().and_then(canopy_shared::parse_id);
+    let revoked = session.is_some_and(|session| state.revocations.is_revoked(session));
     if revoked {
         return Err(ApiError::unauthorized(
             "TOKEN_REVOKED",
             "the login or API key of this access token was revoked; log in again",
         ));
     }
-    Ok(AuthUser { account_id, role })
+    Ok(AuthUser {
+        account_id,
+        role,
+        session,
+    })
 }

@@ -23,7 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(approve_privileged);
 }
 
-fn require_admin(user: &AuthUser) -> ApiResult<()> {
+pub(crate) fn require_admin(user: &AuthUser) -> ApiResult<()> {
     if user.role == Role::Admin {
         return Ok(());
     }

@@ -5,7 +5,7 @@ use actix_web::{get, web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, auth, builds, functions, health, nodes, tags, tasks, user};
+use super::{admin, admin_views, auth, builds, functions, health, nodes, stats, tags, tasks, user};
 
 /// The generated OpenAPI document.
 #[derive(OpenApi)]
@@ -14,7 +14,7 @@ use super::{admin, auth, builds, functions, health, nodes, tags, tasks, user};
     paths(
         health::healthz, health::readyz, health::metrics,
         auth::register::register, auth::register::activate, auth::login::login, auth::login::refresh,
-        auth::login::api_key_login, auth::twofa::start_twofa, auth::twofa::verify_twofa, auth::twofa::disable_twofa,
+        auth::login::api_key_login, auth::logout::logout, auth::twofa::start_twofa, auth::twofa::verify_twofa, auth::twofa::disable_twofa,
         user::get_user, user::change_password, user::list_api_keys, user::create_api_key, user::rotate_api_key,
         user::revoke_api_key,
         functions::create::create_function, functions::read::get_function, functions::read::list_functions,
@@ -23,10 +23,11 @@ use super::{admin, auth, builds, functions, health, nodes, tags, tasks, user};
         functions::prewarm::prewarm_function,
         tags::create_tag, tags::list_tags, tags::update_tag, tags::delete_tag,
         builds::create_build, builds::get_build, builds::list_builds,
-        tasks::create::create_task, tasks::read::get_task, tasks::read::list_tasks, tasks::result::get_result,
+        tasks::create::create_task, tasks::read::get_task, tasks::read::list_tasks, tasks::search::search_tasks, tasks::retry::retry_task, tasks::result::get_result,
         tasks::result::cancel_task,
         nodes::register_node, nodes::list_nodes, nodes::delete_node, nodes::restore_node, nodes::set_volunteer,
         admin::create_pool, admin::list_pools, admin::set_pool_members, admin::delete_pool, admin::approve_privileged,
+        admin_views::list_accounts, admin_views::set_account_disabled, admin_views::system_health, stats::overview, stats::node_outcomes,
     ),
     components(schemas(crate::error::Problem, crate::error::FieldError)),
     modifiers(&BearerAuth, &VersionPrefix)

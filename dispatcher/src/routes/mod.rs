@@ -1,12 +1,15 @@
 //! HTTP routes: extract, call `db`/`domain`, map to a response. One module per resource.
 
 mod admin;
+mod admin_views;
 mod auth;
 mod builds;
+mod dashboard;
 mod docs;
 mod functions;
 mod health;
 mod nodes;
+mod stats;
 mod tags;
 mod tasks;
 mod user;
@@ -21,6 +24,7 @@ pub use docs::ApiDoc;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.configure(health::configure)
         .configure(docs::configure)
+        .configure(dashboard::configure)
         .service(
             // Routes are tried in order and each `{param}` pattern is a regex match: the hot
             // path (tasks) goes first. Prefixes never overlap, so the order changes nothing else.
@@ -28,6 +32,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(tasks::configure)
                 .configure(crate::gateway::configure)
                 .configure(admin::configure)
+                .configure(admin_views::configure)
+                .configure(stats::configure)
                 .configure(auth::configure)
                 .configure(builds::configure)
                 .configure(user::configure)

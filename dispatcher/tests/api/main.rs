@@ -2,9 +2,11 @@
 //! PostgreSQL with a fresh database per test (`#[sqlx::test]`, needs `DATABASE_URL`).
 
 mod accounts;
+mod admin_views;
 mod affinity;
 mod auth_failures;
 mod builds;
+mod dashboard;
 mod errors;
 mod failures;
 mod fake_worker;
@@ -15,10 +17,12 @@ mod helpers;
 mod nodes;
 mod prewarm;
 mod reliability;
+mod retry;
 mod revocation;
 mod security;
 mod serverledge;
 mod snapshots;
+mod stats;
 mod tags;
 mod tasks;
 mod trust;

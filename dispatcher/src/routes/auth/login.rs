@@ -30,7 +30,7 @@ pub struct AccessToken {
 #[utoipa::path(tag = "auth", request_body = Login,
     responses((status = 200, body = super::TokenPair),
               (status = 401, description = "INVALID_CREDENTIALS, TWOFA_REQUIRED or INVALID_TWOFA"),
-              (status = 403, description = "ACCOUNT_NOT_ACTIVATED"),
+              (status = 403, description = "ACCOUNT_NOT_ACTIVATED or ACCOUNT_DISABLED"),
               (status = 429, description = "TOO_MANY_ATTEMPTS, with Retry-After")))]
 #[post("/auth/login")]
 #[tracing::instrument(skip_all)]
@@ -69,6 +69,9 @@ pub async fn login(
             "activate the account with the emailed code first",
         ));
     }
+    if db::admin_views::is_disabled(&mut conn, account.id).await? {
+        return Err(account_disabled());
+    }
     if let Some(seed) = &account.twofa_secret {
         let Some(code) = request
             .twofa
@@ -101,11 +104,20 @@ pub async fn login(
     Ok(HttpResponse::Ok().json(pair))
 }
 
+/// 403 for an account an admin disabled.
+fn account_disabled() -> ApiError {
+    ApiError::forbidden(
+        "ACCOUNT_DISABLED",
+        "an admin disabled this account; ask them to enable it",
+    )
+}
+
 /// Trades a refresh token for a new pair. Each refresh token works once; presenting a used one
 /// revokes every token of its login, in case it was stolen.
 #[utoipa::path(tag = "auth", request_body = Refresh,
     responses((status = 200, body = super::TokenPair),
-              (status = 401, description = "INVALID_REFRESH_TOKEN or REFRESH_TOKEN_REUSED")))]
+              (status = 401, description = "INVALID_REFRESH_TOKEN or REFRESH_TOKEN_REUSED"),
+              (status = 403, description = "ACCOUNT_DISABLED")))]
 #[post("/auth/refresh")]
 #[tracing::instrument(skip_all)]
 pub async fn refresh(
@@ -121,6 +133,9 @@ pub async fn refresh(
             let account = db::accounts::find_by_id(&mut tx, account_id)
                 .await?
                 .ok_or_else(invalid_refresh)?;
+            if db::admin_views::is_disabled(&mut tx, account.id).await? {
+                return Err(account_disabled());
+            }
             let pair = issue_pair(&state, &mut tx, account.id, &account.role, family_id).await?;
             tx.commit().await?;
             Ok(HttpResponse::Ok().json(pair))

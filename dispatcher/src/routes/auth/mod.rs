@@ -2,6 +2,7 @@
 
 pub(super) mod attempts;
 pub(super) mod login;
+pub(super) mod logout;
 pub(super) mod register;
 pub(super) mod session;
 pub(super) mod twofa;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(login::login)
         .service(login::refresh)
         .service(login::api_key_login)
+        .service(logout::logout)
         .service(twofa::start_twofa)
         .service(twofa::verify_twofa)
         .service(twofa::disable_twofa);

@@ -3,6 +3,8 @@
 pub(super) mod create;
 pub(super) mod read;
 pub(super) mod result;
+pub(super) mod retry;
+pub(super) mod search;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -12,12 +14,14 @@ use crate::error::ApiError;
 use crate::tasks::{TaskError, TaskStatus};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    // `list` before `{id}` so "list" is never taken for an id.
+    // `list` and `search` before `{id}` so neither is taken for an id.
     cfg.service(read::list_tasks)
+        .service(search::search_tasks)
         .service(create::create_task)
         .service(read::get_task)
         .service(result::get_result)
-        .service(result::cancel_task);
+        .service(result::cancel_task)
+        .service(retry::retry_task);
 }
 
 /// Longest `Prefer: wait` / `?wait=` honoured, seconds.

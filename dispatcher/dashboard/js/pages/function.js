@@ -1,0 +1,134 @@
+// One function: facts, pause, capabilities editor, code upload, builds, and the invoke form.
+
+import { api, request } from '../api.js';
+import { ApiError } from '../api.js';
+import { badge, busy, checkbox, errorNotice, facts, field, fill, h, markInvalid, notice, statusBadge, table, toast } from '../dom.js';
+import { when } from '../format.js';
+import { invokePanel } from './invoke.js';
+
+const ENTRY = { py: 'handler.py', js: 'handler.js' };
+
+function capabilitiesForm(id, caps) {
+  const out = h('div', { 'aria-live': 'polite' });
+  const num = (name, value, min, max) => h('input', { name, type: 'number', value: String(value), min: String(min), max: String(max), required: true });
+  const inputs = {
+    timeout: num('timeout', caps.timeout, 10, 120),
+    cpuCount: num('cpuCount', caps.cpuCount, 0, 4),
+    memSize: num('memSize', caps.memSize, 0, 2048),
+    networkLatency: num('networkLatency', caps.networkLatency, 0, 60000),
+  };
+  const privileged = checkbox('Needs a privileged container (an admin must approve your account)', { name: 'privileged', checked: caps.privileged });
+  const volunteers = checkbox("May run on other accounts' volunteer nodes", { name: 'volunteers', checked: caps.volunteers });
+  const button = h('button', { type: 'submit', text: 'Save capabilities' });
+  const form = h('form', { class: 'stack' },
+    field('Timeout (s)', inputs.timeout, '10–120'),
+    field('CPUs', inputs.cpuCount, '0 = any, up to 4'),
+    field('Memory (MB)', inputs.memSize, '0 = any, up to 2048'),
+    field('Latency bound (ms)', inputs.networkLatency, '0 = any'),
+    privileged.el, volunteers.el, h('div', {}, button), out);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    busy(button, async () => {
+      const body = Object.fromEntries(Object.entries(inputs).map(([k, el]) => [k, Number(el.value)]));
+      body.privileged = privileged.box.checked;
+      body.volunteers = volunteers.box.checked;
+      try {
+        await api(`/v1/function/${id}/capabilities`, { method: 'POST', json: body });
+        markInvalid(form, {});
+        fill(out, notice('ok', 'Capabilities saved; new tasks use them.'));
+      } catch (error) {
+        markInvalid(form, error);
+        fill(out, errorNotice(error, 'Not saved'));
+      }
+    });
+  });
+  return h('section', { class: 'panel', 'aria-labelledby': 'caps-title' }, h('h2', { id: 'caps-title', text: 'Capabilities' }), form);
+}
+
+function uploadForm(fn, onUploaded) {
+  const out = h('div', { 'aria-live': 'polite' });
+  const file = h('input', { name: 'archive', type: 'file', accept: '.zip,.tar.gz,.tgz,application/zip,application/gzip', required: true });
+  const button = h('button', { type: 'submit', text: 'Upload code' });
+  const entry = ENTRY[fn.lang];
+  const form = h('form', { class: 'stack' },
+    field('Code package', file, `A zip or tar.gz of the function's folder${entry ? `, with ${entry} at its root` : ''}; at most 50 MiB.`),
+    h('div', {}, button), out);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const chosen = file.files[0];
+    if (!chosen) return;
+    busy(button, async () => {
+      const type = /\.zip$/i.test(chosen.name) ? 'application/zip' : 'application/gzip';
+      const response = await request(`/v1/build/${fn.id}`, { method: 'POST', body: chosen, headers: { 'content-type': type } });
+      const data = await response.json().catch(() => null);
+      if (!response.ok) {
+        fill(out, errorNotice(new ApiError(response.status, data), 'Upload refused'));
+        return;
+      }
+      fill(out, notice('ok', `Build ${data.id.slice(0, 8)} created from ${chosen.name}.`));
+      form.reset();
+      await onUploaded();
+    }, out);
+  });
+  return form;
+}
+
+async function buildsTable(id) {
+  const builds = await api(`/v1/build/list?functionId=${id}&limit=10`);
+  return table([
+    { label: 'Build', cell: (b) => h('code', { text: b.id.slice(0, 8) }) },
+    { label: 'Status', cell: (b) => statusBadge(b.status) },
+    { label: 'Uploaded', cell: (b) => when(b.createdAt) },
+  ], builds.results, { caption: `${builds.totalCount} builds, newest first`, empty: 'No builds yet: upload the code to run this function.' });
+}
+
+export async function render(root, route) {
+  const id = route.params.id;
+  const fn = await api(`/v1/function/${id}`);
+  const out = h('div', { 'aria-live': 'polite' });
+  const state = h('span', {}, fn.paused ? badge('paused', 'warn') : badge('active', 'ok'));
+  const pause = h('button', { type: 'button', class: 'secondary', text: fn.paused ? 'Resume' : 'Pause' });
+  pause.addEventListener('click', () => busy(pause, async () => {
+    await api(`/v1/function/${id}/togglePause`, { method: 'POST' });
+    fn.paused = !fn.paused;
+    fill(state, fn.paused ? badge('paused', 'warn') : badge('active', 'ok'));
+    pause.textContent = fn.paused ? 'Resume' : 'Pause';
+    toast(fn.paused ? `${fn.name} paused: new tasks are refused, queued ones held` : `${fn.name} resumed`);
+  }, out));
+  const remove = h('button', { type: 'button', class: 'danger', text: 'Delete' });
+  remove.addEventListener('click', () => {
+    if (!window.confirm(`Delete function ${fn.name}? It can be restored through the API.`)) return;
+    busy(remove, async () => {
+      await api(`/v1/function/${id}`, { method: 'DELETE' });
+      toast(`${fn.name} deleted`);
+      location.hash = '#/functions';
+    }, out);
+  });
+  const builds = h('div');
+  const reloadBuilds = async () => fill(builds, await buildsTable(id));
+
+  fill(root,
+    h('p', {}, h('a', { href: '#/functions', text: '← Functions' })),
+    h('h1', { text: fn.name }),
+    out,
+    h('section', { class: 'panel' },
+      facts([
+        ['Id', h('code', { text: fn.id })],
+        ['Description', fn.description || '—'],
+        ['Language', fn.lang],
+        ['Tags', fn.tags.length ? fn.tags.map((t) => [badge(t.name), ' ']) : '—'],
+        ['State', state],
+        ['Tasks', h('span', {}, `${fn.metrics.todaysTasks} today · ${fn.metrics.pendingTasks} pending · ${fn.metrics.completedTasks} completed · `,
+          h('a', { href: `#/tasks?functionId=${fn.id}`, text: 'see tasks' }))],
+        ['Energy', h('span', { class: 'muted', text: 'not measured yet' })],
+        ['Created', when(fn.createdAt)],
+      ]),
+      h('div', { class: 'actions' }, pause, remove)),
+    h('div', { class: 'grid2' },
+      invokePanel(fn),
+      h('section', { class: 'panel', 'aria-labelledby': 'code-title' },
+        h('h2', { id: 'code-title', text: 'Code and builds' }), uploadForm(fn, reloadBuilds), builds)),
+    capabilitiesForm(id, fn.capabilities));
+  await reloadBuilds();
+  return null;
+}
