@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -128,6 +129,25 @@ def docker_baselines(count, image="canopy-runtime-python:1"):
     return runs, execs
 
 
+def throughput(base, token, function, clients, seconds):
+    """Warm no-op tasks per second with `clients` sequential callers at once."""
+    done = [0] * clients
+    stop = time.perf_counter() + seconds
+
+    def client(index):
+        while time.perf_counter() < stop:
+            invoke(base, token, function)
+            done[index] += 1
+
+    threads = [threading.Thread(target=client, args=(index,)) for index in range(clients)]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(done) / (time.perf_counter() - started)
+
+
 def percentile(values, fraction):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
@@ -141,6 +161,8 @@ def main():
     parser.add_argument("--cold-gap-ms", type=int, default=1000,
                         help="pause before each cold start (the worker refills its blank containers meanwhile)")
     parser.add_argument("--blank-containers", type=int, default=1, help="the worker's --blank-containers")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients of the throughput run (0: skip)")
+    parser.add_argument("--seconds", type=float, default=10, help="length of the throughput run")
     args = parser.parse_args()
 
     state = tempfile.mkdtemp(prefix="canopy-bench-", dir="/tmp")
@@ -164,7 +186,8 @@ def main():
                        env=dict(env, CANOPY_API_KEY=json.loads(body)["key"]), check=True, stdout=subprocess.DEVNULL)
         processes.append(subprocess.Popen([f"{BIN}/canopy-worker", "--config", config, "run",
                                            "--cache-dir", os.path.join(state, "cache"),
-                                           "--blank-containers", str(args.blank_containers)], env=env))
+                                           "--blank-containers", str(args.blank_containers),
+                                           "--max-concurrency", str(max(args.clients, 1))], env=env))
         time.sleep(1)
 
         cold = []
@@ -174,6 +197,7 @@ def main():
         warm_function = deploy(base, token, "Warm")
         invoke(base, token, warm_function)  # makes it warm
         warm = [invoke(base, token, warm_function) for _ in range(args.warm)]
+        rate = throughput(base, token, warm_function, args.clients, args.seconds) if args.clients else None
         facade = []
         if args.facade:
             create_facade_function(base, token)
@@ -192,6 +216,8 @@ def main():
               f"docker run --rm")
         print(f"warm (create -> result, {len(warm)} sequential): p50 {statistics.median(warm):.2f} ms, "
               f"p99 {percentile(warm, 0.99):.2f} ms, min {min(warm):.2f} ms")
+        if rate is not None:
+            print(f"throughput: {rate:.0f} warm tasks/s with {args.clients} concurrent clients for {args.seconds:.0f} s")
         if facade:
             print(f"serverledge facade warm (/invoke, {len(facade)} sequential): p50 {statistics.median(facade):.2f} ms, "
                   f"p99 {percentile(facade, 0.99):.2f} ms; p50 {statistics.median(facade) / statistics.median(warm):.2f}x "
