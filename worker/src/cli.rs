@@ -113,6 +113,10 @@ pub struct Overrides {
     /// only injects the code (default: 1; 0 turns them off). Each costs an idle runner's memory.
     #[arg(long, env = "CANOPY_WORKER_BLANK_CONTAINERS")]
     pub blank_containers: Option<u32>,
+    /// Memory (MB, by container limits) idle warm containers may hold together; past it the least
+    /// recently used are removed (default: the memory offered, --memory-mb).
+    #[arg(long, env = "CANOPY_WORKER_WARM_MEMORY_MB")]
+    pub warm_memory_mb: Option<u32>,
     /// Docker endpoint, e.g. unix:///var/run/docker.sock (default: DOCKER_HOST or the local socket).
     #[arg(long, env = "CANOPY_WORKER_DOCKER_HOST")]
     pub docker_host: Option<String>,

@@ -203,6 +203,7 @@ async fn run_docker(node: Node<'_>, background: CancellationToken) -> anyhow::Re
         max_concurrency: config.max_concurrency,
         blank_containers: config.blank_containers,
         slots_dir: config.cache_dir.join("slots"),
+        warm_memory_mb: config.warm_memory_mb,
     };
     let runner_http = invoke::runner_client().context("while building the runner client")?;
     let executor = Arc::new(Executor::new(

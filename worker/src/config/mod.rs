@@ -82,6 +82,9 @@ pub struct WorkerConfig {
     /// Blank containers kept started per runtime that supports them (PY, JS), so a cold start
     /// skips Docker's create and start.
     pub blank_containers: u32,
+    /// Memory (MB, by container limits) idle warm containers may hold together; past it the
+    /// least recently used are removed.
+    pub warm_memory_mb: u32,
     /// `None` means `DOCKER_HOST` or the local socket.
     pub docker_host: Option<String>,
     pub runtime_images: HashMap<Lang, String>,
@@ -174,6 +177,13 @@ impl WorkerConfig {
                 .unwrap_or(cpus),
             cpus,
             memory_mb: flags.memory_mb.or(file.memory_mb).unwrap_or(default_memory),
+            // Idle containers hold at most what the node offers to tasks unless told otherwise.
+            warm_memory_mb: flags
+                .warm_memory_mb
+                .or(file.warm_memory_mb)
+                .or(flags.memory_mb)
+                .or(file.memory_mb)
+                .unwrap_or(default_memory),
             allow_privileged: flags
                 .allow_privileged
                 .or(file.allow_privileged)

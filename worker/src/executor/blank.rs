@@ -180,6 +180,7 @@ impl<E: ContainerEngine> Executor<E> {
             addr: blank.addr,
             version_key: function.version_key(),
             slot: Some(blank.slot),
+            memory_mb: reserved_memory_mb(function.capabilities.mem_size),
         };
         match self.load_into(&container, function, code_dir).await {
             Ok(()) => Ok(container),

@@ -66,6 +66,9 @@ pub struct ExecutorSettings {
     pub blank_containers: u32,
     /// Where blank containers' `/app` folders live (same filesystem as the code cache).
     pub slots_dir: std::path::PathBuf,
+    /// Most memory (MB, by container limits) idle warm containers may hold; past it the least
+    /// recently used are removed.
+    pub warm_memory_mb: u32,
 }
 
 /// The executor over a container engine.
@@ -98,7 +101,7 @@ impl<E: ContainerEngine> Executor<E> {
         let slots = Semaphore::new(settings.max_concurrency.max(1) as usize);
         Executor {
             engine,
-            pool: WarmPool::new(),
+            pool: WarmPool::with_budget(u64::from(settings.warm_memory_mb)),
             blanks: BlankPool::default(),
             artifacts,
             http,
@@ -225,7 +228,7 @@ impl<E: ContainerEngine> Executor<E> {
         timings.exec_ms = started.elapsed().as_millis() as u64;
         match answer {
             Ok(outcome) => {
-                self.pool.checkin(container, Instant::now());
+                self.keep_warm(container);
                 (outcome, timings)
             }
             Err(stop) => {
@@ -264,7 +267,29 @@ impl<E: ContainerEngine> Executor<E> {
             addr,
             version_key: function.version_key(),
             slot: None,
+            memory_mb: spec.memory_mb,
         })
+    }
+
+    /// Puts a container back in the warm pool; what no longer fits its memory budget is removed
+    /// in the background, off the task's path.
+    fn keep_warm(&self, container: WarmContainer) {
+        let evicted = self.pool.checkin(container, Instant::now());
+        if evicted.is_empty() {
+            return;
+        }
+        let engine = Arc::clone(&self.engine);
+        tokio::spawn(async move {
+            for container in evicted {
+                debug!(container.id = %short(&container.id), "evicted: over the warm memory budget");
+                if let Err(error) = engine.remove(&container.id).await {
+                    warn!(container.id = %short(&container.id), %error, "could not remove container");
+                }
+                if let Some(slot) = &container.slot {
+                    let _ = std::fs::remove_dir_all(slot);
+                }
+            }
+        });
     }
 
     /// Creates and starts a container and waits until its runner answers, all within the start

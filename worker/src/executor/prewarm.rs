@@ -25,7 +25,7 @@ impl<E: ContainerEngine> Executor<E> {
         };
         while self.pool.idle_count_of(&key) < wanted {
             match self.start_for(function, code_dir.clone()).await {
-                Ok(container) => self.pool.checkin(container, std::time::Instant::now()),
+                Ok(container) => self.keep_warm(container),
                 Err(error) => {
                     warn!(function = %key, %error, "prewarm: a container did not start");
                     break;

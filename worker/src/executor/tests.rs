@@ -115,6 +115,7 @@ async fn harness() -> Harness {
         max_concurrency: 4,
         blank_containers: 0,
         slots_dir: dir.path().join("slots"),
+        warm_memory_mb: 4096,
     };
     let http = invoke::runner_client().expect("client");
     Harness {

@@ -47,8 +47,8 @@ async fn a_cold_start_takes_a_blank_container_and_it_never_serves_another_functi
     assert_ne!(warm_a.id, warm_b.id, "one container per function version");
     assert!(blanks.contains(&warm_a.id), "fa got a blank container");
     assert!(!blanks.contains(&warm_b.id), "fb got the refilled one");
-    f.executor.pool().checkin(warm_a, std::time::Instant::now());
-    f.executor.pool().checkin(warm_b, std::time::Instant::now());
+    let _ = f.executor.pool().checkin(warm_a, std::time::Instant::now());
+    let _ = f.executor.pool().checkin(warm_b, std::time::Instant::now());
 
     let again = f
         .run_function("fa", "t3", "POST", "mode=echo", b"{}", LONG)

@@ -77,6 +77,7 @@ impl Fixture {
             max_concurrency: 2,
             blank_containers,
             slots_dir: cache.path().join("slots"),
+            warm_memory_mb: 4096,
         };
         let artifacts = ArtifactStore::new(
             cache.path().to_owned(),
