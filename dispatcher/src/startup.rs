@@ -24,6 +24,8 @@ use crate::tasks;
 pub struct Application {
     server: Server,
     port: u16,
+    /// The Serverledge facade on its own port (`--serverledge-listen`), with that port.
+    facade: Option<(Server, u16)>,
     state: Arc<AppState>,
     shutdown: CancellationToken,
 }
@@ -80,12 +82,26 @@ impl Application {
         .disable_signals()
         .listen(listener)?
         .run();
+        let facade = match settings.serverledge.serverledge_listen {
+            Some(address) => Some(serverledge_server(
+                address,
+                web::Data::from(Arc::clone(&state)),
+                web::Data::new(settings.serverledge.clone()),
+            )?),
+            None => None,
+        };
         Ok(Application {
             server,
             port,
+            facade,
             state,
             shutdown,
         })
+    }
+
+    /// The port of the Serverledge facade's own listener, when there is one.
+    pub fn serverledge_port(&self) -> Option<u16> {
+        self.facade.as_ref().map(|(_, port)| *port)
     }
 
     /// The bound port (useful with port 0).
@@ -105,10 +121,43 @@ impl Application {
 
     /// Serves until stopped, then stops the background loops.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let facade = self.facade.map(|(server, _)| {
+            let handle = server.handle();
+            tokio::spawn(server);
+            handle
+        });
         let outcome = self.server.await;
+        if let Some(facade) = facade {
+            facade.stop(true).await;
+        }
         self.shutdown.cancel();
         outcome
     }
+}
+
+/// A second listener serving only the Serverledge facade at its root, as a Serverledge node on
+/// its port (1323) does, so unchanged clients need only the host changed.
+fn serverledge_server(
+    address: std::net::SocketAddr,
+    data: web::Data<AppState>,
+    facade: web::Data<crate::serverledge::ServerledgeSettings>,
+) -> anyhow::Result<(Server, u16)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("while binding the Serverledge listener {address}"))?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .wrap(tracing_actix_web::TracingLogger::default())
+            .app_data(data.clone())
+            .app_data(facade.clone())
+            .configure(crate::serverledge::configure)
+            .default_service(web::to(crate::serverledge::not_found))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    Ok((server, port))
 }
 
 async fn build_state(

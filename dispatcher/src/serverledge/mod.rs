@@ -35,6 +35,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(status::status);
 }
 
+/// Unknown paths on the facade's own listener, in its text style.
+pub async fn not_found(
+    req: actix_web::HttpRequest,
+) -> Result<actix_web::HttpResponse, FacadeError> {
+    Err(FacadeError::new(
+        actix_web::http::StatusCode::NOT_FOUND,
+        "ROUTE_NOT_FOUND",
+        format!("No endpoint {} {}", req.method(), req.path()),
+    ))
+}
+
 /// A request id: the function's name and the task's id, as Serverledge's `<function>-<suffix>`.
 /// Only the task id matters when it comes back; it is random, so ids cannot be guessed.
 fn request_id(function: &str, task: uuid::Uuid) -> String {

@@ -4,6 +4,11 @@ use clap::Args;
 
 #[derive(Debug, Clone, Args)]
 pub struct ServerledgeSettings {
+    /// Also serve the facade alone on this address (Serverledge's port is 1323), so clients
+    /// keep their port; it is always served at the root of `--listen` too.
+    #[arg(long = "serverledge-listen", env = "CANOPY_SERVERLEDGE_LISTEN")]
+    pub serverledge_listen: Option<std::net::SocketAddr>,
+
     /// Seconds a synchronous Serverledge `/invoke` without `QoSMaxRespT` may wait for a worker to
     /// take it; past that it is dropped with 429, as Serverledge drops what it cannot serve.
     #[arg(

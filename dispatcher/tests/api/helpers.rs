@@ -11,6 +11,8 @@ pub const JWT_SECRET: &str = "test-signing-key-test-signing-key-0123";
 
 pub struct TestApp {
     pub address: String,
+    /// The Serverledge facade's own listener, when `serverledge.listen` was set.
+    pub serverledge_address: Option<String>,
     pub client: reqwest::Client,
     pub pool: PgPool,
 }
@@ -42,9 +44,13 @@ impl TestApp {
             .await
             .expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let serverledge_address = app
+            .serverledge_port()
+            .map(|port| format!("http://127.0.0.1:{port}"));
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
+            serverledge_address,
             client: reqwest::Client::new(),
             pool,
         }

@@ -313,3 +313,43 @@ async fn keys_go_in_bearer_or_basic_and_accounts_never_see_each_other(pool: PgPo
     let after = call(&app, Method::GET, "/function", &alice_key, None).await;
     assert_text_error(after, StatusCode::UNAUTHORIZED, "NEEDS_LOGIN").await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_facade_also_listens_alone_on_its_own_port(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, |settings| {
+        settings.serverledge.serverledge_listen = Some("127.0.0.1:0".parse().expect("address"));
+    })
+    .await;
+    let user = app.signup("dev@example.com").await;
+    let key = api_key(&app, &user.token).await;
+    let base = app.serverledge_address.clone().expect("a second listener");
+    let created = app
+        .client
+        .post(format!("{base}/create"))
+        .basic_auth(&key, None::<&str>)
+        .json(&isprime_create())
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(created.status(), StatusCode::OK);
+    let names: Value = call(&app, Method::GET, "/function", &key, None)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        names,
+        json!(["isprime"]),
+        "the same facade on both listeners"
+    );
+    for path in ["/v1/function/list", "/nope"] {
+        let response = app
+            .client
+            .get(format!("{base}{path}"))
+            .bearer_auth(&user.token)
+            .send()
+            .await
+            .expect("sent");
+        assert_text_error(response, StatusCode::NOT_FOUND, "ROUTE_NOT_FOUND").await;
+    }
+}
