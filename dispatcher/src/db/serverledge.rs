@@ -144,39 +144,25 @@ pub struct Outcome {
     pub finished_at: Option<DateTime<Utc>>,
 }
 
-/// The outcome of one of the account's tasks, whatever started it.
-pub async fn task_outcome(
-    conn: &mut PgConnection,
-    account_id: Uuid,
-    task_id: Uuid,
-) -> sqlx::Result<Option<Outcome>> {
-    sqlx::query_as!(
-        Outcome,
-        r#"SELECT status AS "status: TaskStatus", response_status, response_body, error_kind,
-                  error_message, init_ms, exec_ms, warm, node_id, issued_at, started_at, finished_at
-           FROM tasks WHERE id = $1 AND account_id = $2"#,
-        task_id,
-        account_id
-    )
-    .fetch_optional(conn)
-    .await
-}
-
-/// The outcome of one of the account's facade invocations (`None`: no such invocation).
+/// The outcome of one of the account's tasks; with `invocations_only`, only of a task started
+/// by the facade's `/invoke` (what `/poll` may read).
 pub async fn outcome(
     conn: &mut PgConnection,
     account_id: Uuid,
     task_id: Uuid,
+    invocations_only: bool,
 ) -> sqlx::Result<Option<Outcome>> {
     sqlx::query_as!(
         Outcome,
         r#"SELECT t.status AS "status: TaskStatus", t.response_status, t.response_body, t.error_kind,
                   t.error_message, t.init_ms, t.exec_ms, t.warm, t.node_id, t.issued_at, t.started_at,
                   t.finished_at
-           FROM serverledge_requests r JOIN tasks t ON t.id = r.task_id
-           WHERE r.task_id = $1 AND r.account_id = $2 AND t.account_id = $2"#,
+           FROM tasks t
+           WHERE t.id = $1 AND t.account_id = $2
+             AND (NOT $3 OR EXISTS (SELECT 1 FROM serverledge_requests r WHERE r.task_id = t.id))"#,
         task_id,
-        account_id
+        account_id,
+        invocations_only
     )
     .fetch_optional(conn)
     .await

@@ -133,7 +133,7 @@ pub async fn invoke(
     }
     state.completions.written(submitted.id).await;
     let mut conn = state.pool.acquire().await?;
-    let outcome = db::serverledge::task_outcome(&mut conn, caller.account_id, submitted.id)
+    let outcome = db::serverledge::outcome(&mut conn, caller.account_id, submitted.id, false)
         .await?
         .ok_or_else(|| FacadeError::unavailable("an invoked task vanished"))?;
     let report = report::build(&outcome, Some(received.elapsed().as_secs_f64()));

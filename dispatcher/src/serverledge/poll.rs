@@ -28,7 +28,7 @@ pub async fn poll(
     let task = task_of_request(&path).ok_or_else(not_found)?;
     state.completions.written(task).await;
     let mut conn = state.pool.acquire().await?;
-    let outcome = db::serverledge::outcome(&mut conn, caller.account_id, task)
+    let outcome = db::serverledge::outcome(&mut conn, caller.account_id, task, true)
         .await?
         .filter(|outcome| outcome.status.is_final())
         .ok_or_else(not_found)?;
