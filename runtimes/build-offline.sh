@@ -44,14 +44,14 @@ timed() {
 
 # python3-minimal lacks json, http.server and socketserver; they live in libpython3.11-stdlib, which is
 # all the runner needs from the full python3 package. mono-mcs brings the Mono runtime, corlib and
-# System; rustc-web brings its std, gcc and binutils (rustc links through cc), but debootstrap does not
+# System (Mono.Posix: signals and processes); rustc-web brings its std, gcc and binutils (rustc links through cc), but debootstrap does not
 # resolve its virtual libc-dev, hence libc6-dev.
 packages_for() {
     case $1 in
         python) echo python3-minimal,libpython3.11-stdlib ;;
         node) echo nodejs ;;
         go) echo golang-1.19-go ;;
-        csharp) echo mono-mcs ;;
+        csharp) echo mono-mcs,libmono-posix4.0-cil ;;
         ruby) echo ruby3.1 ;;
         rust) echo rustc-web,libc6-dev ;;
     esac
@@ -131,7 +131,8 @@ strip_rootfs() {
 }
 
 # What the compilers never use to build a function: tests and test data in Go's source tree, the
-# toolchain's own packages, the race-detector std, tools that go build does not run. Runs on the
+# toolchain's own packages, the race-detector std, tools that go build does not run; for Rust, gcc's
+# C compiler and LTO (gcc is only the linker driver), sanitizer runtimes, rustdoc, libtest. Runs on the
 # cached root at every import (deleting is idempotent), so a change here needs no new debootstrap.
 strip_toolchain() {
     local lang=$1 root=$2
@@ -145,6 +146,14 @@ strip_toolchain() {
             find "$goroot"/pkg/tool -type f \( -name vet -o -name cover -o -name doc -o -name fix \
                 -o -name pprof -o -name trace -o -name test2json -o -name addr2line -o -name nm \
                 -o -name objdump -o -name dist \) -delete
+            ;;
+        rust)
+            local gcc="$root/usr/lib/gcc/x86_64-linux-gnu/12"
+            rm -f "$gcc"/{cc1,lto1,lto-wrapper} "$gcc"/lib{asan,tsan,lsan,ubsan,hwasan}* \
+                "$root"/usr/lib/x86_64-linux-gnu/lib{asan,tsan,lsan,ubsan,hwasan}.so* \
+                "$root"/usr/bin/*lto-dump* "$root"/usr/bin/rustdoc \
+                "$root"/usr/lib/rustlib/x86_64-unknown-linux-gnu/lib/libtest-*.rlib
+            rm -rf "$root"/usr/libexec/rust-analyzer-proc-macro-srv
             ;;
     esac
 }
@@ -261,6 +270,6 @@ build() {
 
 ensure_tools
 case $target in
-    all) for lang in python node go ruby; do build "$lang"; done ;;
+    all) for lang in python node go ruby rust; do build "$lang"; done ;;
     *) build "$target" ;;
 esac

@@ -133,6 +133,6 @@ broken_message() { # a glob for runtimes/testdata/<lang>/broken
         ruby) echo "loading handler.rb failed: LoadError: broken on purpose" ;;
         go) echo "compiling handler.go failed: *handler.go:8:*undefined: undefinedOnPurpose*" ;;
         csharp) echo "compiling Handler.cs failed: *Handler.cs(*error CS0103*undefinedOnPurpose*" ;;
-        rust) echo "compiling handler.rs failed: *cannot find value \`undefined_on_purpose\`*handler.rs:*" ;;
+        rust) echo "compiling handler.rs failed: *handler.rs:*cannot find value*undefined_on_purpose*" ;;
     esac
 }
