@@ -270,6 +270,6 @@ build() {
 
 ensure_tools
 case $target in
-    all) for lang in python node go ruby rust; do build "$lang"; done ;;
+    all) for lang in python node go csharp ruby rust; do build "$lang"; done ;;
     *) build "$target" ;;
 esac

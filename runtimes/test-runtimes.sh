@@ -13,7 +13,7 @@ net=canopy-test-net
 target=${1:-all}
 case $target in
     python | node | go | csharp | ruby | rust) langs=("$target") ;;
-    all) langs=(python node go ruby rust) ;;
+    all) langs=(python node go csharp ruby rust) ;;
     *) echo "usage: $0 [python|node|go|csharp|ruby|rust|all]" >&2; exit 2 ;;
 esac
 
