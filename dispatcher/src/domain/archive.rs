@@ -30,8 +30,6 @@ pub enum ArchiveError {
     TooLarge,
     #[error("the archive has no {0} at its root")]
     EntryPointMissing(&'static str),
-    #[error("functions in {0} cannot be built yet; supported: py, js")]
-    UnsupportedLang(&'static str),
 }
 
 impl ArchiveError {
@@ -43,7 +41,6 @@ impl ArchiveError {
             ArchiveError::UnsafePath(_) | ArchiveError::Link(_) => "UNSAFE_ARCHIVE",
             ArchiveError::TooLarge => "ARCHIVE_TOO_LARGE",
             ArchiveError::EntryPointMissing(_) => "ENTRY_POINT_MISSING",
-            ArchiveError::UnsupportedLang(_) => "LANG_NOT_SUPPORTED",
         }
     }
 }
@@ -60,12 +57,15 @@ pub struct CodePackage {
     pub format: &'static str,
 }
 
-/// The file a runtime loads for a language.
-pub fn entry_point(lang: Lang) -> Result<&'static str, ArchiveError> {
+/// The file a runtime loads (or compiles first) for a language (docs/runtime-contract.md).
+pub fn entry_point(lang: Lang) -> &'static str {
     match lang {
-        Lang::Py => Ok("handler.py"),
-        Lang::Js => Ok("handler.js"),
-        other => Err(ArchiveError::UnsupportedLang(other.lowercase())),
+        Lang::Go => "handler.go",
+        Lang::Py => "handler.py",
+        Lang::Js => "handler.js",
+        Lang::Cs => "Handler.cs",
+        Lang::Rb => "handler.rb",
+        Lang::Rs => "handler.rs",
     }
 }
 
@@ -77,7 +77,7 @@ struct File {
 
 /// Checks an upload and turns it into a code package for `lang`.
 pub fn package(bytes: &[u8], lang: Lang) -> Result<CodePackage, ArchiveError> {
-    let entry = entry_point(lang)?;
+    let entry = entry_point(lang);
     let (format, mut files) =
         if bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06") {
             ("zip", read_zip(bytes)?)
@@ -363,7 +363,7 @@ mod tests {
     }
 
     #[test]
-    fn missing_entry_points_unknown_formats_and_unbuildable_languages_are_refused() {
+    fn missing_entry_points_and_unknown_formats_are_refused() {
         let zip = zip_of(&[("main.py", b"")]);
         assert_eq!(
             package(&zip, Lang::Py).err(),
@@ -374,8 +374,14 @@ mod tests {
             Some(ArchiveError::UnknownFormat)
         );
         assert_eq!(
-            package(&zip, Lang::Go).err(),
-            Some(ArchiveError::UnsupportedLang("go"))
+            package(&zip_of(&[("main.go", b"")]), Lang::Go).err(),
+            Some(ArchiveError::EntryPointMissing("handler.go"))
+        );
+        assert_eq!(
+            package(&zip_of(&[("handler.rs", b"")]), Lang::Rs)
+                .expect("valid")
+                .entry_point,
+            "handler.rs"
         );
         let truncated = &zip_of(&[("handler.py", b"x")])[..20];
         assert_eq!(
