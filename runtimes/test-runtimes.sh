@@ -124,6 +124,14 @@ test_fixture() { # test_fixture LANG PEER_IP
         "$(status_of during) $(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print (b - a < 1) ? 1 : 0 }')"
     wait "$sleeper"
 
+    # After each response the runner kills (and, as PID 1, collects) what the function left running.
+    # One connection, as the worker's pooled client does: the second task is read after the reaping.
+    local statuses
+    statuses=$(curl -s --max-time 10 -o "$work/fork.body" -o "$work/procs.body" -w '%{http_code} ' \
+        "$base/?mode=fork" "$base/?mode=procs")
+    expect "$lang: a process the function left running is gone after the response" "200 200 forked []" \
+        "${statuses% } $(body_of fork) $(tr -d ' \n' <"$work/procs.body")"
+
     request fs "$base/?mode=fs"
     expect "$lang: runs as 65534, writes only /tmp" '65534 true false false' \
         "$(python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(d["uid"], *(str(d[k]).lower() for k in ("tmp","root","app")))' "$work/fs.body" 2>&1)"

@@ -1,9 +1,12 @@
 // Test fixture for runtimes/test-runtimes.sh: behaves as ?mode= (or the first path segment) asks.
-// Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=).
+// Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=),
+// fork (leaves a child running), procs (the other processes in the container).
 using System;
 using System.Collections.Generic;
+using System.Diagnostics;
 using System.Globalization;
 using System.IO;
+using System.Linq;
 using System.Net.Sockets;
 using System.Threading;
 using Canopy;
@@ -57,6 +60,14 @@ public static class Handler
                     uid = Mono.Unix.Native.Syscall.getuid(), tmp = CanWrite("/tmp/probe"),
                     root = CanWrite("/probe"), app = CanWrite("/app/probe"),
                 };
+            case "fork":
+                Process.Start(new ProcessStartInfo("sleep", "300") { UseShellExecute = false });
+                return "forked";
+            case "procs":
+                var me = Mono.Unix.Native.Syscall.getpid();
+                int pid;
+                return Directory.GetDirectories("/proc").Select(Path.GetFileName)
+                    .Where(n => int.TryParse(n, out pid) && pid != me && pid != 1).Select(int.Parse).OrderBy(p => p).ToList();
             case "egress":
                 return Connect(request.QueryParams["host"], int.Parse(request.QueryParams["port"]));
             default:

@@ -1,5 +1,6 @@
 // Test fixture for runtimes/test-runtimes.sh: behaves as ?mode= (or the first path segment) asks.
-// Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=).
+// Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=),
+// fork (leaves a child running), procs (the other processes in the container).
 package function
 
 import (
@@ -7,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/exec"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -61,6 +64,13 @@ func Handle(req handler.Request) (handler.Response, error) {
 	case "fs":
 		return handler.JSON(map[string]any{"uid": os.Getuid(), "gid": os.Getgid(),
 			"tmp": canWrite("/tmp/probe"), "root": canWrite("/probe"), "app": canWrite("/app/probe")}), nil
+	case "fork":
+		if err := exec.Command("sleep", "300").Start(); err != nil {
+			return handler.Response{}, err
+		}
+		return handler.Text("forked"), nil
+	case "procs":
+		return handler.JSON(otherProcesses()), nil
 	case "egress":
 		host, port := req.QueryParams["host"], req.QueryParams["port"]
 		conn, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), 2*time.Second)
@@ -71,6 +81,18 @@ func Handle(req handler.Request) (handler.Response, error) {
 		return handler.JSON(map[string]any{"connected": true}), nil
 	}
 	return handler.Response{StatusCode: 404, Body: []byte("unknown mode " + mode)}, nil
+}
+
+func otherProcesses() []int {
+	pids := []int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, entry := range entries {
+		if pid, err := strconv.Atoi(entry.Name()); err == nil && pid != os.Getpid() && pid != 1 {
+			pids = append(pids, pid)
+		}
+	}
+	sort.Ints(pids)
+	return pids
 }
 
 func canWrite(path string) bool {

@@ -1,7 +1,8 @@
 # frozen_string_literal: true
 
 # Test fixture for runtimes/test-runtimes.sh: behaves as ?mode= (or the first path segment) asks.
-# Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=).
+# Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=),
+# fork (leaves a child running), procs (the other processes in the container).
 
 require 'socket'
 
@@ -26,6 +27,10 @@ def handle(request)
   when 'fs'
     { uid: Process.uid, gid: Process.gid, tmp: can_write?('/tmp/probe'), root: can_write?('/probe'),
       app: can_write?('/app/probe') }
+  when 'fork'
+    Process.spawn('sleep', '300')
+    'forked'
+  when 'procs' then Dir.children('/proc').grep(/\A\d+\z/).map(&:to_i).reject { |pid| [Process.pid, 1].include?(pid) }.sort
   when 'egress' then connect(request.query_params.fetch('host', '1.1.1.1'), Integer(request.query_params.fetch('port', '80')))
   else { status: 404, body: "unknown mode #{mode}" }
   end

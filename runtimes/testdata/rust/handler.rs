@@ -1,5 +1,6 @@
 //! Test fixture for runtimes/test-runtimes.sh: behaves as ?mode= (or the first path segment) asks.
-//! Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=).
+//! Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=),
+//! fork (leaves a child running), procs (the other processes in the container).
 
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
@@ -46,6 +47,21 @@ pub fn handle(req: Request) -> Result<Response, String> {
             ("root", Value::from(can_write("/probe"))),
             ("app", Value::from(can_write("/app/probe"))),
         ])),
+        "fork" => {
+            std::process::Command::new("sleep").arg("300").spawn().map_err(|e| e.to_string())?;
+            Response::text("forked")
+        }
+        "procs" => {
+            let me = std::process::id();
+            let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+                .map_err(|e| e.to_string())?
+                .flatten()
+                .filter_map(|e| e.file_name().to_str()?.parse().ok())
+                .filter(|&pid| pid != me && pid != 1)
+                .collect();
+            pids.sort_unstable();
+            Response::json(pids)
+        }
         "egress" => {
             let host = req.query_params.get("host").map_or("1.1.1.1", String::as_str);
             let port = req.query_params.get("port").map_or("80", String::as_str);
