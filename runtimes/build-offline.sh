@@ -3,7 +3,7 @@
 # apt mirror, drop the runner in, `docker import` it. The root is cached per package list, so a runner
 # change only costs a re-import.
 #
-#   runtimes/build-offline.sh [python|node|all] [--force] [--fresh]
+#   runtimes/build-offline.sh [python|node|go|csharp|ruby|rust|all] [--force] [--fresh]
 #
 # An image whose runner and package list match is skipped; --force re-imports it anyway, --fresh also
 # throws the cached root away and debootstraps again.
@@ -21,11 +21,11 @@ force=0
 fresh=0
 for arg in "$@"; do
     case $arg in
-        python | node | all) target=$arg ;;
+        python | node | go | csharp | ruby | rust | all) target=$arg ;;
         --force) force=1 ;;
         --fresh) force=1 fresh=1 ;;
         -h | --help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-        *) echo "usage: $0 [python|node|all] [--force] [--fresh]" >&2; exit 2 ;;
+        *) echo "usage: $0 [python|node|go|csharp|ruby|rust|all] [--force] [--fresh]" >&2; exit 2 ;;
     esac
 done
 
@@ -43,30 +43,44 @@ timed() {
 }
 
 # python3-minimal lacks json, http.server and socketserver; they live in libpython3.11-stdlib, which is
-# all the runner needs from the full python3 package.
+# all the runner needs from the full python3 package. mono-mcs brings the Mono runtime, corlib and
+# System (Mono.Posix: signals and processes); rustc-web brings its std, gcc and binutils (rustc links through cc), but debootstrap does not
+# resolve its virtual libc-dev, hence libc6-dev.
 packages_for() {
     case $1 in
         python) echo python3-minimal,libpython3.11-stdlib ;;
         node) echo nodejs ;;
+        go) echo golang-1.19-go ;;
+        csharp) echo mono-mcs,libmono-posix4.0-cil ;;
+        ruby) echo ruby3.1 ;;
+        rust) echo rustc-web,libc6-dev ;;
     esac
 }
-runner_for() {
-    case $1 in
-        python) echo "$here/python/runner.py" ;;
-        node) echo "$here/node/runner.js" ;;
-    esac
+# Everything in runtimes/<lang>/ but the Dockerfile goes to /opt/canopy/ (a runner, or a start script
+# with its sources).
+runner_files() { (cd "$here/$1" && find . -type f ! -name Dockerfile | sed 's|^\./||' | LC_ALL=C sort); }
+runner_sha() {
+    local lang=$1 file
+    runner_files "$lang" | while read -r file; do
+        printf '%s %s\n' "$file" "$(sha256sum <"$here/$lang/$file" | cut -d' ' -f1)"
+    done | sha256sum | cut -d' ' -f1
 }
 # Python's stdout is block-buffered without a tty: handler prints would reach the logs late or never.
+# Without LANG, Ruby and Mono fall back to ASCII for the console and file names.
 env_for() {
     case $1 in
         python) echo PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 ;;
         node) echo NODE_ENV=production ;;
+        go | csharp | ruby | rust) echo LANG=C.UTF-8 ;;
     esac
 }
 cmd_for() {
     case $1 in
         python) echo '["python3", "-B", "/opt/canopy/runner.py"]' ;;
         node) echo '["node", "/opt/canopy/runner.js"]' ;;
+        go | rust) echo '["/bin/sh", "/opt/canopy/start.sh"]' ;;
+        csharp) echo '["mono", "/opt/canopy/runner.exe"]' ;;
+        ruby) echo '["ruby3.1", "/opt/canopy/runner.rb"]' ;;
     esac
 }
 
@@ -116,6 +130,34 @@ strip_rootfs() {
     mkdir -p "$root"/app "$root"/opt/canopy
 }
 
+# What the compilers never use to build a function: tests and test data in Go's source tree, the
+# toolchain's own packages, the race-detector std, tools that go build does not run; for Rust, gcc's
+# C compiler and LTO (gcc is only the linker driver), sanitizer runtimes, rustdoc, libtest. Runs on the
+# cached root at every import (deleting is idempotent), so a change here needs no new debootstrap.
+strip_toolchain() {
+    local lang=$1 root=$2
+    case $lang in
+        go)
+            local goroot="$root/usr/lib/go-1.19"
+            rm -rf "$goroot"/pkg/linux_amd64_race "$goroot"/pkg/obj "$goroot"/pkg/linux_amd64/cmd \
+                "$root"/usr/share/go-1.19/{api,doc,misc,test,src/cmd}
+            find "$root"/usr/share/go-1.19/src -name '*_test.go' -delete
+            find "$root"/usr/share/go-1.19/src -depth -type d -name testdata -exec rm -rf {} +
+            find "$goroot"/pkg/tool -type f \( -name vet -o -name cover -o -name doc -o -name fix \
+                -o -name pprof -o -name trace -o -name test2json -o -name addr2line -o -name nm \
+                -o -name objdump -o -name dist \) -delete
+            ;;
+        rust)
+            local gcc="$root/usr/lib/gcc/x86_64-linux-gnu/12"
+            rm -f "$gcc"/{cc1,lto1,lto-wrapper} "$gcc"/lib{asan,tsan,lsan,ubsan,hwasan}* \
+                "$root"/usr/lib/x86_64-linux-gnu/lib{asan,tsan,lsan,ubsan,hwasan}.so* \
+                "$root"/usr/bin/*lto-dump* "$root"/usr/bin/rustdoc \
+                "$root"/usr/lib/rustlib/x86_64-unknown-linux-gnu/lib/libtest-*.rlib
+            rm -rf "$root"/usr/libexec/rust-analyzer-proc-macro-srv
+            ;;
+    esac
+}
+
 bootstrap_rootfs() {
     local packages=$1 dest=$2 mirror
     mirror=$(debian_mirror)
@@ -133,10 +175,44 @@ bootstrap_rootfs() {
     mv "$dest.partial.log" "$dest.log"
 }
 
+# A cached root must never be removed or tarred with the host's /dev bound into it.
+mounted_root=
+release_mounts() {
+    local dir
+    for dir in "$1/dev" "$1/proc"; do
+        if mountpoint -q "$dir"; then umount "$dir"; fi
+    done
+    mounted_root=
+}
+trap '[[ -z $mounted_root ]] || release_mounts "$mounted_root"' EXIT
+
+# Runs /opt/canopy/prepare.sh inside the root (compilers want /proc and /dev/null); unmounts after.
+prepare_in_root() {
+    local root=$1 rc=0
+    mounted_root=$root
+    mount -t proc proc "$root/proc"
+    mount --bind /dev "$root/dev"
+    env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/tmp LANG=C.UTF-8 \
+        chroot "$root" /bin/sh /opt/canopy/prepare.sh >"$root.prepare.log" 2>&1 || rc=$?
+    release_mounts "$root"
+    rm -rf "${root:?}"/tmp/*
+    if ((rc)); then
+        tail -n 30 "$root.prepare.log" >&2
+        die "prepare.sh failed in $root (full log: $root.prepare.log)"
+    fi
+}
+
 import_image() {
-    local lang=$1 root=$2 tag=$3 stamp=$4 runner
-    runner=$(runner_for "$lang")
-    install -D -m 0644 "$runner" "$root/opt/canopy/$(basename "$runner")"
+    local lang=$1 root=$2 tag=$3 stamp=$4 file
+    strip_toolchain "$lang" "$root"
+    rm -rf "$root"/opt/canopy
+    runner_files "$lang" | while read -r file; do
+        install -D -m 0644 "$here/$lang/$file" "$root/opt/canopy/$file"
+    done
+    # Compiled runtimes precompile their runner's parts once, here, as the Dockerfile's RUN does.
+    if [[ -f $root/opt/canopy/prepare.sh ]]; then
+        timed "$lang: prepare.sh" prepare_in_root "$root"
+    fi
     local changes=() var previous
     # docker import starts from an empty config, so PATH has to be spelled out like any other variable.
     for var in PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin PORT=8080 $(env_for "$lang"); do
@@ -164,13 +240,12 @@ import_image() {
 labels=(canopy.runner.sha256 canopy.rootfs canopy.builder.sha256)
 
 build() {
-    local lang=$1 tag="canopy-runtime-$1:1" packages runner key root values stamp="" template="" current i
+    local lang=$1 tag="canopy-runtime-$1:1" packages key root values stamp="" template="" current i
     packages=$(packages_for "$lang")
-    runner=$(runner_for "$lang")
-    [[ -f $runner ]] || die "missing $runner"
+    [[ -n $(runner_files "$lang") ]] || die "no runner in $here/$lang"
     key=$(printf '%s %s %s' "$suite" "$packages" "$recipe" | sha256sum | cut -c1-12)
     root="$cache_dir/rootfs-$lang-$key"
-    values=("$(sha256sum "$runner" | cut -d' ' -f1)" "$key" "$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)")
+    values=("$(runner_sha "$lang")" "$key" "$(sha256sum "${BASH_SOURCE[0]}" | cut -d' ' -f1)")
     for i in "${!labels[@]}"; do stamp+="${labels[i]}=${values[i]} "; done
 
     for i in "${!labels[@]}"; do template+="${labels[i]}={{index .Config.Labels \"${labels[i]}\"}} "; done
@@ -195,6 +270,6 @@ build() {
 
 ensure_tools
 case $target in
-    all) build python; build node ;;
+    all) for lang in python node go csharp ruby rust; do build "$lang"; done ;;
     *) build "$target" ;;
 esac

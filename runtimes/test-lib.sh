@@ -13,6 +13,10 @@ expect_json() { # expect_json DESCRIPTION EXPECTED_JSON FILE
     got=$(python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1])), sort_keys=True))' "$3" 2>&1) || true
     expect "$1" "$(python3 -c 'import json,sys; print(json.dumps(json.loads(sys.argv[1]), sort_keys=True))' "$2")" "$got"
 }
+expect_match() { # expect_match DESCRIPTION GLOB ACTUAL
+    # shellcheck disable=SC2053  # the glob is the point
+    if [[ $3 == $2 ]]; then pass "$1"; else fail "$1" "expected [$2], got [$3]"; fi
+}
 json_field() { python3 -c 'import json,sys; print(json.dumps(json.load(open(sys.argv[1]))[sys.argv[2]], ensure_ascii=False))' "$1" "$2" 2>&1 || true; }
 
 # request NAME URL [curl args...]: leaves $work/NAME.{status,headers,body}.
@@ -75,10 +79,12 @@ while True:
 }
 
 # run_container IMAGE CODE_DIR [NETWORK]: the worker's hardening flags; prints the container id.
+# /tmp is noexec but for the runtimes that compile the function into it and run the result.
 run_container() {
-    local id
+    local id tmp=rw,size=64m
+    case $1 in *-go:* | *-rust:*) tmp=rw,exec,size=64m ;; esac
     id=$(docker run -d --label "$run_label" \
-        --read-only --tmpfs /tmp:rw,size=64m --user 65534:65534 \
+        --read-only --tmpfs "/tmp:$tmp" --user 65534:65534 \
         --cap-drop ALL --security-opt no-new-privileges \
         --pids-limit 128 --memory 256m --cpus 1 \
         --network "${3:-$net}" -v "$2:/app:ro" "$1")
@@ -86,9 +92,10 @@ run_container() {
 }
 ip_of() { docker inspect -f '{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}' "$1"; }
 
-wait_healthy() { # wait_healthy ID IP: up to 15 s, like the worker's readiness poll
-    local start=$EPOCHREALTIME
-    for _ in $(seq 150); do
+wait_healthy() { # wait_healthy ID IP: up to 15 s (60 s for a compiled function), like the worker's
+    local start=$EPOCHREALTIME tries=150
+    case $(docker inspect -f '{{.Config.Image}}' "$1") in *-go:* | *-csharp:* | *-rust:*) tries=600 ;; esac
+    for _ in $(seq "$tries"); do
         if [[ $(curl -s --max-time 1 "http://$2:8080/__canopy/health" 2>/dev/null) == ok ]]; then
             awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.2f", b - a }'
             return 0
@@ -99,4 +106,33 @@ wait_healthy() { # wait_healthy ID IP: up to 15 s, like the worker's readiness p
     echo "container $1 never became healthy; logs:" >&2
     docker logs "$1" 2>&1 | tail -n 20 >&2
     return 1
+}
+
+# What each runtime's fixture (runtimes/testdata/<lang>) fails with, as X-Canopy-Error shows it.
+raise_message() {
+    case $1 in
+        python) echo "ValueError: boom requested" ;;
+        node) echo "Error: boom requested" ;;
+        go | rust) echo "boom requested" ;; # an error value, not an exception: no type name
+        csharp) echo "InvalidOperationException: boom requested" ;;
+        ruby) echo "ArgumentError: boom requested" ;;
+    esac
+}
+unicode_prefix() { # the type before "déjà vu ☃ second line"
+    case $1 in
+        python | ruby) echo "RuntimeError: " ;;
+        node) echo "RangeError: " ;;
+        go | rust) echo "panic: " ;;
+        csharp) echo "ArgumentException: " ;;
+    esac
+}
+broken_message() { # a glob for runtimes/testdata/<lang>/broken
+    case $1 in
+        python) echo "loading handler.py failed: ImportError: broken on purpose" ;;
+        node) echo "loading handler.js failed: Error: broken on purpose" ;;
+        ruby) echo "loading handler.rb failed: LoadError: broken on purpose" ;;
+        go) echo "compiling handler.go failed: *handler.go:8:*undefined: undefinedOnPurpose*" ;;
+        csharp) echo "compiling Handler.cs failed: *Handler.cs(*error CS0103*undefinedOnPurpose*" ;;
+        rust) echo "compiling handler.rs failed: *handler.rs:*cannot find value*undefined_on_purpose*" ;;
+    esac
 }

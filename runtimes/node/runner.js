@@ -230,13 +230,30 @@ function reapStrays() {
   } catch (err) {
     return;
   }
+  const killed = [];
   for (const entry of entries) {
     if (!/^[0-9]+$/.test(entry) || keep.has(Number(entry))) continue;
     try {
       process.kill(Number(entry), 'SIGKILL');
+      killed.push(Number(entry));
     } catch (err) {
       // Gone already, or not ours.
     }
+  }
+  // Node cannot waitpid (libuv collects its own children later), so wait, briefly, until each one
+  // is dead (a zombie or gone): a SIGKILL takes effect when the process is next scheduled.
+  const deadline = Date.now() + 100;
+  for (const pid of killed) {
+    while (Date.now() < deadline && !isDead(pid));
+  }
+}
+
+function isDead(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch (err) {
+    return true;
   }
 }
 
@@ -249,16 +266,19 @@ async function serve(loaded, req, res) {
   if (req.method === 'POST' && pathOnly === LOAD_PATH && loaded.blank) {
     return load(loaded, res);
   }
-  res.on('finish', reapStrays);
   let response;
   try {
     if (!loaded.handle) throw new HandlerError(loaded.error);
     response = toResponse(await loaded.handle(makeRequest(req, body)));
   } catch (err) {
     if (!(err instanceof HandlerError)) console.error(err);
-    return fail(res, err instanceof HandlerError ? err.message : describe(err));
+    response = null;
+    fail(res, err instanceof HandlerError ? err.message : describe(err));
   }
-  reply(res, ...response);
+  if (response) reply(res, ...response);
+  // In the same tick as res.end(): the connection's next task cannot start (on 'finish' it could)
+  // before what this one left running is gone.
+  reapStrays();
 }
 
 // A blank container (CANOPY_BLANK=1) starts before its function is known; the worker puts the code

@@ -44,16 +44,17 @@ impl Check {
     }
 }
 
-/// The build command for a language's runtime image.
-pub fn image_fix(lang: Lang, image: &str) -> String {
-    match lang {
-        Lang::Py => "run runtimes/build-offline.sh python".to_owned(),
-        Lang::Js => "run runtimes/build-offline.sh node".to_owned(),
-        other => format!(
-            "build or pull the {} runtime image `{image}`",
-            other.lowercase()
-        ),
-    }
+/// The build command for a language's runtime image (`runtimes/<target>/` holds its Dockerfile too).
+pub fn image_fix(lang: Lang) -> String {
+    let target = match lang {
+        Lang::Go => "go",
+        Lang::Py => "python",
+        Lang::Js => "node",
+        Lang::Cs => "csharp",
+        Lang::Rb => "ruby",
+        Lang::Rs => "rust",
+    };
+    format!("run runtimes/build-offline.sh {target}")
 }
 
 /// Runs every check.
@@ -119,7 +120,7 @@ async fn docker_checks(config: &WorkerConfig) -> Vec<Check> {
                 let Some(image) = config.runtime_images.get(&lang) else { continue };
                 checks.push(match engine.image_exists(image).await {
                     Ok(true) => Check::pass(format!("runtime image {image} ({}) is present", lang.lowercase())),
-                    Ok(false) => Check::fail(format!("runtime image {image} ({}) is missing", lang.lowercase()), image_fix(lang, image)),
+                    Ok(false) => Check::fail(format!("runtime image {image} ({}) is missing", lang.lowercase()), image_fix(lang)),
                     Err(error) => Check::fail(format!("cannot inspect {image}: {error}"), "run scripts/ensure-docker"),
                 });
             }
@@ -142,11 +143,13 @@ mod tests {
 
     #[test]
     fn failed_checks_print_their_fix() {
-        let check = Check::fail("runtime image x is missing", image_fix(Lang::Py, "x"));
+        let check = Check::fail("runtime image x is missing", image_fix(Lang::Py));
         assert_eq!(
             check.line(),
             "✗ runtime image x is missing\n    fix: run runtimes/build-offline.sh python"
         );
+        assert_eq!(image_fix(Lang::Cs), "run runtimes/build-offline.sh csharp");
+        assert_eq!(image_fix(Lang::Rs), "run runtimes/build-offline.sh rust");
         assert_eq!(
             Check::pass("Docker is reachable").line(),
             "✓ Docker is reachable"

@@ -69,7 +69,7 @@ impl From<BuildRow> for BuildView {
 #[utoipa::path(tag = "build", security(("bearer" = [])), params(("functionId" = String, Path), BuildQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, description = "`{\"id\"}`"),
-              (status = 400, description = "UNSUPPORTED_ARCHIVE, CORRUPT_ARCHIVE, UNSAFE_ARCHIVE, ENTRY_POINT_MISSING, LANG_NOT_SUPPORTED"),
+              (status = 400, description = "UNSUPPORTED_ARCHIVE, CORRUPT_ARCHIVE, UNSAFE_ARCHIVE, ENTRY_POINT_MISSING"),
               (status = 404, description = "FUNCTION_NOT_FOUND"), (status = 413, description = "PAYLOAD_TOO_LARGE"),
               (status = 408, description = "UPLOAD_TIMEOUT"), (status = 503, description = "BUILDS_BUSY, with Retry-After")))]
 #[post("/build/{functionId}")]

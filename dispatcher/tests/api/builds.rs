@@ -112,7 +112,7 @@ async fn bad_archives_are_refused_with_specific_codes(pool: PgPool) {
         zip_of(&[("main.go", b"package main")]),
     )
     .await;
-    assert_problem(response, StatusCode::BAD_REQUEST, "LANG_NOT_SUPPORTED").await;
+    assert_problem(response, StatusCode::BAD_REQUEST, "ENTRY_POINT_MISSING").await;
     let list: Value = app
         .get("/v1/build/list", &user.token)
         .await

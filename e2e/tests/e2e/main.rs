@@ -5,6 +5,7 @@
 
 mod fault;
 mod harness;
+mod languages;
 mod lifecycle;
 mod procs;
 mod restarts;

@@ -1,7 +1,9 @@
 // Test fixture for runtimes/test-runtimes.sh: behaves as ?mode= (or the first path segment) asks.
-// Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=).
+// Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=),
+// fork (leaves a child running), procs (the other processes in the container).
 'use strict';
 
+const { spawn } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const path = require('node:path');
@@ -13,6 +15,15 @@ function canWrite(file) {
     return true;
   } catch {
     return false;
+  }
+}
+
+function isZombie(pid) {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true; // gone meanwhile
   }
 }
 
@@ -65,6 +76,14 @@ async function handle(request) {
         uid: process.getuid(), gid: process.getgid(), tmp: canWrite('/tmp/probe'),
         root: canWrite('/probe'), app: canWrite(path.join(__dirname, 'probe')),
       };
+    case 'fork':
+      spawn('sleep', ['300'], { stdio: 'ignore' });
+      return 'forked';
+    case 'procs':
+      // Live ones only: the Node runner kills strays, and libuv collects its own children a moment
+      // later, so a killed child may still be a zombie here (docs/runtime-contract.md).
+      return fs.readdirSync('/proc').filter((p) => /^[0-9]+$/.test(p)).map(Number)
+        .filter((p) => p !== process.pid && p !== 1 && !isZombie(p)).sort((a, b) => a - b);
     case 'egress':
       return connect(request.queryParams.host || '1.1.1.1', Number(request.queryParams.port || 80));
     default:

@@ -97,8 +97,12 @@ pub struct WorkerConfig {
 /// The runtime images the contract names (`docs/runtime-contract.md`).
 pub fn default_runtime_images() -> HashMap<Lang, String> {
     HashMap::from([
+        (Lang::Go, "canopy-runtime-go:1".to_owned()),
         (Lang::Py, "canopy-runtime-python:1".to_owned()),
         (Lang::Js, "canopy-runtime-node:1".to_owned()),
+        (Lang::Cs, "canopy-runtime-csharp:1".to_owned()),
+        (Lang::Rb, "canopy-runtime-ruby:1".to_owned()),
+        (Lang::Rs, "canopy-runtime-rust:1".to_owned()),
     ])
 }
 

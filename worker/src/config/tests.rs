@@ -40,6 +40,10 @@ fn defaults_come_from_the_host_and_the_contract() {
     assert_eq!(config.shutdown_grace, Duration::from_secs(30));
     assert_eq!(config.runtime_images[&Lang::Py], "canopy-runtime-python:1");
     assert_eq!(config.runtime_images[&Lang::Js], "canopy-runtime-node:1");
+    assert_eq!(config.runtime_images[&Lang::Go], "canopy-runtime-go:1");
+    assert_eq!(config.runtime_images[&Lang::Cs], "canopy-runtime-csharp:1");
+    assert_eq!(config.runtime_images[&Lang::Rb], "canopy-runtime-ruby:1");
+    assert_eq!(config.runtime_images[&Lang::Rs], "canopy-runtime-rust:1");
     assert!(config.cache_dir.ends_with("canopy-worker"));
     assert_eq!(config.executor, ExecutorKind::Docker);
     assert_eq!(config.noop_delay, Duration::ZERO);

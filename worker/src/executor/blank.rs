@@ -144,8 +144,10 @@ impl<E: ContainerEngine> Executor<E> {
                 ),
             ]),
             env: vec!["CANOPY_BLANK=1".to_owned()],
+            // Only compiled runtimes execute from /tmp, and none of them starts blank.
+            tmp_exec: false,
         };
-        match self.start_ready(&spec).await {
+        match self.start_ready(&spec, self.settings.start_timeout).await {
             Ok((id, addr)) => {
                 debug!(container.id = %short(&id), runtime = lang.lowercase(), "blank container ready");
                 Ok(BlankContainer { id, addr, slot })

@@ -132,7 +132,12 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         readonly_rootfs: Some(true),
         tmpfs: Some(HashMap::from([(
             "/tmp".to_owned(),
-            "rw,size=64m".to_owned(),
+            if spec.tmp_exec {
+                "rw,exec,size=64m"
+            } else {
+                "rw,size=64m"
+            }
+            .to_owned(),
         )])),
         network_mode: Some(spec.network.clone()),
         privileged: Some(false),

@@ -44,6 +44,9 @@ pub struct ContainerSpec {
     pub cpus: u32,
     pub pids_limit: i64,
     pub privileged: bool,
+    /// `/tmp` may hold executables: the GO and RS runners compile the function there and run it.
+    /// Everything else keeps Docker's `noexec` tmpfs.
+    pub tmp_exec: bool,
     /// Docker network the container joins (private, without egress).
     pub network: String,
     /// OCI runtime, e.g. `runsc`; `None` is Docker's default.

@@ -137,6 +137,7 @@ impl<E: ContainerEngine> Executor<E> {
             cpus: caps.cpu_count.max(1),
             pids_limit: 128,
             privileged: caps.privileged,
+            tmp_exec: matches!(function.lang, Lang::Go | Lang::Rs),
             network: self.settings.network.clone(),
             runtime: self.settings.oci_runtime.clone(),
             labels: HashMap::from([
@@ -247,6 +248,17 @@ impl<E: ContainerEngine> Executor<E> {
         }
     }
 
+    /// How long a container of `lang` may take to become ready: the GO, CS and RS runners compile
+    /// the function first (a second or two, more on a loaded host).
+    pub fn start_timeout(&self, lang: Lang) -> Duration {
+        match lang {
+            Lang::Go | Lang::Cs | Lang::Rs => {
+                self.settings.start_timeout.max(COMPILE_START_TIMEOUT)
+            }
+            Lang::Py | Lang::Js | Lang::Rb => self.settings.start_timeout,
+        }
+    }
+
     /// A ready container for the function version with its code at `code_dir`: a blank one
     /// given the code when one is idle, else a new one started with it.
     async fn start_for(
@@ -261,7 +273,9 @@ impl<E: ContainerEngine> Executor<E> {
             }
         }
         let spec = self.container_spec(function, code_dir)?;
-        let (id, addr) = self.start_ready(&spec).await?;
+        let (id, addr) = self
+            .start_ready(&spec, self.start_timeout(function.lang))
+            .await?;
         Ok(WarmContainer {
             id,
             addr,
@@ -297,17 +311,18 @@ impl<E: ContainerEngine> Executor<E> {
     async fn start_ready(
         &self,
         spec: &ContainerSpec,
+        start_timeout: Duration,
     ) -> Result<(String, std::net::SocketAddr), String> {
         let id = self.engine.create(spec).await.map_err(|e| e.to_string())?;
         let ready = async {
             self.engine.start(&id).await.map_err(|e| e.to_string())?;
             let addr = self.engine.address(&id).await.map_err(|e| e.to_string())?;
-            invoke::wait_ready(&self.http, addr, self.settings.start_timeout)
+            invoke::wait_ready(&self.http, addr, start_timeout)
                 .await
                 .map_err(|e| e.to_string())?;
             Ok::<_, String>(addr)
         };
-        match tokio::time::timeout(self.settings.start_timeout, ready).await {
+        match tokio::time::timeout(start_timeout, ready).await {
             Ok(Ok(addr)) => {
                 debug!(container.id = %short(&id), "container ready");
                 Ok((id, addr))
@@ -319,8 +334,7 @@ impl<E: ContainerEngine> Executor<E> {
             Err(_) => {
                 self.remove_container(&id).await;
                 Err(format!(
-                    "the container was not ready within {:?}",
-                    self.settings.start_timeout
+                    "the container was not ready within {start_timeout:?}"
                 ))
             }
         }
@@ -341,6 +355,10 @@ impl<E: ContainerEngine> Executor<E> {
         }
     }
 }
+
+/// The least start timeout of a runtime that compiles the function when its container starts
+/// (until builds are compiled once, issue 11).
+const COMPILE_START_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// A container's memory limit for `memSize` (0: the default of 256 MB).
 fn reserved_memory_mb(mem_size: u32) -> u32 {

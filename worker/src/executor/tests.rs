@@ -79,6 +79,10 @@ struct Harness {
 
 /// A fake runner: health answers 200; `?sleep=MS` waits; `?raise` answers like a raising handler.
 async fn harness() -> Harness {
+    harness_with_images(crate::config::default_runtime_images()).await
+}
+
+async fn harness_with_images(runtime_images: HashMap<Lang, String>) -> Harness {
     let runner = HttpServer::start(|request| {
         if request.path == "/__canopy/health" {
             return Reply::new(200, b"ok".to_vec());
@@ -106,7 +110,7 @@ async fn harness() -> Harness {
     );
     let settings = ExecutorSettings {
         node_id: "node-1".into(),
-        runtime_images: crate::config::default_runtime_images(),
+        runtime_images,
         network: "net".into(),
         oci_runtime: None,
         allow_privileged: false,
@@ -216,6 +220,38 @@ async fn containers_are_hardened_and_labelled() {
     assert_eq!(body.user.as_deref(), Some("65534:65534"));
     assert_eq!(host.privileged, Some(false));
     assert_eq!(host.cap_add, None);
+    // Docker's tmpfs is noexec unless told otherwise; only compiled runtimes need otherwise.
+    assert_eq!(host.tmpfs.expect("tmpfs")["/tmp"], "rw,size=64m");
+}
+
+#[tokio::test]
+async fn go_and_rust_containers_may_run_what_they_compile_in_tmp_and_get_time_to_compile() {
+    let h = harness().await;
+    let mut a = assignment(&h, "t1", "f", "");
+    for (lang, tmp_exec) in [
+        (Lang::Go, true),
+        (Lang::Rs, true),
+        (Lang::Cs, false),
+        (Lang::Rb, false),
+    ] {
+        a.function.lang = lang;
+        let spec = h
+            .executor
+            .container_spec(&a.function, "/tmp/code".into())
+            .expect("spec");
+        assert_eq!(spec.tmp_exec, tmp_exec, "{lang:?}");
+        let tmpfs = docker::container_body(&spec)
+            .host_config
+            .expect("host")
+            .tmpfs
+            .expect("tmpfs");
+        assert_eq!(tmpfs["/tmp"].contains(",exec,"), tmp_exec, "{lang:?}");
+    }
+    assert_eq!(h.executor.start_timeout(Lang::Py), Duration::from_secs(5));
+    assert_eq!(h.executor.start_timeout(Lang::Rb), Duration::from_secs(5));
+    for lang in [Lang::Go, Lang::Cs, Lang::Rs] {
+        assert_eq!(h.executor.start_timeout(lang), Duration::from_secs(60));
+    }
 }
 
 #[test]
@@ -227,6 +263,7 @@ fn a_privileged_function_gets_root_and_default_capabilities_but_never_docker_pri
         cpus: 1,
         pids_limit: 128,
         privileged: true,
+        tmp_exec: false,
         network: "canopy-net".to_owned(),
         runtime: None,
         labels: std::collections::HashMap::new(),
@@ -335,7 +372,9 @@ async fn a_raising_handler_is_a_500_with_its_error() {
 
 #[tokio::test]
 async fn missing_runtimes_and_forbidden_privilege_fail_retryably() {
-    let h = harness().await;
+    let mut images = crate::config::default_runtime_images();
+    images.remove(&Lang::Rs);
+    let h = harness_with_images(images).await;
     let mut rust = assignment(&h, "t1", "f", "");
     rust.function.lang = Lang::Rs;
     let result = run(&h, &rust).await;

@@ -30,8 +30,6 @@ pub enum ArchiveError {
     TooLarge,
     #[error("the archive has no {0} at its root")]
     EntryPointMissing(String),
-    #[error("functions in {0} cannot be built yet; supported: py, js")]
-    UnsupportedLang(&'static str),
 }
 
 impl ArchiveError {
@@ -43,7 +41,6 @@ impl ArchiveError {
             ArchiveError::UnsafePath(_) | ArchiveError::Link(_) => "UNSAFE_ARCHIVE",
             ArchiveError::TooLarge => "ARCHIVE_TOO_LARGE",
             ArchiveError::EntryPointMissing(_) => "ENTRY_POINT_MISSING",
-            ArchiveError::UnsupportedLang(_) => "LANG_NOT_SUPPORTED",
         }
     }
 }
@@ -60,12 +57,15 @@ pub struct CodePackage {
     pub format: &'static str,
 }
 
-/// The file a runtime loads for a language.
-pub fn entry_point(lang: Lang) -> Result<&'static str, ArchiveError> {
+/// The file a runtime loads (or compiles first) for a language (docs/runtime-contract.md).
+pub fn entry_point(lang: Lang) -> &'static str {
     match lang {
-        Lang::Py => Ok("handler.py"),
-        Lang::Js => Ok("handler.js"),
-        other => Err(ArchiveError::UnsupportedLang(other.lowercase())),
+        Lang::Go => "handler.go",
+        Lang::Py => "handler.py",
+        Lang::Js => "handler.js",
+        Lang::Cs => "Handler.cs",
+        Lang::Rb => "handler.rb",
+        Lang::Rs => "handler.rs",
     }
 }
 
@@ -77,7 +77,7 @@ pub(crate) struct File {
 
 /// Checks an upload and turns it into a code package for `lang`.
 pub fn package(bytes: &[u8], lang: Lang) -> Result<CodePackage, ArchiveError> {
-    let entry = entry_point(lang)?;
+    let entry = entry_point(lang);
     package_with(bytes, &[entry.to_owned()], Vec::new())
 }
 

@@ -117,7 +117,7 @@ fn a_tar_gz_with_the_entry_point_is_accepted() {
 }
 
 #[test]
-fn missing_entry_points_unknown_formats_and_unbuildable_languages_are_refused() {
+fn missing_entry_points_and_unknown_formats_are_refused() {
     let zip = zip_of(&[("main.py", b"")]);
     assert_eq!(
         package(&zip, Lang::Py).err(),
@@ -128,8 +128,14 @@ fn missing_entry_points_unknown_formats_and_unbuildable_languages_are_refused() 
         Some(ArchiveError::UnknownFormat)
     );
     assert_eq!(
-        package(&zip, Lang::Go).err(),
-        Some(ArchiveError::UnsupportedLang("go"))
+        package(&zip_of(&[("main.go", b"")]), Lang::Go).err(),
+        Some(ArchiveError::EntryPointMissing("handler.go".into()))
+    );
+    assert_eq!(
+        package(&zip_of(&[("handler.rs", b"")]), Lang::Rs)
+            .expect("valid")
+            .entry_point,
+        "handler.rs"
     );
     let truncated = &zip_of(&[("handler.py", b"x")])[..20];
     assert_eq!(
