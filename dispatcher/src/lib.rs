@@ -9,6 +9,7 @@ pub mod db;
 pub mod dispatch;
 pub mod domain;
 pub mod embedded_pg;
+pub mod endpoints;
 pub mod error;
 pub mod extract;
 pub mod gates;

@@ -56,6 +56,9 @@ pub struct Settings {
     #[command(flatten)]
     pub serverledge: crate::serverledge::ServerledgeSettings,
 
+    #[command(flatten)]
+    pub endpoints: crate::endpoints::EndpointSettings,
+
     /// HTTP worker threads (0 = one per CPU).
     #[arg(long, env = "CANOPY_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,

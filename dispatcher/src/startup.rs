@@ -50,6 +50,7 @@ impl Application {
         ));
         let data = web::Data::from(Arc::clone(&state));
         let facade = web::Data::new(settings.serverledge.clone());
+        let public = web::Data::new(crate::endpoints::Public::new(settings.endpoints.clone()));
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("while binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -63,6 +64,7 @@ impl Application {
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(data.clone())
                 .app_data(facade.clone())
+                .app_data(public.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     ApiError::bad_request(
                         "INVALID_QUERY",

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod assignments;
 pub mod builds;
+pub mod endpoints;
 pub mod functions;
 pub mod idempotency;
 pub mod leases;

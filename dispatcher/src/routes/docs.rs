@@ -68,8 +68,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn render_spec() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
+    let mut spec = ApiDoc::openapi();
+    spec.merge(crate::endpoints::EndpointsDoc::openapi());
+    spec.to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
 }
 

@@ -16,6 +16,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::error::ApiError;
 
 pub use docs::ApiDoc;
+pub(crate) use tasks::create::allowed_header;
+pub(crate) use tasks::replay;
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -33,8 +35,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(user::configure)
                 .configure(functions::configure)
                 .configure(nodes::configure)
-                .configure(tags::configure),
+                .configure(tags::configure)
+                .configure(crate::endpoints::configure_api),
         )
+        .configure(crate::endpoints::configure_public)
         .configure(crate::serverledge::configure)
         .default_service(web::to(not_found));
 }

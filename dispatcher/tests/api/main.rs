@@ -5,6 +5,7 @@ mod accounts;
 mod affinity;
 mod auth_failures;
 mod builds;
+mod endpoints;
 mod errors;
 mod failures;
 mod fake_worker;
