@@ -59,6 +59,9 @@ pub struct Settings {
     #[command(flatten)]
     pub endpoints: crate::endpoints::EndpointSettings,
 
+    #[command(flatten)]
+    pub triggers: crate::triggers::TriggerSettings,
+
     /// HTTP worker threads (0 = one per CPU).
     #[arg(long, env = "CANOPY_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,

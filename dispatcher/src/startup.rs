@@ -43,6 +43,7 @@ impl Application {
             .context("while reading revoked sessions")?;
         let shutdown = CancellationToken::new();
         tasks::spawn_loops(&state, queues, &shutdown);
+        crate::triggers::spawn(&state, settings.triggers.clone(), &shutdown);
         tokio::spawn(listener::run(Arc::clone(&state), shutdown.clone()));
         tokio::spawn(listener::reload_revocations_periodically(
             Arc::clone(&state),

@@ -20,6 +20,7 @@ pub mod serverledge;
 pub mod submissions;
 pub mod tags;
 pub mod tasks;
+pub mod triggers;
 pub mod trust;
 
 use std::time::Duration;

@@ -42,9 +42,19 @@ async fn check_references(
             ));
         }
     }
-    let Some(raw) = &change.tags else {
-        return Ok(None);
-    };
+    match &change.tags {
+        Some(raw) => owned_tags(conn, account_id, raw).await.map(Some),
+        None => Ok(None),
+    }
+}
+
+/// Parses tag ids (already checked to be ids) and checks that each is one of the caller's tags
+/// (400 naming `tag[i]` otherwise). Shared by endpoints and triggers.
+pub(crate) async fn owned_tags(
+    conn: &mut PgConnection,
+    account_id: Uuid,
+    raw: &[String],
+) -> ApiResult<Vec<Uuid>> {
     let ids: Vec<Uuid> = raw
         .iter()
         .filter_map(|t| canopy_shared::parse_id(t))
@@ -59,7 +69,7 @@ async fn check_references(
     if !unknown.is_empty() {
         return Err(ApiError::validation(unknown));
     }
-    Ok(Some(ids))
+    Ok(ids)
 }
 
 /// Publishes a function at a new public URL `/gc/{id}` → 201 `{id}`.

@@ -17,6 +17,7 @@ use actix_web::{web, HttpResponse};
 use utoipa::OpenApi;
 
 pub use limiter::Limiter;
+pub(crate) use manage::owned_tags;
 pub use settings::EndpointSettings;
 
 /// What the public routes share: their settings and rate limits.

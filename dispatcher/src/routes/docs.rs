@@ -70,6 +70,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn render_spec() -> String {
     let mut spec = ApiDoc::openapi();
     spec.merge(crate::endpoints::EndpointsDoc::openapi());
+    spec.merge(crate::triggers::TriggersDoc::openapi());
     spec.to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
 }

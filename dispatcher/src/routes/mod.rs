@@ -36,7 +36,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(functions::configure)
                 .configure(nodes::configure)
                 .configure(tags::configure)
-                .configure(crate::endpoints::configure_api),
+                .configure(crate::endpoints::configure_api)
+                .configure(crate::triggers::configure),
         )
         .configure(crate::endpoints::configure_public)
         .configure(crate::serverledge::configure)

@@ -13,6 +13,8 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub pool: PgPool,
+    /// The running app's state, to step background loops (`run_once`) instead of sleeping.
+    pub state: std::sync::Arc<canopy_dispatcher::state::AppState>,
 }
 
 /// A registered, logged-in account.
@@ -42,11 +44,13 @@ impl TestApp {
             .await
             .expect("the app builds");
         let address = format!("http://127.0.0.1:{}", app.port());
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
             client: reqwest::Client::new(),
             pool,
+            state,
         }
     }
 

@@ -21,6 +21,7 @@ mod serverledge;
 mod snapshots;
 mod tags;
 mod tasks;
+mod triggers;
 mod trust;
 mod twofa;
 mod validation;
