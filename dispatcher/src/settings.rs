@@ -62,6 +62,9 @@ pub struct Settings {
     #[command(flatten)]
     pub triggers: crate::triggers::TriggerSettings,
 
+    #[command(flatten)]
+    pub schedules: crate::schedules::ScheduleSettings,
+
     /// HTTP worker threads (0 = one per CPU).
     #[arg(long, env = "CANOPY_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,

@@ -15,6 +15,7 @@ pub mod refresh_tokens;
 pub mod reports;
 pub mod requeue;
 pub mod revocations;
+pub mod schedules;
 pub mod secrets;
 pub mod serverledge;
 pub mod submissions;

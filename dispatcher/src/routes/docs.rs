@@ -71,6 +71,7 @@ fn render_spec() -> String {
     let mut spec = ApiDoc::openapi();
     spec.merge(crate::endpoints::EndpointsDoc::openapi());
     spec.merge(crate::triggers::TriggersDoc::openapi());
+    spec.merge(crate::schedules::SchedulesDoc::openapi());
     spec.to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
 }

@@ -37,7 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(nodes::configure)
                 .configure(tags::configure)
                 .configure(crate::endpoints::configure_api)
-                .configure(crate::triggers::configure),
+                .configure(crate::triggers::configure)
+                .configure(crate::schedules::configure),
         )
         .configure(crate::endpoints::configure_public)
         .configure(crate::serverledge::configure)

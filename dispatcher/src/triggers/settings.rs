@@ -8,6 +8,7 @@ pub struct TriggerSettings {
     /// refused (`CHAIN_TOO_DEEP`). Cycles are refused when a trigger is created; this bounds
     /// what a race between two creations could still close.
     #[arg(
+        id = "trigger_max_depth",
         long = "trigger-max-depth",
         env = "CANOPY_TRIGGER_MAX_DEPTH",
         default_value_t = 10
@@ -17,6 +18,7 @@ pub struct TriggerSettings {
     /// How often each replica looks for firings nobody submitted (a missed notification, a
     /// replica that died holding a claim), ms. New firings are submitted on notification.
     #[arg(
+        id = "trigger_poll_ms",
         long = "trigger-poll-ms",
         env = "CANOPY_TRIGGER_POLL_MS",
         default_value_t = 1000

@@ -16,6 +16,7 @@ mod helpers;
 mod nodes;
 mod reliability;
 mod revocation;
+mod schedules;
 mod security;
 mod serverledge;
 mod snapshots;
