@@ -14,6 +14,7 @@ pub mod error;
 pub mod extract;
 pub mod gates;
 pub mod gateway;
+pub mod history;
 pub mod routes;
 pub mod schedules;
 pub mod serverledge;

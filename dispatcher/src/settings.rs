@@ -65,6 +65,9 @@ pub struct Settings {
     #[command(flatten)]
     pub schedules: crate::schedules::ScheduleSettings,
 
+    #[command(flatten)]
+    pub history: crate::history::HistorySettings,
+
     /// HTTP worker threads (0 = one per CPU).
     #[arg(long, env = "CANOPY_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,

@@ -45,6 +45,7 @@ impl Application {
         tasks::spawn_loops(&state, queues, &shutdown);
         crate::triggers::spawn(&state, settings.triggers.clone(), &shutdown);
         crate::schedules::spawn(&state, settings.schedules.clone(), &shutdown);
+        crate::history::spawn(&state, settings.history.clone(), &shutdown);
         tokio::spawn(listener::run(Arc::clone(&state), shutdown.clone()));
         tokio::spawn(listener::reload_revocations_periodically(
             Arc::clone(&state),

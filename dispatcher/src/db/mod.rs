@@ -7,6 +7,7 @@ pub mod assignments;
 pub mod builds;
 pub mod endpoints;
 pub mod functions;
+pub mod history;
 pub mod idempotency;
 pub mod leases;
 pub mod login_failures;

@@ -72,6 +72,7 @@ fn render_spec() -> String {
     spec.merge(crate::endpoints::EndpointsDoc::openapi());
     spec.merge(crate::triggers::TriggersDoc::openapi());
     spec.merge(crate::schedules::SchedulesDoc::openapi());
+    spec.merge(crate::history::HistoryDoc::openapi());
     spec.to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
 }

@@ -38,7 +38,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(tags::configure)
                 .configure(crate::endpoints::configure_api)
                 .configure(crate::triggers::configure)
-                .configure(crate::schedules::configure),
+                .configure(crate::schedules::configure)
+                .configure(crate::history::configure),
         )
         .configure(crate::endpoints::configure_public)
         .configure(crate::serverledge::configure)

@@ -13,6 +13,7 @@ mod functions;
 mod gateway;
 mod health_docs;
 mod helpers;
+mod history;
 mod nodes;
 mod reliability;
 mod revocation;
