@@ -168,6 +168,12 @@ impl ApiError {
         }
     }
 
+    /// Adds a `Retry-After` header (seconds) to any error.
+    pub fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after_s = Some(seconds);
+        self
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

@@ -56,6 +56,18 @@ pub struct Settings {
     #[command(flatten)]
     pub serverledge: crate::serverledge::ServerledgeSettings,
 
+    #[command(flatten)]
+    pub endpoints: crate::endpoints::EndpointSettings,
+
+    #[command(flatten)]
+    pub triggers: crate::triggers::TriggerSettings,
+
+    #[command(flatten)]
+    pub schedules: crate::schedules::ScheduleSettings,
+
+    #[command(flatten)]
+    pub history: crate::history::HistorySettings,
+
     /// HTTP worker threads (0 = one per CPU).
     #[arg(long, env = "CANOPY_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,

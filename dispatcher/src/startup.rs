@@ -45,6 +45,9 @@ impl Application {
             .context("while reading revoked sessions")?;
         let shutdown = CancellationToken::new();
         tasks::spawn_loops(&state, queues, &shutdown);
+        crate::triggers::spawn(&state, settings.triggers.clone(), &shutdown);
+        crate::schedules::spawn(&state, settings.schedules.clone(), &shutdown);
+        crate::history::spawn(&state, settings.history.clone(), &shutdown);
         tokio::spawn(listener::run(Arc::clone(&state), shutdown.clone()));
         tokio::spawn(listener::reload_revocations_periodically(
             Arc::clone(&state),
@@ -52,6 +55,7 @@ impl Application {
         ));
         let data = web::Data::from(Arc::clone(&state));
         let facade = web::Data::new(settings.serverledge.clone());
+        let public = web::Data::new(crate::endpoints::Public::new(settings.endpoints.clone()));
         let listener = TcpListener::bind(settings.listen)
             .with_context(|| format!("while binding {}", settings.listen))?;
         let port = listener.local_addr()?.port();
@@ -65,6 +69,7 @@ impl Application {
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(data.clone())
                 .app_data(facade.clone())
+                .app_data(public.clone())
                 .app_data(web::QueryConfig::default().error_handler(|error, _| {
                     ApiError::bad_request(
                         "INVALID_QUERY",

@@ -41,6 +41,8 @@ pub struct AppState {
     pub snapshots: FunctionSnapshots,
     /// Bounds on uploads and artifact downloads running at once.
     pub gates: Gates,
+    /// Wakes the loop that submits triggered tasks.
+    pub triggers: crate::triggers::Wake,
 }
 
 impl AppState {
@@ -71,6 +73,7 @@ impl AppState {
             queues,
             snapshots: FunctionSnapshots::default(),
             gates,
+            triggers: crate::triggers::Wake::default(),
         };
         (state, receivers)
     }

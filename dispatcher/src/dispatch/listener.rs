@@ -12,11 +12,12 @@ use uuid::Uuid;
 use super::Ended;
 use crate::state::AppState;
 
-const CHANNELS: [&str; 4] = [
+const CHANNELS: [&str; 5] = [
     "canopy_tasks",
     "canopy_finished",
     "canopy_nodes",
     "canopy_revoked",
+    "canopy_firings",
 ];
 
 pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
@@ -73,6 +74,7 @@ fn handle(state: &Arc<AppState>, channel: &str, payload: &str) {
         "canopy_tasks" => state.scheduler.wake(),
         "canopy_finished" => payload.split(',').for_each(|entry| finished(state, entry)),
         "canopy_revoked" => reload_revocations(state),
+        "canopy_firings" => state.triggers.wake(),
         "canopy_nodes" => {
             if let Some(target) = payload.strip_prefix("trust:") {
                 super::trust::refresh_later(Arc::clone(state), target);

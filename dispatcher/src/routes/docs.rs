@@ -70,8 +70,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 fn render_spec() -> String {
-    ApiDoc::openapi()
-        .to_pretty_json()
+    let mut spec = ApiDoc::openapi();
+    spec.merge(crate::endpoints::EndpointsDoc::openapi());
+    spec.merge(crate::triggers::TriggersDoc::openapi());
+    spec.merge(crate::schedules::SchedulesDoc::openapi());
+    spec.merge(crate::history::HistoryDoc::openapi());
+    spec.to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
 }
 

@@ -19,6 +19,8 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use crate::error::ApiError;
 
 pub use docs::ApiDoc;
+pub(crate) use tasks::create::allowed_header;
+pub(crate) use tasks::replay;
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -39,8 +41,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(user::configure)
                 .configure(functions::configure)
                 .configure(nodes::configure)
-                .configure(tags::configure),
+                .configure(tags::configure)
+                .configure(crate::endpoints::configure_api)
+                .configure(crate::triggers::configure)
+                .configure(crate::schedules::configure)
+                .configure(crate::history::configure),
         )
+        .configure(crate::endpoints::configure_public)
         .configure(crate::serverledge::configure)
         .default_service(web::to(not_found));
 }

@@ -15,6 +15,8 @@ pub struct TestApp {
     pub serverledge_address: Option<String>,
     pub client: reqwest::Client,
     pub pool: PgPool,
+    /// The running app's state, to step background loops (`run_once`) instead of sleeping.
+    pub state: std::sync::Arc<canopy_dispatcher::state::AppState>,
 }
 
 /// A registered, logged-in account.
@@ -47,12 +49,14 @@ impl TestApp {
         let serverledge_address = app
             .serverledge_port()
             .map(|port| format!("http://127.0.0.1:{port}"));
+        let state = app.state();
         tokio::spawn(app.run_until_stopped());
         TestApp {
             address,
             serverledge_address,
             client: reqwest::Client::new(),
             pool,
+            state,
         }
     }
 

@@ -15,7 +15,7 @@ use crate::state::AppState;
 use crate::tasks::{self, IdempotencyKey, Request, Submission, Submitted};
 
 /// Request headers passed on to the function; credentials and hop-by-hop headers never are.
-fn allowed_header(name: &str) -> bool {
+pub(crate) fn allowed_header(name: &str) -> bool {
     matches!(
         name,
         "accept" | "accept-language" | "content-type" | "user-agent"

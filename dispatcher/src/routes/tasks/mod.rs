@@ -32,7 +32,7 @@ fn not_found(raw: &str) -> ApiError {
 }
 
 /// The function's response replayed byte for byte, or a problem saying why there is none.
-fn replay(task_id: &str, output: TaskOutput) -> HttpResponse {
+pub(crate) fn replay(task_id: &str, output: TaskOutput) -> HttpResponse {
     if let (Some(status), Some(body)) = (output.response_status, output.response_body) {
         let status = actix_web::http::StatusCode::from_u16(u16::try_from(status).unwrap_or(500))
             .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);

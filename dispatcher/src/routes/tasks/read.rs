@@ -149,6 +149,12 @@ pub struct TaskListQuery {
     pub cursor: Option<String>,
     /// Only this function's tasks.
     pub function_id: Option<String>,
+    /// A state (`succeeded`, …) or the function's HTTP status (`200`).
+    pub status: Option<String>,
+    /// Issued at or after: Unix seconds, RFC 3339 or `YYYY-MM-DD`.
+    pub since: Option<String>,
+    /// Issued before: same forms.
+    pub until: Option<String>,
 }
 
 /// An entry of the task list: the contract's `{id, issued, progress, status}` (status = the
@@ -162,7 +168,42 @@ pub struct TaskSummary {
     pub state: String,
 }
 
-/// The caller's tasks as a bare array, oldest first; next page in `X-Next-Cursor`.
+/// The filters of the task list (`crate::history` parses them).
+fn task_filter(query: &TaskListQuery) -> ApiResult<db::history::TaskFilter> {
+    let (state, http_status) = match query.status.as_deref() {
+        Some(status) => crate::history::parse_status(status)?,
+        None => (None, None),
+    };
+    let bound = |field: &str, text: &Option<String>| {
+        text.as_deref()
+            .map(|text| crate::history::parse_instant(field, text))
+            .transpose()
+    };
+    Ok(db::history::TaskFilter {
+        function_id: query_id(query.function_id.as_deref(), "functionId")?,
+        state,
+        http_status,
+        since: bound("since", &query.since)?,
+        until: bound("until", &query.until)?,
+        schedule_id: None,
+    })
+}
+
+/// Percent-encodes a filter value for the `Link` header.
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+/// The caller's tasks as a bare array, oldest first; next page in `X-Next-Cursor`. Filters:
+/// `functionId`, `status` (a state or an HTTP status), `since`, `until`.
 #[utoipa::path(tag = "task", security(("bearer" = [])), params(TaskListQuery), responses((status = 200, body = [TaskSummary])))]
 #[get("/task/list")]
 pub async fn list_tasks(
@@ -179,12 +220,12 @@ pub async fn list_tasks(
         ));
     }
     let cursor = query_id(query.cursor.as_deref(), "cursor")?;
-    let function_id = query_id(query.function_id.as_deref(), "functionId")?;
+    let filter = task_filter(&query)?;
     let mut conn = state.pool.acquire().await?;
-    let mut rows = db::tasks::list(
+    let mut rows = db::history::list(
         &mut conn,
         user.account_id,
-        function_id,
+        &filter,
         cursor,
         i64::from(limit) + 1,
     )
@@ -196,9 +237,18 @@ pub async fn list_tasks(
         if let Some(last) = rows.last() {
             let next = canopy_shared::format_id(last.id);
             response.insert_header(("X-Next-Cursor", next.clone()));
+            let filters: String = [
+                ("functionId", &query.function_id),
+                ("status", &query.status),
+                ("since", &query.since),
+                ("until", &query.until),
+            ]
+            .iter()
+            .filter_map(|(name, value)| value.as_deref().map(|v| format!("&{name}={}", encode(v))))
+            .collect();
             response.insert_header((
                 header::LINK,
-                format!("</v1/task/list?limit={limit}&cursor={next}>; rel=\"next\""),
+                format!("</v1/task/list?limit={limit}&cursor={next}{filters}>; rel=\"next\""),
             ));
         }
     }
