@@ -21,20 +21,23 @@ pub(super) fn requirements(account: Uuid, function: &FunctionSpec) -> Requiremen
 }
 
 /// Books `task` on a ready worker that fits it: one holding the function version warm first,
-/// then the one with the most credits; `None` when none fits (the task is queued for the
-/// scheduler).
+/// then (for a task in a hurry) the nearest, then the one with the most credits; `None` when
+/// none fits (the task is queued for the scheduler).
 pub(super) fn place(
     state: &AppState,
     task: Uuid,
     requirements: &Requirements,
     version: &str,
+    in_a_hurry: bool,
 ) -> Option<Arc<SessionHandle>> {
     let mut ready = state.registry.ready();
     if ready.len() > 1 {
         ready.sort_by_cached_key(|session| {
-            (
-                Reverse(session.is_warm(version)),
-                Reverse(session.credits()),
+            rank(
+                session.is_warm(version),
+                session.latency_ms(),
+                session.credits(),
+                in_a_hurry,
             )
         });
     }
@@ -44,6 +47,22 @@ pub(super) fn place(
         .find(|session| session.try_reserve(task, requirements))?;
     state.registry.settle(&session);
     Some(session)
+}
+
+/// Sort key of a candidate worker, best first: warm, then (for a task with a start deadline)
+/// the lowest measured round trip (unmeasured last), then the most credits.
+fn rank(
+    warm: bool,
+    latency_ms: Option<u32>,
+    credits: u32,
+    in_a_hurry: bool,
+) -> (Reverse<bool>, u32, Reverse<u32>) {
+    let distance = if in_a_hurry {
+        latency_ms.unwrap_or(u32::MAX)
+    } else {
+        0
+    };
+    (Reverse(warm), distance, Reverse(credits))
 }
 
 /// The `assign` frame of one attempt.
@@ -77,5 +96,31 @@ pub(super) fn wire_request(
         headers,
         content_type,
         body: encode_body(body),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rank;
+
+    #[test]
+    fn warm_comes_first_then_nearness_for_tasks_in_a_hurry_then_credits() {
+        // (warm, latency, credits) of three workers.
+        let workers = [
+            (false, Some(40), 9),
+            (false, Some(3), 1),
+            (true, Some(90), 1),
+        ];
+        let order = |in_a_hurry| {
+            let mut indexes = vec![0, 1, 2];
+            indexes.sort_by_key(|&i| {
+                let (warm, latency, credits) = workers[i];
+                rank(warm, latency, credits, in_a_hurry)
+            });
+            indexes
+        };
+        assert_eq!(order(false), [2, 0, 1], "warm, then most credits");
+        assert_eq!(order(true), [2, 1, 0], "warm, then nearest");
+        assert!(rank(false, None, 5, true) > rank(false, Some(500), 1, true));
     }
 }

@@ -44,6 +44,8 @@ pub(super) fn accept(
             pending.id,
             &requirements(pending.submission.account_id, &function),
             &function.version_key(),
+            // A task that must start by a deadline goes to the nearest worker.
+            pending.submission.deadline.is_some(),
         )
     };
     push_row(rows, &pending, &function, session.as_deref());
