@@ -28,6 +28,7 @@ pub mod task_search;
 pub mod tasks;
 pub mod triggers;
 pub mod trust;
+pub mod usage;
 
 use std::time::Duration;
 

@@ -5,7 +5,9 @@ use actix_web::{get, web, HttpResponse};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{admin, admin_views, auth, builds, functions, health, nodes, stats, tags, tasks, user};
+use super::{
+    admin, admin_views, auth, builds, functions, health, nodes, stats, tags, tasks, usage, user,
+};
 
 /// The generated OpenAPI document.
 #[derive(OpenApi)]
@@ -20,7 +22,7 @@ use super::{admin, admin_views, auth, builds, functions, health, nodes, stats, t
         functions::create::create_function, functions::read::get_function, functions::read::list_functions,
         functions::read::get_capabilities, functions::update::edit_function, functions::update::toggle_pause,
         functions::update::delete_function, functions::update::restore_function, functions::update::set_capabilities,
-        functions::prewarm::prewarm_function,
+        functions::prewarm::prewarm_function, usage::account_metrics, usage::function_metrics,
         tags::create_tag, tags::list_tags, tags::update_tag, tags::delete_tag,
         builds::create_build, builds::get_build, builds::list_builds,
         tasks::create::create_task, tasks::read::get_task, tasks::read::list_tasks, tasks::search::search_tasks, tasks::retry::retry_task, tasks::result::get_result,
@@ -57,6 +59,7 @@ impl Modify for VersionPrefix {
             .into_iter()
             .map(|(path, item)| match path.as_str() {
                 "/healthz" | "/readyz" | "/metrics" => (path, item),
+                _ if path.starts_with("/v1/") => (path, item),
                 _ => (format!("/v1{path}"), item),
             })
             .collect();

@@ -12,6 +12,7 @@ mod nodes;
 mod stats;
 mod tags;
 mod tasks;
+mod usage;
 mod user;
 
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -36,6 +37,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(admin::configure)
                 .configure(admin_views::configure)
                 .configure(stats::configure)
+                .configure(usage::configure)
                 .configure(auth::configure)
                 .configure(builds::configure)
                 .configure(user::configure)

@@ -113,7 +113,7 @@ pub struct Capacity {
     pub running_tasks: i64,
 }
 
-fn count_nodes(states: &[NodeState]) -> (NodeCounts, Capacity) {
+pub(super) fn count_nodes(states: &[NodeState]) -> (NodeCounts, Capacity) {
     let mut counts = NodeCounts::default();
     let mut capacity = Capacity::default();
     for node in states {

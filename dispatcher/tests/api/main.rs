@@ -31,4 +31,5 @@ mod tasks;
 mod triggers;
 mod trust;
 mod twofa;
+mod usage;
 mod validation;
