@@ -54,15 +54,45 @@ impl Mailer {
 
     /// Sends the activation code for a new account.
     pub async fn send_activation_code(&self, to: &str, code: &str) -> anyhow::Result<()> {
-        let subject = "Activate your Canopy account";
         let body = format!("Your Canopy activation code is {code}\n\nPOST it to /v1/auth/activate as {{\"code\": \"{code}\"}}.\n");
+        self.send(
+            to,
+            "Activate your Canopy account",
+            body,
+            ("activation", code),
+        )
+        .await
+    }
+
+    /// Sends a password-reset code.
+    pub async fn send_password_reset_code(&self, to: &str, code: &str) -> anyhow::Result<()> {
+        let body = format!(
+            "Your Canopy password reset code is {code} (valid for 30 minutes).\n\nPOST {{\"code\": \"{code}\", \"password\": \"<new password>\"}} to /v1/user/resetPassword/confirm.\nIf you did not ask for it, ignore this mail: your password is unchanged.\n"
+        );
+        self.send(
+            to,
+            "Reset your Canopy password",
+            body,
+            ("password reset", code),
+        )
+        .await
+    }
+
+    /// Mails `body`; without SMTP the log is the only way the code reaches the user.
+    async fn send(
+        &self,
+        to: &str,
+        subject: &str,
+        body: String,
+        (purpose, code): (&str, &str),
+    ) -> anyhow::Result<()> {
         match self {
             Mailer::Log => {
-                // Without SMTP the log is the only way the code reaches the user.
                 tracing::info!(
                     email.to = to,
-                    activation.code = code,
-                    "activation code (no SMTP configured)"
+                    code.purpose = purpose,
+                    code = code,
+                    "code (no SMTP configured)"
                 );
                 Ok(())
             }

@@ -1,6 +1,7 @@
 //! SQL only. Every function takes `&mut PgConnection`, so handlers can compose several in one
 //! transaction. Rows are plain structs; domain rules live in `domain/`.
 
+pub mod account_settings;
 pub mod accounts;
 pub mod admin_views;
 pub mod api_keys;

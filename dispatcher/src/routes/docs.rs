@@ -6,7 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::{
-    admin, admin_views, auth, builds, functions, health, nodes, stats, tags, tasks, usage, user,
+    account, admin, admin_views, auth, builds, functions, health, nodes, stats, tags, tasks, usage,
+    user,
 };
 
 /// The generated OpenAPI document.
@@ -23,6 +24,7 @@ use super::{
         functions::read::get_capabilities, functions::update::edit_function, functions::update::toggle_pause,
         functions::update::delete_function, functions::update::restore_function, functions::update::set_capabilities,
         functions::prewarm::prewarm_function, usage::account_metrics, usage::function_metrics,
+        account::get_flags, account::set_flags, account::request_reset, account::confirm_reset,
         tags::create_tag, tags::list_tags, tags::update_tag, tags::delete_tag,
         builds::create_build, builds::get_build, builds::list_builds,
         tasks::create::create_task, tasks::read::get_task, tasks::read::list_tasks, tasks::search::search_tasks, tasks::retry::retry_task, tasks::result::get_result,

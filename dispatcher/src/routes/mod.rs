@@ -1,5 +1,6 @@
 //! HTTP routes: extract, call `db`/`domain`, map to a response. One module per resource.
 
+mod account;
 mod admin;
 mod admin_views;
 mod auth;
@@ -40,6 +41,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(usage::configure)
                 .configure(auth::configure)
                 .configure(builds::configure)
+                .configure(account::configure)
                 .configure(user::configure)
                 .configure(functions::configure)
                 .configure(nodes::configure)

@@ -1,6 +1,7 @@
 //! Integration tests of the dispatcher's HTTP API: a real server on a free port, a real
 //! PostgreSQL with a fresh database per test (`#[sqlx::test]`, needs `DATABASE_URL`).
 
+mod account_settings;
 mod accounts;
 mod admin_views;
 mod affinity;

@@ -37,6 +37,14 @@ impl Attempt {
         }
     }
 
+    /// Guesses of password-reset codes from this address (any account: the code names it).
+    pub fn reset_code(req: &HttpRequest) -> Attempt {
+        Attempt {
+            key: "password-reset".to_owned(),
+            client_addr: client_addr(req),
+        }
+    }
+
     /// 429 `TOO_MANY_ATTEMPTS` (with `Retry-After`) while this address must wait.
     pub async fn guard(&self, conn: &mut PgConnection, limits: &AuthSettings) -> ApiResult<()> {
         let (pair, addr) = db::login_failures::count_recent(
