@@ -85,3 +85,48 @@ pub async fn consume_reset(conn: &mut PgConnection, code_hash: &[u8]) -> sqlx::R
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// Deletes an account: scrubs it (the email is free again), disables it, revokes its keys and
+/// logins, soft-deletes its functions and nodes and cancels its live tasks. Returns its nodes, so
+/// their sockets can be closed.
+pub async fn delete_account(conn: &mut PgConnection, account: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query!(
+        "UPDATE accounts SET email = 'deleted-' || replace(id::text, '-', '') || '@deleted.invalid',
+                name = '', surname = '', password_hash = '!', twofa_secret = NULL,
+                twofa_pending_secret = NULL, deleted_at = now(),
+                disabled_at = coalesce(disabled_at, now()), updated_at = now()
+         WHERE id = $1",
+        account
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE api_keys SET revoked_at = now() WHERE account_id = $1 AND revoked_at IS NULL",
+        account
+    )
+    .execute(&mut *conn)
+    .await?;
+    crate::db::refresh_tokens::revoke_all_for_account(&mut *conn, account).await?;
+    sqlx::query!(
+        "UPDATE functions SET deleted_at = now(), updated_at = now()
+         WHERE account_id = $1 AND deleted_at IS NULL",
+        account
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "UPDATE tasks SET status = 'cancelled', finished_at = now(), error_kind = 'cancelled',
+                error_message = 'the account was deleted'
+         WHERE account_id = $1 AND status IN ('queued', 'assigned', 'running')",
+        account
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query_scalar!(
+        "UPDATE nodes SET deleted_at = now(), session_id = NULL, updated_at = now()
+         WHERE account_id = $1 AND deleted_at IS NULL RETURNING id",
+        account
+    )
+    .fetch_all(conn)
+    .await
+}

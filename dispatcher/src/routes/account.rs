@@ -1,8 +1,8 @@
-//! `/v1/user/flags` and the mailed password reset. GreenCloud's shapes are kept where clients
+//! `/v1/user/flags`, the mailed password reset and account deletion. GreenCloud's shapes are kept where clients
 //! depend on them, its weak points fixed: an omitted flag keeps its value, and the confirm step
 //! is a POST (its GET-with-a-body form is accepted too).
 
-use actix_web::{get, post, put, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
 use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -21,7 +21,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(set_flags)
         .service(request_reset)
         .service(confirm_reset)
-        .service(confirm_reset_get);
+        .service(confirm_reset_get)
+        .service(delete_account);
 }
 
 /// How long a mailed reset code works.
@@ -193,5 +194,70 @@ async fn reset(
     tx.commit().await?;
     attempt.succeeded(&mut conn).await?;
     reload_revocations(state).await;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Body of `DELETE /v1/user`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeleteAccount {
+    #[validate(length(min = 1, max = 128, message = "must be your current password"))]
+    pub password: String,
+    /// The current TOTP code, required when 2FA is on.
+    pub twofa: Option<String>,
+}
+
+/// Deletes the caller's account after the password (and 2FA code): its data is scrubbed and the
+/// email freed, every token and key refused at once, functions and nodes deleted, live tasks
+/// cancelled.
+#[utoipa::path(tag = "user", security(("bearer" = [])), request_body = DeleteAccount,
+    responses((status = 204, description = "deleted"),
+              (status = 403, description = "INVALID_CURRENT_PASSWORD, TWOFA_REQUIRED or INVALID_TWOFA")))]
+#[delete("/user")]
+#[tracing::instrument(skip_all, fields(account.id = %user.account_id))]
+pub async fn delete_account(
+    req: HttpRequest,
+    user: AuthUser,
+    state: web::Data<AppState>,
+    body: ValidJson<DeleteAccount>,
+) -> ApiResult<HttpResponse> {
+    let request = body.0;
+    let attempt = Attempt::reverify(&req, user.account_id);
+    let mut conn = state.pool.acquire().await?;
+    attempt.guard(&mut conn, &state.auth).await?;
+    let account = db::accounts::find_by_id(&mut conn, user.account_id)
+        .await?
+        .ok_or_else(account_gone)?;
+    if !password::verify_blocking(request.password, account.password_hash.clone()).await {
+        attempt.failed(&mut conn, &state.auth).await?;
+        return Err(ApiError::forbidden(
+            "INVALID_CURRENT_PASSWORD",
+            "the password is wrong",
+        ));
+    }
+    if let Some(seed) = &account.twofa_secret {
+        let Some(code) = request.twofa.as_deref() else {
+            return Err(ApiError::forbidden(
+                "TWOFA_REQUIRED",
+                "this account has 2FA on: send the current code as `twofa`",
+            ));
+        };
+        if !check_twofa(&mut conn, account.id, seed, code).await? {
+            attempt.failed(&mut conn, &state.auth).await?;
+            return Err(ApiError::forbidden(
+                "INVALID_TWOFA",
+                "the 2FA code is wrong, expired or already used",
+            ));
+        }
+    }
+    attempt.succeeded(&mut conn).await?;
+    let mut tx = state.pool.begin().await?;
+    let nodes = db::account_settings::delete_account(&mut tx, account.id).await?;
+    tx.commit().await?;
+    for node in nodes {
+        state.registry.disconnect(node);
+    }
+    reload_revocations(&state).await;
+    tracing::info!("account deleted");
     Ok(HttpResponse::NoContent().finish())
 }

@@ -25,6 +25,7 @@ use super::{
         functions::update::delete_function, functions::update::restore_function, functions::update::set_capabilities,
         functions::prewarm::prewarm_function, usage::account_metrics, usage::function_metrics,
         account::get_flags, account::set_flags, account::request_reset, account::confirm_reset,
+        account::delete_account,
         tags::create_tag, tags::list_tags, tags::update_tag, tags::delete_tag,
         builds::create_build, builds::get_build, builds::list_builds,
         tasks::create::create_task, tasks::read::get_task, tasks::read::list_tasks, tasks::search::search_tasks, tasks::retry::retry_task, tasks::result::get_result,

@@ -156,3 +156,75 @@ async fn a_mailed_code_resets_the_password_once_and_ends_every_login(pool: PgPoo
         StatusCode::OK
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_deleted_account_is_gone_at_once_and_its_email_is_free(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let user = app.signup("dev@example.com").await;
+    let function = crate::fake_worker::deployed_function(&app, &user.token).await;
+    let (node, node_token) = crate::fake_worker::register_node(&app, &user.token).await;
+    let mut worker = crate::fake_worker::FakeWorker::connect(
+        &app,
+        &node,
+        &node_token,
+        crate::fake_worker::resources(1024),
+    )
+    .await;
+
+    let wrong = app
+        .send(
+            Method::DELETE,
+            "/v1/user",
+            Some(&user.token),
+            Some(json!({"password": "Wr0ng!pass"})),
+        )
+        .await;
+    assert_problem(wrong, StatusCode::FORBIDDEN, "INVALID_CURRENT_PASSWORD").await;
+    let missing = app
+        .send(
+            Method::DELETE,
+            "/v1/user",
+            Some(&user.token),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(missing.status(), StatusCode::BAD_REQUEST);
+    let deleted = app
+        .send(
+            Method::DELETE,
+            "/v1/user",
+            Some(&user.token),
+            Some(json!({"password": PASSWORD})),
+        )
+        .await;
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+
+    let after = app
+        .get(&format!("/v1/function/{function}"), &user.token)
+        .await;
+    assert_problem(after, StatusCode::UNAUTHORIZED, "TOKEN_REVOKED").await;
+    assert_eq!(
+        app.login("dev@example.com", PASSWORD, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(worker.recv().await, None, "its node's socket is closed");
+    assert_eq!(
+        app.register("dev@example.com").await.status(),
+        StatusCode::CREATED,
+        "the email is free again"
+    );
+    let fresh = app.login("dev@example.com", PASSWORD, None).await;
+    let fresh: Value = fresh.json().await.expect("json");
+    let token = fresh["accessToken"].as_str().expect("token");
+    let listed: Value = app
+        .get("/v1/function/list", token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        listed,
+        json!([]),
+        "nothing of the deleted account comes back"
+    );
+}
