@@ -13,6 +13,7 @@ use crate::db;
 use crate::db::endpoints::{EndpointRow, NewEndpoint};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{AuthUser, OptionalJson};
+use crate::routes::pages::{page_body, page_request};
 use crate::routes::{path_id, query_id};
 use crate::state::AppState;
 
@@ -226,25 +227,20 @@ pub async fn list_endpoints(
     body: OptionalJson<ListParams>,
 ) -> ApiResult<HttpResponse> {
     let (query, body) = (query.into_inner(), body.0);
-    let page = query.page.or(body.page).unwrap_or(1);
-    let limit = query.limit.or(body.limit).unwrap_or(10);
-    if page < 1 {
-        return Err(ApiError::invalid_field("page", "must be at least 1"));
-    }
-    if !(1..=999).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            "must be between 1 and 999",
-        ));
-    }
+    let request = page_request(query.page.or(body.page), query.limit.or(body.limit))?;
     let function_id = query_id(
         query.function_id.as_deref().or(body.function_id.as_deref()),
         "functionId",
     )?;
     let mut conn = state.pool.acquire().await?;
-    let offset = (page - 1).saturating_mul(limit);
-    let (rows, total) =
-        db::endpoints::page(&mut conn, user.account_id, function_id, offset, limit).await?;
+    let (rows, total) = db::endpoints::page(
+        &mut conn,
+        user.account_id,
+        function_id,
+        request.offset,
+        request.limit,
+    )
+    .await?;
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let mut tags: std::collections::HashMap<Uuid, Vec<_>> = std::collections::HashMap::new();
     for (endpoint, tag) in db::endpoints::tags_of(&mut conn, &ids).await? {
@@ -257,9 +253,7 @@ pub async fn list_endpoints(
             EndpointView::new(row, mine)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "pageCount": (total + limit - 1) / limit, "pageSize": limit, "totalCount": total, "results": results,
-    })))
+    Ok(HttpResponse::Ok().json(page_body(request, total, results)))
 }
 
 /// Task counters of one endpoint.

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use validator::Validate;
 
-use super::auth::{account_gone, check_twofa, reload_revocations, Attempt};
+use super::auth::{account_gone, reload_revocations, reverify, Attempt};
 use crate::auth::{password, secret};
 use crate::db;
 use crate::domain::rules;
@@ -166,21 +166,14 @@ async fn reset(
     let account = db::accounts::find_by_id(&mut conn, account_id)
         .await?
         .ok_or_else(account_gone)?;
-    if let Some(seed) = &account.twofa_secret {
-        let Some(code) = request.twofa.as_deref() else {
-            return Err(ApiError::forbidden(
-                "TWOFA_REQUIRED",
-                "this account has 2FA on: send the current code as `twofa`",
-            ));
-        };
-        if !check_twofa(&mut conn, account.id, seed, code).await? {
-            attempt.failed(&mut conn, &state.auth).await?;
-            return Err(ApiError::forbidden(
-                "INVALID_TWOFA",
-                "the 2FA code is wrong, expired or already used",
-            ));
-        }
-    }
+    reverify::twofa_when_on(
+        &mut conn,
+        &attempt,
+        &state.auth,
+        &account,
+        request.twofa.as_deref(),
+    )
+    .await?;
     let new_hash = password::hash_blocking(request.password).await?;
     let mut tx = state.pool.begin().await?;
     if !db::account_settings::consume_reset(&mut tx, &code_hash).await? {
@@ -228,28 +221,15 @@ pub async fn delete_account(
     let account = db::accounts::find_by_id(&mut conn, user.account_id)
         .await?
         .ok_or_else(account_gone)?;
-    if !password::verify_blocking(request.password, account.password_hash.clone()).await {
-        attempt.failed(&mut conn, &state.auth).await?;
-        return Err(ApiError::forbidden(
-            "INVALID_CURRENT_PASSWORD",
-            "the password is wrong",
-        ));
-    }
-    if let Some(seed) = &account.twofa_secret {
-        let Some(code) = request.twofa.as_deref() else {
-            return Err(ApiError::forbidden(
-                "TWOFA_REQUIRED",
-                "this account has 2FA on: send the current code as `twofa`",
-            ));
-        };
-        if !check_twofa(&mut conn, account.id, seed, code).await? {
-            attempt.failed(&mut conn, &state.auth).await?;
-            return Err(ApiError::forbidden(
-                "INVALID_TWOFA",
-                "the 2FA code is wrong, expired or already used",
-            ));
-        }
-    }
+    reverify::password_and_twofa(
+        &mut conn,
+        &attempt,
+        &state.auth,
+        &account,
+        request.password,
+        request.twofa.as_deref(),
+    )
+    .await?;
     attempt.succeeded(&mut conn).await?;
     let mut tx = state.pool.begin().await?;
     let nodes = db::account_settings::delete_account(&mut tx, account.id).await?;

@@ -10,6 +10,7 @@ mod docs;
 mod functions;
 mod health;
 mod nodes;
+pub(crate) mod pages;
 mod stats;
 mod tags;
 mod tasks;

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::auth::{account_gone, check_twofa, reload_revocations, Attempt};
+use super::auth::{account_gone, reload_revocations, reverify, Attempt};
 use super::path_id;
 use crate::auth::{password, secret};
 use crate::db;
@@ -110,28 +110,15 @@ pub async fn change_password(
     let account = db::accounts::find_by_id(&mut conn, user.account_id)
         .await?
         .ok_or_else(account_gone)?;
-    if !password::verify_blocking(request.current_password, account.password_hash.clone()).await {
-        attempt.failed(&mut conn, &state.auth).await?;
-        return Err(ApiError::forbidden(
-            "INVALID_CURRENT_PASSWORD",
-            "the current password is wrong",
-        ));
-    }
-    if let Some(seed) = &account.twofa_secret {
-        let Some(code) = request.twofa.as_deref() else {
-            return Err(ApiError::forbidden(
-                "TWOFA_REQUIRED",
-                "this account has 2FA on: send the current code as `twofa`",
-            ));
-        };
-        if !check_twofa(&mut conn, account.id, seed, code).await? {
-            attempt.failed(&mut conn, &state.auth).await?;
-            return Err(ApiError::forbidden(
-                "INVALID_TWOFA",
-                "the 2FA code is wrong, expired or already used",
-            ));
-        }
-    }
+    reverify::password_and_twofa(
+        &mut conn,
+        &attempt,
+        &state.auth,
+        &account,
+        request.current_password,
+        request.twofa.as_deref(),
+    )
+    .await?;
     attempt.succeeded(&mut conn).await?;
     let new_hash = password::hash_blocking(request.password).await?;
     let mut tx = state.pool.begin().await?;

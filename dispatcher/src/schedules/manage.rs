@@ -16,6 +16,7 @@ use crate::db::schedules::ScheduleRow;
 use crate::domain::rules;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{read_body, AuthUser, OptionalJson, ValidJson};
+use crate::routes::pages::{page_body, page_request};
 use crate::routes::{path_id, query_id};
 use crate::state::AppState;
 use crate::tasks;
@@ -285,37 +286,24 @@ pub async fn list_schedules(
     body: OptionalJson<ScheduleListParams>,
 ) -> ApiResult<HttpResponse> {
     let (query, body) = (query.into_inner(), body.0);
-    let page = query.page.or(body.page).unwrap_or(1);
-    let limit = query.limit.or(body.limit).unwrap_or(10);
-    if page < 1 {
-        return Err(ApiError::invalid_field("page", "must be at least 1"));
-    }
-    if !(1..=999).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            "must be between 1 and 999",
-        ));
-    }
+    let request = page_request(query.page.or(body.page), query.limit.or(body.limit))?;
     let function_id = query_id(
         query.function_id.as_deref().or(body.function_id.as_deref()),
         "functionId",
     )?;
     let zone = query.timezone.or(body.timezone);
     let mut conn = state.pool.acquire().await?;
-    let offset = (page - 1).saturating_mul(limit);
     let (rows, total) = db::schedules::page(
         &mut conn,
         user.account_id,
         function_id,
         zone.as_deref(),
-        offset,
-        limit,
+        request.offset,
+        request.limit,
     )
     .await?;
     let results: Vec<ScheduleView> = rows.into_iter().map(view).collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "pageCount": (total + limit - 1) / limit, "pageSize": limit, "totalCount": total, "results": results,
-    })))
+    Ok(HttpResponse::Ok().json(page_body(request, total, results)))
 }
 
 /// Sets the payload of every run: this request's query string, body and content type (a JSON

@@ -15,6 +15,7 @@ use crate::db::triggers::{NewTrigger, TriggerRow};
 use crate::endpoints::owned_tags;
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::extract::{AuthUser, OptionalJson, ValidJson};
+use crate::routes::pages::{page_body, page_request};
 use crate::routes::{path_id, query_id};
 use crate::state::AppState;
 
@@ -238,25 +239,21 @@ pub async fn list_triggers(
     body: OptionalJson<TriggerListParams>,
 ) -> ApiResult<HttpResponse> {
     let (query, body) = (query.into_inner(), body.0);
-    let page = query.page.or(body.page).unwrap_or(1);
-    let limit = query.limit.or(body.limit).unwrap_or(10);
-    if page < 1 {
-        return Err(ApiError::invalid_field("page", "must be at least 1"));
-    }
-    if !(1..=999).contains(&limit) {
-        return Err(ApiError::invalid_field(
-            "limit",
-            "must be between 1 and 999",
-        ));
-    }
+    let request = page_request(query.page.or(body.page), query.limit.or(body.limit))?;
     let function_id = query_id(
         query.function_id.as_deref().or(body.function_id.as_deref()),
         "functionId",
     )?;
     let mut conn = state.pool.acquire().await?;
-    let offset = (page - 1).saturating_mul(limit);
-    let (rows, total) =
-        db::triggers::page(&mut conn, user.account_id, None, function_id, offset, limit).await?;
+    let (rows, total) = db::triggers::page(
+        &mut conn,
+        user.account_id,
+        None,
+        function_id,
+        request.offset,
+        request.limit,
+    )
+    .await?;
     let ids: Vec<Uuid> = rows.iter().map(|row| row.id).collect();
     let mut tags: HashMap<Uuid, Vec<TagRow>> = HashMap::new();
     for (trigger, tag) in db::triggers::tags_of(&mut conn, &ids).await? {
@@ -269,7 +266,5 @@ pub async fn list_triggers(
             view(row, mine)
         })
         .collect();
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "pageCount": (total + limit - 1) / limit, "pageSize": limit, "totalCount": total, "results": results,
-    })))
+    Ok(HttpResponse::Ok().json(page_body(request, total, results)))
 }

@@ -4,6 +4,7 @@ pub(super) mod attempts;
 pub(super) mod login;
 pub(super) mod logout;
 pub(super) mod register;
+pub(crate) mod reverify;
 pub(super) mod session;
 pub(super) mod twofa;
 
