@@ -8,6 +8,7 @@ use uuid::Uuid;
 use crate::db;
 use crate::db::builds::NewBuild;
 use crate::domain::archive::CodePackage;
+use crate::quotas::{self, Quota, QuotaError};
 
 /// An upload as it arrived.
 #[derive(Debug, Clone, Copy)]
@@ -18,15 +19,26 @@ pub struct Upload<'a> {
     /// Bytes received (before unpacking).
     pub size: usize,
     pub received_at: DateTime<Utc>,
+    /// The account's quota; its storage limit is checked before the code is kept.
+    pub quota: Quota,
 }
 
 /// Stores the artifact (content-addressed) and a `SUCCESS` build that becomes the function's
-/// current one; returns the build's id. Runs in the caller's transaction.
+/// current one, unless that takes the account past its storage quota; returns the build's id.
+/// Runs in the caller's transaction.
 pub async fn store_success(
     conn: &mut PgConnection,
     upload: Upload<'_>,
     package: &CodePackage,
-) -> sqlx::Result<Uuid> {
+) -> Result<Uuid, QuotaError> {
+    quotas::admit_code(
+        conn,
+        upload.account_id,
+        upload.function_id,
+        &upload.quota,
+        package.tar.len(),
+    )
+    .await?;
     let id = canopy_shared::new_id();
     let build = NewBuild {
         id,

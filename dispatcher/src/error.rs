@@ -168,6 +168,12 @@ impl ApiError {
         }
     }
 
+    /// Names the field (of the request, or of a quota) the error is about.
+    pub fn with_field(mut self, field: impl Into<String>, message: impl Into<String>) -> Self {
+        self.errors.push(FieldError::new(field, message));
+        self
+    }
+
     /// Adds a `Retry-After` header (seconds) to any error.
     pub fn with_retry_after(mut self, seconds: u64) -> Self {
         self.retry_after_s = Some(seconds);

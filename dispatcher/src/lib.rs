@@ -15,6 +15,7 @@ pub mod extract;
 pub mod gates;
 pub mod gateway;
 pub mod history;
+pub mod quotas;
 pub mod routes;
 pub mod schedules;
 pub mod serverledge;

@@ -68,6 +68,9 @@ pub struct Settings {
     #[command(flatten)]
     pub history: crate::history::HistorySettings,
 
+    #[command(flatten)]
+    pub quotas: crate::quotas::QuotaSettings,
+
     /// HTTP worker threads (0 = one per CPU).
     #[arg(long, env = "CANOPY_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,

@@ -177,11 +177,15 @@ async fn build_state(
                 .await?
         }
     };
-    Ok(AppState::new(
+    let (state, queues) = AppState::new(
         pool,
         TokenKeys::new(&signing_key, settings.auth.access_token_ttl_s),
         Mailer::from_settings(settings.smtp.settings().as_ref())?,
         settings.auth.clone(),
         settings.dispatch.clone(),
+    );
+    Ok((
+        state.with_quota_defaults(settings.quotas.defaults()),
+        queues,
     ))
 }

@@ -10,6 +10,7 @@ use crate::auth::mailer::Mailer;
 use crate::auth::revocations::Revocations;
 use crate::dispatch::{Completions, Metrics, Prewarms, Registry};
 use crate::gates::Gates;
+use crate::quotas::{Quota, QuotaBook};
 use crate::settings::{AuthSettings, DispatchSettings};
 use crate::tasks::{FunctionSnapshots, Queues, Scheduler, TaskQueues};
 
@@ -43,6 +44,8 @@ pub struct AppState {
     pub gates: Gates,
     /// Wakes the loop that submits triggered tasks.
     pub triggers: crate::triggers::Wake,
+    /// Each account's quota (the defaults until `with_quota_defaults`).
+    pub quotas: QuotaBook,
 }
 
 impl AppState {
@@ -74,8 +77,15 @@ impl AppState {
             snapshots: FunctionSnapshots::default(),
             gates,
             triggers: crate::triggers::Wake::default(),
+            quotas: QuotaBook::default(),
         };
         (state, receivers)
+    }
+
+    /// The state with `defaults` as the quota of accounts without their own.
+    pub fn with_quota_defaults(mut self, defaults: Quota) -> Self {
+        self.quotas = QuotaBook::new(defaults);
+        self
     }
 
     /// Attempts before a task fails for good (as the database's integer).

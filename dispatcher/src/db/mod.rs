@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod leases;
 pub mod login_failures;
 pub mod nodes;
+pub mod quotas;
 pub mod refresh_tokens;
 pub mod reports;
 pub mod requeue;

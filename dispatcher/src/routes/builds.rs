@@ -137,6 +137,7 @@ pub async fn create_build(
         arch: &arch,
         size,
         received_at,
+        quota: state.quotas.quota(&state.pool, user.account_id).await?,
     };
     let mut tx = state.pool.begin().await?;
     let id = builds::store_success(&mut tx, upload, &package).await?;

@@ -81,6 +81,7 @@ fn render_spec() -> String {
     spec.merge(crate::triggers::TriggersDoc::openapi());
     spec.merge(crate::schedules::SchedulesDoc::openapi());
     spec.merge(crate::history::HistoryDoc::openapi());
+    spec.merge(crate::quotas::QuotasDoc::openapi());
     spec.to_pretty_json()
         .unwrap_or_else(|error| format!("{{\"error\": \"{error}\"}}"))
 }

@@ -21,6 +21,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::ApiError;
 
+pub(crate) use admin::require_admin;
 pub use docs::ApiDoc;
 pub(crate) use tasks::create::allowed_header;
 pub(crate) use tasks::replay;
@@ -50,7 +51,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(crate::endpoints::configure_api)
                 .configure(crate::triggers::configure)
                 .configure(crate::schedules::configure)
-                .configure(crate::history::configure),
+                .configure(crate::history::configure)
+                .configure(crate::quotas::configure),
         )
         .configure(crate::endpoints::configure_public)
         .configure(crate::serverledge::configure)

@@ -20,6 +20,7 @@ use super::cron::Cron;
 use super::ScheduleSettings;
 use crate::db;
 use crate::db::schedules::Due;
+use crate::quotas::QuotaExceeded;
 use crate::state::AppState;
 use crate::tasks::{self, IdempotencyKey, Request, Submission, TaskError};
 
@@ -86,6 +87,10 @@ async fn tick(state: &AppState, due: &Due) -> sqlx::Result<()> {
         Err(TaskError::FunctionNotFound(_)) => (None, Some("FUNCTION_NOT_FOUND")),
         Err(TaskError::FunctionPaused) => (None, Some("FUNCTION_PAUSED")),
         Err(TaskError::NoRunner) => (None, Some("NO_RUNNER")),
+        // The tick is skipped (and recorded); under a live-task limit it is tried again instead.
+        Err(TaskError::QuotaExceeded(QuotaExceeded::TasksPerDay { .. })) => {
+            (None, Some("NO_QUOTA_AVAILABLE"))
+        }
         Err(error) => {
             // The claim runs out and the tick is tried again.
             tracing::warn!(error = %error, "a scheduled task could not be submitted");

@@ -185,6 +185,7 @@ pub async fn create(
         arch: "amd64",
         size,
         received_at,
+        quota: state.quotas.quota(&state.pool, caller.account_id).await?,
     };
     store(&state, &request, &meta, upload, &package).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "Created": request.name })))

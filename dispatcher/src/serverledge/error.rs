@@ -5,6 +5,7 @@ use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 
 use crate::error::ApiError;
+use crate::quotas::QuotaError;
 use crate::tasks::TaskError;
 
 pub const CODE_HEADER: &str = "x-canopy-error-code";
@@ -68,6 +69,15 @@ impl From<sqlx::Error> for FacadeError {
     }
 }
 
+impl From<QuotaError> for FacadeError {
+    fn from(error: QuotaError) -> Self {
+        match error {
+            QuotaError::Exceeded(exceeded) => TaskError::QuotaExceeded(exceeded).into(),
+            QuotaError::Database(error) => error.into(),
+        }
+    }
+}
+
 /// Errors of shared code (body reading, auth) keep their status and code.
 impl From<ApiError> for FacadeError {
     fn from(error: ApiError) -> Self {
@@ -105,6 +115,12 @@ impl From<TaskError> for FacadeError {
                 "FUNCTION_CHANGED",
                 "Function changed while the request was submitted; try again",
             ),
+            TaskError::QuotaExceeded(exceeded) => FacadeError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "NO_QUOTA_AVAILABLE",
+                exceeded.to_string(),
+            )
+            .with_header(header::RETRY_AFTER, exceeded.retry_after_s().to_string()),
             other => FacadeError::unavailable(other),
         }
     }

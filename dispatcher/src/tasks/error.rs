@@ -5,6 +5,7 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::TaskStatus;
+use crate::quotas::{QuotaError, QuotaExceeded};
 
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum TaskError {
@@ -22,10 +23,21 @@ pub enum TaskError {
     TaskNotFound(Uuid),
     #[error("the task already ended ({0})")]
     TaskFinished(TaskStatus),
+    #[error(transparent)]
+    QuotaExceeded(#[from] QuotaExceeded),
     #[error("the dispatcher is shutting down")]
     ShuttingDown,
     #[error("database error: {0}")]
     Database(Arc<sqlx::Error>),
+}
+
+impl From<QuotaError> for TaskError {
+    fn from(error: QuotaError) -> Self {
+        match error {
+            QuotaError::Exceeded(exceeded) => TaskError::QuotaExceeded(exceeded),
+            QuotaError::Database(error) => error.into(),
+        }
+    }
 }
 
 impl From<sqlx::Error> for TaskError {

@@ -62,9 +62,9 @@ pub(super) struct Pending {
 }
 
 /// Records a task durably (the answer comes after its commit) and, when a worker connected to
-/// this replica has credits and fits, assigns it in the same commit. Submissions without an
-/// idempotency key are group-committed with whatever else arrived meanwhile; with a key, the
-/// key's claim and the task share one transaction of their own.
+/// this replica has credits and fits, assigns it in the same commit. Submissions are
+/// group-committed with whatever else arrived meanwhile, except those with an idempotency key or
+/// of an account with a task quota: their claim or check and the task share one transaction.
 pub async fn submit(state: &AppState, submission: Submission) -> Result<Submitted, TaskError> {
     submit_as(state, canopy_shared::new_id(), submission).await
 }
@@ -76,8 +76,12 @@ pub(super) async fn submit_as(
     submission: Submission,
 ) -> Result<Submitted, TaskError> {
     let received = Instant::now();
-    if submission.idempotency.is_some() {
-        return commit::commit_idempotent(state, id, submission, received).await;
+    let quota = state
+        .quotas
+        .quota(&state.pool, submission.account_id)
+        .await?;
+    if submission.idempotency.is_some() || quota.meters_tasks() {
+        return commit::commit_alone(state, id, submission, received, quota).await;
     }
     let (reply, answer) = oneshot::channel();
     let pending = Pending {

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use super::TriggerSettings;
 use crate::db;
 use crate::db::triggers::Firing;
+use crate::quotas::QuotaExceeded;
 use crate::state::AppState;
 use crate::tasks::{self, IdempotencyKey, Request, Submission, TaskError};
 
@@ -92,6 +93,10 @@ async fn fire(state: &AppState, settings: &TriggerSettings, firing: &Firing) -> 
         Err(TaskError::FunctionNotFound(_)) => Outcome::Refused("FUNCTION_NOT_FOUND"),
         Err(TaskError::FunctionPaused) => Outcome::Refused("FUNCTION_PAUSED"),
         Err(TaskError::NoRunner) => Outcome::Refused("NO_RUNNER"),
+        // Tomorrow is too late for a chain; a live-task limit frees up, so that one waits.
+        Err(TaskError::QuotaExceeded(QuotaExceeded::TasksPerDay { .. })) => {
+            Outcome::Refused("NO_QUOTA_AVAILABLE")
+        }
         Err(error) => {
             tracing::warn!(error = %error, "a triggered task could not be submitted; retrying later");
             Outcome::Later

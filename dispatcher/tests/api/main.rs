@@ -19,6 +19,7 @@ mod helpers;
 mod history;
 mod nodes;
 mod prewarm;
+mod quotas;
 mod reliability;
 mod retry;
 mod revocation;

@@ -113,6 +113,7 @@ impl From<TaskError> for ApiError {
                 format!("the task already ended ({status})"),
             ),
             TaskError::ShuttingDown => ApiError::unavailable("the dispatcher is shutting down"),
+            TaskError::QuotaExceeded(exceeded) => exceeded.into(),
             TaskError::Database(error) => match std::sync::Arc::try_unwrap(error) {
                 Ok(error) => ApiError::from(error),
                 // One failed group commit answers every task of its batch.

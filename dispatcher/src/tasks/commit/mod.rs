@@ -3,7 +3,7 @@
 //! the task is committed; nothing here relaxes durability. Tasks that fit a worker with credits
 //! are inserted already assigned, and their `assign` frames leave right after the commit.
 
-mod idempotent;
+mod alone;
 mod rows;
 
 use std::collections::HashMap;
@@ -24,7 +24,7 @@ use crate::db::submissions::{FunctionSnapshotRow, NewTasks};
 use crate::dispatch::Metrics;
 use crate::state::AppState;
 
-pub(super) use idempotent::commit_idempotent;
+pub(super) use alone::commit_alone;
 pub(super) use rows::function_spec;
 
 /// Most submissions in one commit.

@@ -1,5 +1,7 @@
-//! A submission with an idempotency key: the key's claim and the task share one transaction of
-//! their own, so a retried request finds the task its first attempt created.
+//! A submission that needs a transaction of its own: with an idempotency key, the key's claim
+//! and the task share it, so a retried request finds the task its first attempt created; for an
+//! account with a task quota, the quota's check and the task share it, so no replica admits a
+//! task past the quota.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -14,18 +16,17 @@ use super::rows::accept;
 use crate::db;
 use crate::db::idempotency::Claim;
 use crate::db::submissions::{FunctionSnapshotRow, NewTasks};
+use crate::quotas::{self, Quota};
 use crate::state::AppState;
 
-/// A submission with an idempotency key: the key's claim and the task in one transaction.
-pub(in crate::tasks) async fn commit_idempotent(
+/// The key's claim (if any), the quota's check (if metered) and the task in one transaction.
+pub(in crate::tasks) async fn commit_alone(
     state: &AppState,
     id: Uuid,
     submission: Submission,
     received: Instant,
+    quota: Quota,
 ) -> Result<Submitted, TaskError> {
-    let Some(key) = submission.idempotency.clone() else {
-        return Err(TaskError::IdempotencyKeyReused);
-    };
     let mut tx = state.pool.begin().await?;
     // The function must be the caller's before its key can say anything.
     let snapshots = function_map(&mut tx, submission.function_id).await?;
@@ -35,26 +36,32 @@ pub(in crate::tasks) async fn commit_idempotent(
     {
         return Err(TaskError::FunctionNotFound(submission.function_id));
     }
-    let claim = db::idempotency::claim(
-        &mut tx,
-        submission.account_id,
-        &key.key,
-        &key.request_hash,
-        id,
-    )
-    .await?;
-    match claim {
-        Claim::New => {}
-        Claim::Existing {
-            task_id,
-            same_request: true,
-        } => {
-            return Ok(Submitted {
-                id: task_id,
-                replayed: true,
-            })
+    if let Some(key) = &submission.idempotency {
+        let claim = db::idempotency::claim(
+            &mut tx,
+            submission.account_id,
+            &key.key,
+            &key.request_hash,
+            id,
+        )
+        .await?;
+        match claim {
+            Claim::New => {}
+            // A replay is answered even past the quota: the task was admitted the first time.
+            Claim::Existing {
+                task_id,
+                same_request: true,
+            } => {
+                return Ok(Submitted {
+                    id: task_id,
+                    replayed: true,
+                })
+            }
+            Claim::Existing { .. } => return Err(TaskError::IdempotencyKeyReused),
         }
-        Claim::Existing { .. } => return Err(TaskError::IdempotencyKeyReused),
+    }
+    if quota.meters_tasks() {
+        quotas::admit_task(&mut tx, submission.account_id, &quota).await?;
     }
     let (reply, answer) = tokio::sync::oneshot::channel();
     let pending = Pending {
