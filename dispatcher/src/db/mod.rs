@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod leases;
 pub mod login_failures;
 pub mod nodes;
+pub mod platform_usage;
 pub mod quotas;
 pub mod refresh_tokens;
 pub mod reports;

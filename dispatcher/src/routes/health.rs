@@ -4,6 +4,7 @@ use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 
 use crate::auth::secret;
+use crate::db;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -12,7 +13,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(healthz).service(readyz).service(metrics);
 }
 
-/// Prometheus metrics of this replica (counters of the dispatch path; no secrets). With
+/// Prometheus metrics of this replica (counters of the dispatch path; no secrets), and the
+/// platform's task counts under the names `GET /v1/metrics` uses (`today_tasks`…). With
 /// `--metrics-token` the scraper sends it as a bearer token; without one, only loopback clients
 /// are answered (a local Prometheus or an SSH tunnel).
 #[utoipa::path(tag = "health", responses((status = 200, description = "Prometheus text format"),
@@ -23,13 +25,40 @@ pub async fn metrics(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     allow_scrape(&req, &state)?;
+    let mut body = state
+        .metrics
+        .render(state.registry.len(), state.completions.len());
+    let mut conn = state.pool.acquire().await?;
+    let usage = db::platform_usage::platform_usage(&mut conn).await?;
+    for (name, help, value) in [
+        (
+            "canopy_today_tasks",
+            "Tasks submitted since midnight UTC (all accounts).",
+            usage.today_tasks,
+        ),
+        (
+            "canopy_month_tasks",
+            "Tasks submitted this UTC month (all accounts).",
+            usage.month_tasks,
+        ),
+        (
+            "canopy_pending_tasks",
+            "Queued, assigned and running tasks (all accounts).",
+            usage.pending_tasks,
+        ),
+        (
+            "canopy_pending_builds",
+            "Builds not finished yet (all accounts).",
+            usage.pending_builds,
+        ),
+    ] {
+        body.push_str(&format!(
+            "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}\n"
+        ));
+    }
     Ok(HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(
-            state
-                .metrics
-                .render(state.registry.len(), state.completions.len()),
-        ))
+        .body(body))
 }
 
 fn allow_scrape(req: &HttpRequest, state: &AppState) -> Result<(), ApiError> {

@@ -7,6 +7,7 @@ use sqlx::PgPool;
 
 use crate::fake_worker::{deployed_function, register_node, resources, FakeWorker};
 use crate::helpers::{assert_problem, TestApp};
+use crate::reliability::metric;
 
 async fn run_task(app: &TestApp, token: &str, function: &str, worker: &mut FakeWorker, ok: bool) {
     let created = app
@@ -76,6 +77,10 @@ async fn metrics_count_the_callers_tasks_nodes_and_execution_time(pool: PgPool) 
     assert_eq!(account["executionSeconds"], 0.5);
     assert_eq!(account["activeNodes"], 1);
     assert_eq!(account["pendingBuilds"], 0);
+    // Prometheus carries the same names for the whole platform.
+    assert_eq!(metric(&app, "canopy_today_tasks").await, 2);
+    assert_eq!(metric(&app, "canopy_month_tasks").await, 2);
+    assert_eq!(metric(&app, "canopy_pending_tasks").await, 0);
 
     let one = metrics(
         &app,
