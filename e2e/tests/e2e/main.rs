@@ -9,6 +9,7 @@ mod harness;
 mod languages;
 mod lifecycle;
 mod procs;
+mod quotas;
 mod restarts;
 mod run;
 mod security;
