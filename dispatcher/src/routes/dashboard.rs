@@ -57,6 +57,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("js/pages/keys.js", JS),
         ("js/pages/account.js", JS),
         ("js/pages/admin.js", JS),
+        ("js/pages/quota.js", JS),
     ]
 });
 

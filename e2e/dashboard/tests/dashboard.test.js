@@ -192,6 +192,10 @@ test('tags, account and overview pages render with data', async () => {
   await shoot(page, 'tags');
   await go('#/account', 'Account');
   await page.getByRole('heading', { name: 'Two-factor authentication' }).waitFor();
+  // The invocation and its retry, counted by the ledger; no quota by default.
+  const quota = page.locator('section[aria-labelledby="quota-title"]');
+  assert.match(await quota.locator('dd').first().textContent(), /^2 \(no limit\)$/);
+  await quota.locator('tbody tr', { hasText: /^\d{4}-\d{2}-\d{2}2$/ }).waitFor();
   await shoot(page, 'account');
   await go('#/overview', 'Overview');
   // The invocation and its retry.
@@ -284,6 +288,29 @@ test('a disabled account cannot sign in', async () => {
     await page.getByText('ACCOUNT_DISABLED').waitFor();
   });
   assert.equal(await page.locator('#nav').isHidden(), true);
+});
+
+test('an admin sets a quota and the developer sees it reached on the Account page', async () => {
+  await signIn(page, env.adminEmail);
+  await go('#/admin', 'Admin');
+  await page.getByRole('button', { name: `Quota of ${env.devEmail}` }).click();
+  const editor = page.locator('form[aria-labelledby="quota-editor-title"]');
+  await editor.getByText('Now: the platform defaults.', { exact: false }).waitFor();
+  await assertLabelled();
+  await editor.getByLabel('Tasks per day').fill('2');
+  await editor.getByRole('button', { name: 'Save quota' }).click();
+  await page.getByText(`Quota of ${env.devEmail} saved`).waitFor();
+  await page.getByRole('button', { name: `Quota of ${env.devEmail}` }).click();
+  assert.equal(await page.locator('form[aria-labelledby="quota-editor-title"]').getByLabel('Tasks per day').inputValue(), '2');
+  await shoot(page, 'admin-quota');
+  await signOut(page);
+
+  await signIn(page, env.devEmail);
+  await go('#/account', 'Account');
+  const quota = page.locator('section[aria-labelledby="quota-title"]');
+  assert.match(await quota.locator('dd').first().textContent(), /^2 of 2 reached$/);
+  await quota.getByText('an admin, for this account').waitFor();
+  await signOut(page);
 });
 
 test('no console errors or uncaught exceptions beyond the refusals provoked on purpose', () => {

@@ -1,9 +1,10 @@
-// Account: who you are, two-factor authentication on/off, password change.
+// Account: who you are, quota and usage, two-factor authentication on/off, password change.
 
 import { api } from '../api.js';
 import { badge, busy, errorNotice, facts, field, fill, h, markInvalid, notice } from '../dom.js';
 import { when } from '../format.js';
 import { setAccount, signOut } from '../session.js';
+import { quotaPanel } from './quota.js';
 
 function twofaPanel(user, rerender) {
   const out = h('div', { 'aria-live': 'polite' });
@@ -88,6 +89,7 @@ export async function render(root) {
         ['Member since', when(user.createdAt)],
         ['API keys', h('a', { href: '#/keys', text: `${user.apiKeys.length} active` })],
       ])),
+      await quotaPanel(),
       h('div', { class: 'grid2' }, twofaPanel(user, draw), passwordPanel(user)));
   }
   await draw();

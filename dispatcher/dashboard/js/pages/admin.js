@@ -1,11 +1,12 @@
 // Admin: system health (database, replicas, sweeper), every account (enable/disable, privileged
-// approval).
+// approval, quota).
 // The data comes from admin-only endpoints: a normal account gets the API's 403, shown as such.
 
 import { api, query } from '../api.js';
 import { badge, busy, errorNotice, facts, fill, h, notice, table, toast } from '../dom.js';
 import { ms, when } from '../format.js';
 import { currentAccount } from '../session.js';
+import { quotaEditor } from './quota.js';
 
 const POLL_MS = 5000;
 
@@ -41,6 +42,16 @@ function disableToggle(account, reload, out) {
   return button;
 }
 
+function quotaButton(account, editor, reload, out) {
+  const button = h('button', { type: 'button', class: 'secondary', text: 'Quota', 'aria-label': `Quota of ${account.email}` });
+  button.addEventListener('click', () => busy(button, async () => {
+    const close = async () => { fill(editor); await reload(); };
+    fill(editor, await quotaEditor(account, close));
+    editor.querySelector('input')?.focus();
+  }, out));
+  return button;
+}
+
 function privilegedToggle(account, reload, out) {
   const label = account.privilegedApproved ? 'Withdraw privileged' : 'Approve privileged';
   const button = h('button', { type: 'button', class: 'secondary', text: label, 'aria-label': `${label} for ${account.email}` });
@@ -56,7 +67,8 @@ export async function render(root) {
   const out = h('div', { 'aria-live': 'polite' });
   const health = h('div');
   const accounts = h('div');
-  fill(root, h('h1', { text: 'Admin' }), out, health, h('h2', { text: 'Accounts' }), accounts);
+  const editor = h('div');
+  fill(root, h('h1', { text: 'Admin' }), out, health, h('h2', { text: 'Accounts' }), accounts, editor);
 
   try {
     fill(health, healthPanel(await api('/v1/admin/health')));
@@ -81,7 +93,7 @@ export async function render(root) {
       { label: 'Functions', num: true, cell: (a) => String(a.functions) },
       { label: 'Nodes', num: true, cell: (a) => String(a.nodes) },
       { label: 'Since', cell: (a) => when(a.createdAt) },
-      { label: 'Actions', cell: (a) => h('div', { class: 'actions' }, privilegedToggle(a, reload, out), a.id === currentAccount()?.id ? null : disableToggle(a, reload, out)) },
+      { label: 'Actions', cell: (a) => h('div', { class: 'actions' }, quotaButton(a, editor, reload, out), privilegedToggle(a, reload, out), a.id === currentAccount()?.id ? null : disableToggle(a, reload, out)) },
     ], page.results, { empty: 'No accounts.' }),
     h('div', { class: 'pager' },
       pages.length > 1 ? h('button', { type: 'button', class: 'secondary', text: 'Previous page', onclick: () => { pages.pop(); load(pages[pages.length - 1]); } }) : null,
