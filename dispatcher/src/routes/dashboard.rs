@@ -58,6 +58,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("js/pages/account.js", JS),
         ("js/pages/admin.js", JS),
         ("js/pages/quota.js", JS),
+        ("js/pages/function_edit.js", JS),
     ]
 });
 

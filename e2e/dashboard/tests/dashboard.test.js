@@ -165,6 +165,33 @@ test('pausing the function makes the API refuse new tasks, shown in the invoke f
   await shoot(page, 'functions');
 });
 
+test("the function's details are edited, a build's log is shown, and a delete is undone", async () => {
+  await page.goto(functionUrl);
+  await page.getByRole('heading', { name: 'Hello', level: 1 }).waitFor();
+  const details = page.locator('section[aria-labelledby="edit-title"]');
+  await details.getByLabel('Name').fill('Not a name!');
+  await provoking(page, problems, [400], async () => {
+    await details.getByRole('button', { name: 'Save details' }).click();
+    await details.getByText('VALIDATION_FAILED').waitFor();
+  });
+  assert.equal(await details.getByLabel('Name').getAttribute('aria-invalid'), 'true');
+  await details.getByLabel('Name').fill('Hello');
+  await details.getByLabel('Description').fill('Greets politely');
+  await details.getByRole('button', { name: 'Save details' }).click();
+  await page.locator('dd', { hasText: 'Greets politely' }).waitFor();
+  await assertLabelled();
+
+  await page.getByRole('button', { name: /^Log of build [0-9a-f]{8}$/ }).first().click();
+  assert.match(await page.locator('pre[aria-label="Build log"]').textContent(), /entry point handler\.py/);
+  await shoot(page, 'function-edit');
+
+  await page.getByRole('button', { name: 'Delete', exact: true }).click();
+  await page.getByText('is deleted: new tasks are refused').waitFor();
+  await page.getByRole('button', { name: 'Restore' }).click();
+  await page.getByRole('heading', { name: 'Hello', level: 1 }).waitFor();
+  await page.locator('dd', { hasText: 'Greets politely' }).waitFor();
+});
+
 test('an API key is shown once at creation and stops working when revoked', async () => {
   await go('#/keys', 'API keys');
   await page.getByLabel('Name').fill('ci');

@@ -1,9 +1,11 @@
-// One function: facts, pause, capabilities editor, code upload, builds, and the invoke form.
+// One function: facts, details editor, pause, delete (with undo), capabilities editor, code
+// upload, builds with their logs, and the invoke form.
 
 import { api, request } from '../api.js';
 import { ApiError } from '../api.js';
 import { badge, busy, checkbox, errorNotice, facts, field, fill, h, markInvalid, notice, statusBadge, table, toast } from '../dom.js';
 import { when } from '../format.js';
+import { deletedPage, editForm, logButton } from './function_edit.js';
 import { invokePanel } from './invoke.js';
 
 const ENTRY = { py: 'handler.py', js: 'handler.js' };
@@ -75,16 +77,18 @@ function uploadForm(fn, onUploaded) {
 
 async function buildsTable(id) {
   const builds = await api(`/v1/build/list?functionId=${id}&limit=10`);
-  return table([
+  const log = h('div');
+  return h('div', {}, table([
     { label: 'Build', cell: (b) => h('code', { text: b.id.slice(0, 8) }) },
     { label: 'Status', cell: (b) => statusBadge(b.status) },
     { label: 'Uploaded', cell: (b) => when(b.createdAt) },
-  ], builds.results, { caption: `${builds.totalCount} builds, newest first`, empty: 'No builds yet: upload the code to run this function.' });
+    { label: 'Log', cell: (b) => logButton(b.id, log) },
+  ], builds.results, { caption: `${builds.totalCount} builds, newest first`, empty: 'No builds yet: upload the code to run this function.' }), log);
 }
 
 export async function render(root, route) {
   const id = route.params.id;
-  const fn = await api(`/v1/function/${id}`);
+  const [fn, tags] = await Promise.all([api(`/v1/function/${id}`), api('/v1/tag/list')]);
   const out = h('div', { 'aria-live': 'polite' });
   const state = h('span', {}, fn.paused ? badge('paused', 'warn') : badge('active', 'ok'));
   const pause = h('button', { type: 'button', class: 'secondary', text: fn.paused ? 'Resume' : 'Pause' });
@@ -97,11 +101,11 @@ export async function render(root, route) {
   }, out));
   const remove = h('button', { type: 'button', class: 'danger', text: 'Delete' });
   remove.addEventListener('click', () => {
-    if (!window.confirm(`Delete function ${fn.name}? It can be restored through the API.`)) return;
+    if (!window.confirm(`Delete function ${fn.name}? You can restore it from the page that follows.`)) return;
     busy(remove, async () => {
       await api(`/v1/function/${id}`, { method: 'DELETE' });
       toast(`${fn.name} deleted`);
-      location.hash = '#/functions';
+      deletedPage(root, fn, () => render(root, route));
     }, out);
   });
   const builds = h('div');
@@ -128,7 +132,7 @@ export async function render(root, route) {
       invokePanel(fn),
       h('section', { class: 'panel', 'aria-labelledby': 'code-title' },
         h('h2', { id: 'code-title', text: 'Code and builds' }), uploadForm(fn, reloadBuilds), builds)),
-    capabilitiesForm(id, fn.capabilities));
+    h('div', { class: 'grid2' }, editForm(fn, tags, () => render(root, route)), capabilitiesForm(id, fn.capabilities)));
   await reloadBuilds();
   return null;
 }

@@ -4,14 +4,19 @@
 import { api } from '../api.js';
 import { badge, busy, errorNotice, facts, field, fill, h, markInvalid, table, toast } from '../dom.js';
 
-function limitText(used, limit, unit = '') {
-  if (limit === null || limit === undefined) return `${used}${unit} (no limit)`;
+/** `used` against `limit` (null = none); `show` formats both. */
+function limitText(used, limit, show = String) {
+  if (limit === null || limit === undefined) return `${show(used)} (no limit)`;
   const kind = used >= limit ? 'bad' : used >= limit * 0.8 ? 'warn' : 'ok';
-  return h('span', {}, `${used}${unit} of ${limit}${unit} `, badge(used >= limit ? 'reached' : 'ok', kind));
+  return h('span', {}, `${show(used)} of ${show(limit)} `, badge(used >= limit ? 'reached' : 'ok', kind));
 }
 
-function storageMb(bytes) {
-  return Math.round((bytes / (1024 * 1024)) * 10) / 10;
+const MB = 1024 * 1024;
+
+function bytes(value) {
+  if (value < 1024) return `${value} B`;
+  if (value < MB) return `${Math.round(value / 102.4) / 10} KB`;
+  return `${Math.round((value / MB) * 10) / 10} MB`;
 }
 
 /** The caller's quota and the last 14 days of its ledger. */
@@ -22,7 +27,7 @@ export async function quotaPanel() {
     facts([
       ['Tasks today (UTC)', limitText(quota.usage.tasksToday, quota.tasksPerDay)],
       ['Queued or running', limitText(quota.usage.liveTasks, quota.concurrentTasks)],
-      ['Code stored', limitText(storageMb(quota.usage.storageBytes), quota.storageMb, ' MB')],
+      ['Code stored', limitText(quota.usage.storageBytes, quota.storageMb === null ? null : quota.storageMb * MB, bytes)],
       ['Set by', quota.source === 'account' ? 'an admin, for this account' : 'the platform defaults'],
     ]),
     table([
@@ -51,7 +56,7 @@ export async function quotaEditor(account, done) {
     h('p', { class: 'muted', text: `Now: ${quota.source === 'account' ? 'its own quota' : 'the platform defaults'}. Leave a box empty for no limit.` }),
     field('Tasks per day', inputs.tasksPerDay, `${quota.usage.tasksToday} today (UTC)`),
     field('Queued or running at once', inputs.concurrentTasks, `${quota.usage.liveTasks} now`),
-    field('Code stored (MB)', inputs.storageMb, `${storageMb(quota.usage.storageBytes)} MB now`),
+    field('Code stored (MB)', inputs.storageMb, `${bytes(quota.usage.storageBytes)} now`),
     h('div', { class: 'actions' }, save, defaults), out);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
