@@ -59,6 +59,7 @@ static ASSETS: LazyLock<Vec<Asset>> = LazyLock::new(|| {
         ("js/pages/admin.js", JS),
         ("js/pages/quota.js", JS),
         ("js/pages/function_edit.js", JS),
+        ("js/pages/pools.js", JS),
     ]
 });
 

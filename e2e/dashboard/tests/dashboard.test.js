@@ -340,6 +340,34 @@ test('an admin sets a quota and the developer sees it reached on the Account pag
   await signOut(page);
 });
 
+test('an admin creates a pool, changes its members and deletes it', async () => {
+  await signIn(page, env.adminEmail);
+  await go('#/admin', 'Admin');
+  const form = page.locator('form[aria-labelledby="pool-create-title"]');
+  await form.getByLabel('Pool name').fill('bad name!');
+  await provoking(page, problems, [400], async () => {
+    await form.getByRole('button', { name: 'Create pool' }).click();
+    await form.getByText('VALIDATION_FAILED').waitFor();
+  });
+  await form.getByLabel('Pool name').fill('team');
+  await form.getByLabel('Pool description').fill('Lab machines');
+  await form.getByLabel('Members').selectOption([{ label: env.devEmail }, { label: env.adminEmail }]);
+  await form.getByRole('button', { name: 'Create pool' }).click();
+  const row = page.locator('section[aria-labelledby="pools-title"] tbody tr', { hasText: 'team' });
+  await row.waitFor();
+  assert.match(await row.textContent(), new RegExp(`${env.devEmail}, ${env.adminEmail}|${env.adminEmail}, ${env.devEmail}`));
+  await assertLabelled();
+  await shoot(page, 'admin-pools');
+
+  await page.getByLabel('Members of team', { exact: true }).selectOption([{ label: env.devEmail }]);
+  await page.getByRole('button', { name: 'Save members of team' }).click();
+  await page.getByText('Members of team saved').waitFor();
+  await eventually(async () => assert.doesNotMatch(await row.locator('td').nth(1).textContent(), new RegExp(env.adminEmail)));
+  await page.getByRole('button', { name: 'Delete pool team' }).click();
+  await page.locator('section[aria-labelledby="pools-title"]').getByText('No pools yet.').waitFor();
+  await signOut(page);
+});
+
 test('no console errors or uncaught exceptions beyond the refusals provoked on purpose', () => {
   assert.deepEqual(problems.exceptions, []);
   assert.deepEqual(problems.console, []);

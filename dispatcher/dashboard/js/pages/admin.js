@@ -1,11 +1,12 @@
 // Admin: system health (database, replicas, sweeper), every account (enable/disable, privileged
-// approval, quota).
+// approval, quota), and the pools of accounts whose nodes run each other's tasks.
 // The data comes from admin-only endpoints: a normal account gets the API's 403, shown as such.
 
 import { api, query } from '../api.js';
 import { badge, busy, errorNotice, facts, fill, h, notice, table, toast } from '../dom.js';
 import { ms, when } from '../format.js';
 import { currentAccount } from '../session.js';
+import { poolsPanel } from './pools.js';
 import { quotaEditor } from './quota.js';
 
 const POLL_MS = 5000;
@@ -68,7 +69,8 @@ export async function render(root) {
   const health = h('div');
   const accounts = h('div');
   const editor = h('div');
-  fill(root, h('h1', { text: 'Admin' }), out, health, h('h2', { text: 'Accounts' }), accounts, editor);
+  const pools = h('div');
+  fill(root, h('h1', { text: 'Admin' }), out, health, h('h2', { text: 'Accounts' }), accounts, editor, pools);
 
   try {
     fill(health, healthPanel(await api('/v1/admin/health')));
@@ -100,6 +102,9 @@ export async function render(root) {
       page.next ? h('button', { type: 'button', class: 'secondary', text: 'Next page', onclick: () => { pages.push(page.next); load(page.next); } }) : null));
   }
   await load(null);
+  // Pools name members by email: the first page of accounts covers a small platform; others show ids.
+  const everyone = await api(`/v1/admin/account/list${query({ limit: 200 })}`);
+  fill(pools, await poolsPanel(everyone.results));
 
   const timer = setInterval(async () => {
     try {
