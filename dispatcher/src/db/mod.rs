@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod admin_views;
 pub mod api_keys;
 pub mod assignments;
+pub mod attempts;
 pub mod builds;
 pub mod endpoints;
 pub mod functions;

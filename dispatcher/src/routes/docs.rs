@@ -28,7 +28,7 @@ use super::{
         account::delete_account,
         tags::create_tag, tags::list_tags, tags::update_tag, tags::delete_tag,
         builds::create_build, builds::get_build, builds::list_builds,
-        tasks::create::create_task, tasks::read::get_task, tasks::read::list_tasks, tasks::search::search_tasks, tasks::retry::retry_task, tasks::result::get_result,
+        tasks::create::create_task, tasks::read::get_task, tasks::attempts::list_attempts, tasks::read::list_tasks, tasks::search::search_tasks, tasks::retry::retry_task, tasks::result::get_result,
         tasks::result::cancel_task,
         nodes::register_node, nodes::list_nodes, nodes::delete_node, nodes::restore_node, nodes::set_volunteer,
         admin::create_pool, admin::list_pools, admin::set_pool_members, admin::delete_pool, admin::approve_privileged,

@@ -5,6 +5,7 @@ mod account_settings;
 mod accounts;
 mod admin_views;
 mod affinity;
+mod attempts;
 mod auth_failures;
 mod builds;
 mod dashboard;

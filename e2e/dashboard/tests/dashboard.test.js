@@ -132,6 +132,9 @@ test('the task succeeded, its result loads when asked for, and a retry succeeds 
   await page.locator('.notice.ok + dl a[href^="#/tasks/"]').click();
   await page.getByRole('heading', { name: /^Task [0-9a-f]{32}$/ }).waitFor();
   await page.locator('.badge', { hasText: 'succeeded' }).first().waitFor();
+  const attempts = page.locator('section[aria-labelledby="attempts-title"] tbody tr');
+  assert.equal(await attempts.count(), 1);
+  assert.match(await attempts.first().textContent(), /^1succeeded[0-9a-f]{8}/);
   assert.equal(await page.locator('pre[aria-label="Result body"]').count(), 0, 'the result is not loaded up front');
   await page.getByRole('button', { name: 'Show result' }).click();
   const result = await page.locator('pre[aria-label="Result body"]').textContent();

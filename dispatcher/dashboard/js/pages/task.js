@@ -1,10 +1,10 @@
 // One task: its state (re-read every 2 s until it ends), why it is pending, the attempt's
-// timeline and timings, and its result — fetched only when asked for, since it may be large.
+// timeline and timings, every attempt (given-up ones with their node and reason), and its result — fetched only when asked for, since it may be large.
 // Cancel while it runs; retry (a new task with the same request) once it ended.
 
 import { ApiError, api, request } from '../api.js';
-import { badge, busy, errorNotice, facts, fill, h, notice, statusBadge, toast } from '../dom.js';
-import { ms, when } from '../format.js';
+import { badge, busy, errorNotice, facts, fill, h, notice, statusBadge, table, toast } from '../dom.js';
+import { ms, short, when } from '../format.js';
 
 const POLL_MS = 2000;
 const FINAL = ['succeeded', 'failed', 'timed_out', 'cancelled'];
@@ -45,6 +45,19 @@ function details(task) {
         ['Container', t.warm === null || t.warm === undefined ? '—' : t.warm ? 'warm' : 'cold start'],
         ['Limits', `${task.capabilities.timeout} s · ${task.capabilities.cpuCount || 'any'} CPU · ${task.capabilities.memSize || 'any'} MB`],
       ])));
+}
+
+function attemptsTable(attempts) {
+  return h('section', { class: 'panel', 'aria-labelledby': 'attempts-title' },
+    h('h2', { id: 'attempts-title', text: 'Attempts' }),
+    table([
+      { label: 'Attempt', num: true, cell: (a) => String(a.attempt) },
+      { label: 'State', cell: (a) => (a.state === 'given_up' ? badge('given up', 'warn') : statusBadge(a.state)) },
+      { label: 'Node', cell: (a) => (a.nodeId ? h('code', { text: short(a.nodeId) }) : '—') },
+      { label: 'Assigned', cell: (a) => (a.assignedAt ? when(a.assignedAt) : '—') },
+      { label: 'Ended', cell: (a) => (a.endedAt ? when(a.endedAt) : '—') },
+      { label: 'Why it ended', cell: (a) => a.reason || '—' },
+    ], attempts, { caption: 'Oldest first; a worker fault, a lost node or an expired lease gives an attempt up and queues the next' }));
 }
 
 async function loadResult(id, out) {
@@ -96,8 +109,8 @@ export async function render(root, route) {
   let timer = null;
   let ended = false;
   async function refresh() {
-    const task = await api(`/v1/task/${id}`);
-    fill(body, details(task));
+    const [task, attempts] = await Promise.all([api(`/v1/task/${id}`), api(`/v1/task/${id}/attempts`)]);
+    fill(body, details(task), attemptsTable(attempts));
     ended = FINAL.includes(task.status);
     cancel.hidden = ended;
     retry.hidden = !ended;

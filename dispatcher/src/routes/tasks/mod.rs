@@ -1,5 +1,6 @@
 //! `/v1/task/*`: ask for an execution, read it, replay its result, cancel it.
 
+pub(super) mod attempts;
 pub(super) mod create;
 pub(super) mod read;
 pub(super) mod result;
@@ -19,6 +20,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(search::search_tasks)
         .service(create::create_task)
         .service(read::get_task)
+        .service(attempts::list_attempts)
         .service(result::get_result)
         .service(result::cancel_task)
         .service(retry::retry_task);
