@@ -13,3 +13,4 @@ mod restarts;
 mod run;
 mod security;
 mod serverledge;
+mod volunteer;

@@ -41,6 +41,7 @@ impl TaskRunner for FakeRunner {
             attempt: assignment.attempt,
             outcome,
             timings: Timings::default(),
+            usage: None,
         }
     }
 
