@@ -18,6 +18,7 @@ mod health_docs;
 mod helpers;
 mod history;
 mod nodes;
+mod owner_pause;
 mod prewarm;
 mod reliability;
 mod retry;

@@ -306,3 +306,47 @@ async fn cpu_time_and_energy_are_recorded_per_task_and_summed(pool: PgPool) {
         "{prometheus}"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_pause_past_its_bound_hands_the_task_back_and_it_runs_after_the_resume(pool: PgPool) {
+    if !docker_tests_enabled() {
+        return;
+    }
+    let platform = Platform::start(pool).await;
+    let pause_file = platform.dir.join("pause");
+    let key = platform.api_key.clone();
+    let pause_arg = pause_file.to_string_lossy().into_owned();
+    let worker = platform
+        .start_worker_with(
+            "bounded",
+            &key,
+            &["--pause-file", &pause_arg, "--pause-handback-secs", "2"],
+        )
+        .await;
+    platform.wait_connected("bounded", true).await;
+    let function = platform.deploy("PY", &spin_dir()).await;
+    assert_eq!(
+        platform.invoke(&function, "", b"").await.status(),
+        StatusCode::OK
+    );
+    let task = submit(&platform, &function, "?busy=2").await;
+    wait_status(&platform, &task, "running", Duration::from_secs(30)).await;
+    std::fs::write(&pause_file, b"").expect("pause file");
+    // After the 2 s bound the attempt comes back and waits in the queue (the only node is paused).
+    let view = wait_status(&platform, &task, "queued", Duration::from_secs(10)).await;
+    assert_eq!(view["attempt"], 2, "{view}");
+    assert!(
+        worker.log_text().contains("handing running tasks back"),
+        "{}",
+        worker.log_text()
+    );
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(
+        platform.get_json(&format!("/v1/task/{task}")).await["status"],
+        "queued",
+        "nothing runs while paused"
+    );
+    std::fs::remove_file(&pause_file).expect("resume");
+    let view = wait_status(&platform, &task, "succeeded", Duration::from_secs(30)).await;
+    assert_eq!(view["attempt"], 2, "{view}");
+}

@@ -167,3 +167,93 @@ impl VolunteerSettings {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_win_over_the_file_and_defaults_fill_the_rest() {
+        let file: VolunteerFile = toml::from_str(
+            "cpu_cap_percent = 30\nactive_hours = \"Sat-Sun\"\nidle_only = true\npause_handback_secs = 60",
+        )
+        .expect("toml");
+        let flags = VolunteerFlags {
+            cpu_cap_percent: Some(50),
+            watts_per_core: Some(8.0),
+            ..Default::default()
+        };
+        let settings =
+            VolunteerSettings::resolve(&flags, file, PowerFile::default()).expect("valid");
+        assert_eq!(settings.cpu_cap_percent, Some(50));
+        assert_eq!(settings.memory_cap_mb, None);
+        assert!(settings.conditions.idle_only);
+        assert_eq!(
+            settings.conditions.idle_load_percent,
+            DEFAULT_IDLE_LOAD_PERCENT
+        );
+        assert_eq!(
+            settings.conditions.active_hours.map(|h| h.to_string()),
+            Some("Sat-Sun".into())
+        );
+        assert_eq!(settings.pause_handback, Duration::from_secs(60));
+        assert_eq!(settings.power.watts_per_core, 8.0);
+        assert_eq!(settings.power.idle_watts, PowerModel::default().idle_watts);
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_the_reason() {
+        let cases: [(VolunteerFlags, &str); 6] = [
+            (
+                VolunteerFlags {
+                    cpu_cap_percent: Some(0),
+                    ..Default::default()
+                },
+                "cpu cap 0 % is not between 1 and 100",
+            ),
+            (
+                VolunteerFlags {
+                    cpu_cap_percent: Some(101),
+                    ..Default::default()
+                },
+                "cpu cap 101 %",
+            ),
+            (
+                VolunteerFlags {
+                    memory_cap_mb: Some(10),
+                    ..Default::default()
+                },
+                "memory cap must be at least 64 MB",
+            ),
+            (
+                VolunteerFlags {
+                    active_hours: Some("Mon 9-5".into()),
+                    ..Default::default()
+                },
+                "active hours `Mon 9-5`",
+            ),
+            (
+                VolunteerFlags {
+                    idle_load_percent: Some(0),
+                    ..Default::default()
+                },
+                "idle load 0 %",
+            ),
+            (
+                VolunteerFlags {
+                    idle_watts: Some(-1.0),
+                    ..Default::default()
+                },
+                "idle watts -1 is not between 0 and 10000",
+            ),
+        ];
+        for (flags, message) in cases {
+            let error =
+                VolunteerSettings::resolve(&flags, VolunteerFile::default(), PowerFile::default())
+                    .expect_err(message);
+            assert!(error.contains(message), "{error}");
+        }
+        let unknown = toml::from_str::<VolunteerFile>("cpu_cap = 5");
+        assert!(unknown.is_err(), "a misspelt key is refused");
+    }
+}
