@@ -33,6 +33,21 @@ fn parent_cpu_seconds(node_hash: &str) -> f64 {
     usec.trim().parse::<f64>().expect("usec") / 1e6
 }
 
+/// The parent cgroup's memory limit, bytes (v1 `memory.limit_in_bytes`, v2 `memory.max`).
+fn parent_memory_limit(node_hash: &str) -> u64 {
+    let name = format!("canopy-{}", &node_hash[..12]);
+    let v1 = PathBuf::from("/sys/fs/cgroup/memory")
+        .join(&name)
+        .join("memory.limit_in_bytes");
+    let v2 = PathBuf::from("/sys/fs/cgroup")
+        .join(&name)
+        .join("memory.max");
+    let text = std::fs::read_to_string(&v1)
+        .or_else(|_| std::fs::read_to_string(&v2))
+        .expect("the parent's memory limit is readable");
+    text.trim().parse().expect("bytes")
+}
+
 /// Raises the task group's CPU weight (cgroup v1 `cpu.shares`, v2 `cpu.weight`).
 fn give_priority(node_hash: &str) {
     let name = format!("canopy-{}", &node_hash[..12]);
@@ -86,13 +101,22 @@ async fn the_cpu_cap_holds_all_task_containers_together(pool: PgPool) {
     let platform = Platform::start(pool).await;
     let key = platform.api_key.clone();
     let _worker = platform
-        .start_worker_with("capped", &key, &["--cpu-cap-percent", "50"])
+        .start_worker_with(
+            "capped",
+            &key,
+            &["--cpu-cap-percent", "50", "--memory-cap-mb", "900"],
+        )
         .await;
     platform.wait_connected("capped", true).await;
     let hash = platform.node("capped").await["hash"]
         .as_str()
         .expect("hash")
         .to_owned();
+    assert_eq!(
+        parent_memory_limit(&hash),
+        900 << 20,
+        "the memory cap is the parent's limit"
+    );
     let function = platform.deploy("PY", &spin_dir()).await;
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()) as f64;
     // Two tasks of one CPU each ask for every CPU of a 2-CPU host; the cap allows half.
