@@ -374,3 +374,46 @@ async fn a_pause_past_its_bound_hands_the_task_back_and_it_runs_after_the_resume
     let view = wait_status(&platform, &task, "succeeded", Duration::from_secs(30)).await;
     assert_eq!(view["attempt"], 2, "{view}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn outside_its_active_hours_a_worker_takes_nothing(pool: PgPool) {
+    if !docker_tests_enabled() {
+        return;
+    }
+    let platform = Platform::start(pool).await;
+    // Two days from today (1970-01-01 was a Thursday): never now, whatever the local zone.
+    let days = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+        / 86_400;
+    let day = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"][((days + 3 + 2) % 7) as usize];
+    let hours = format!("{day} 00:00-24:00");
+    let key = platform.api_key.clone();
+    let _worker = platform
+        .start_worker_with("weekend", &key, &["--active-hours", &hours])
+        .await;
+    platform.wait_connected("weekend", true).await;
+    let mut node = Value::Null;
+    for _ in 0..100 {
+        node = platform.node("weekend").await;
+        if node["state"] == "paused by owner" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        node["pausedReason"],
+        format!("outside the active hours ({hours})"),
+        "{node}"
+    );
+    let function = platform.deploy("PY", &spin_dir()).await;
+    let task = submit(&platform, &function, "").await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let view = platform.get_json(&format!("/v1/task/{task}")).await;
+    assert_eq!(view["status"], "queued", "{view}");
+    assert_eq!(
+        view["attempt"], 1,
+        "never assigned, so never bounced: {view}"
+    );
+}
