@@ -231,13 +231,22 @@ impl TaskCgroup {
         }
     }
 
-    /// Removes the parent's directories once no container is left in them (at exit).
+    /// Removes the parent's directories once no container is left in them (at exit): in every
+    /// v1 hierarchy (Docker creates it in each), or the one v2 directory.
     pub fn remove(&self) {
-        if self.driver == Driver::Systemd {
-            return;
-        }
-        for controller in ["cpu", "cpuacct", "memory"] {
-            let _ = std::fs::remove_dir(self.parent_dir(controller));
+        match (self.driver, self.version) {
+            (Driver::Systemd, _) => {}
+            (Driver::Cgroupfs, Version::V2) => {
+                let _ = std::fs::remove_dir(self.root.join(&self.name));
+            }
+            (Driver::Cgroupfs, Version::V1) => {
+                let Ok(mounts) = std::fs::read_dir(&self.root) else {
+                    return;
+                };
+                for mount in mounts.flatten() {
+                    let _ = std::fs::remove_dir(mount.path().join(&self.name));
+                }
+            }
         }
     }
 
