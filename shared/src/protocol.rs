@@ -58,6 +58,15 @@ pub enum WorkerMessage {
         request_id: String,
         started: u32,
     },
+    /// The volunteer's conditions stopped holding (outside the active hours, not idle, on
+    /// battery, pause file present…): the worker stopped pulling and froze its containers; its
+    /// running attempts stay assigned (their timeouts stop) until `ownerResumed`, or come back as
+    /// retryable failures when the pause outlasts the worker's hand-back bound.
+    OwnerPaused {
+        reason: String,
+    },
+    /// The conditions hold again: containers thawed; a `pull` follows.
+    OwnerResumed,
 }
 
 /// Messages the dispatcher sends.
@@ -222,6 +231,19 @@ pub struct TaskResult {
     pub attempt: u32,
     pub outcome: Outcome,
     pub timings: Timings,
+    /// CPU time and energy of the attempt, when the worker could measure them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+}
+
+/// What an attempt consumed on its node (`docs/energy.md`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Usage {
+    /// CPU time of the attempt's container (user + system), seconds, from its cgroup.
+    pub cpu_seconds: f64,
+    /// Energy attributed to the attempt, watt-hours (power model or RAPL).
+    pub energy_wh: f64,
 }
 
 /// What happened.
@@ -369,6 +391,7 @@ mod tests {
                 exec_ms: 1,
                 warm: false,
             },
+            usage: None,
         });
         round_trip(
             &result,
@@ -389,6 +412,39 @@ mod tests {
                 retryable: true,
             },
             json!({"kind": "failed", "message": "no image", "retryable": true}),
+        );
+    }
+
+    #[test]
+    fn owner_pause_and_usage_have_a_stable_wire_form() {
+        round_trip(
+            &WorkerMessage::OwnerPaused {
+                reason: "outside the active hours".into(),
+            },
+            json!({"type": "ownerPaused", "reason": "outside the active hours"}),
+        );
+        round_trip(
+            &WorkerMessage::OwnerResumed,
+            json!({"type": "ownerResumed"}),
+        );
+        let result = WorkerMessage::Result(TaskResult {
+            task_id: "t".into(),
+            attempt: 1,
+            outcome: Outcome::TimedOut {
+                message: "late".into(),
+            },
+            timings: Timings::default(),
+            usage: Some(Usage {
+                cpu_seconds: 1.5,
+                energy_wh: 0.25,
+            }),
+        });
+        round_trip(
+            &result,
+            json!({"type": "result", "taskId": "t", "attempt": 1,
+                   "outcome": {"kind": "timedOut", "message": "late"},
+                   "timings": {"initMs": 0, "execMs": 0, "warm": false},
+                   "usage": {"cpuSeconds": 1.5, "energyWh": 0.25}}),
         );
     }
 

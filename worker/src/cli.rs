@@ -137,4 +137,7 @@ pub struct Overrides {
     /// Milliseconds each execution of the noop executor takes (default: 0).
     #[arg(long, env = "CANOPY_WORKER_NOOP_DELAY_MS")]
     pub noop_delay_ms: Option<u64>,
+    /// Volunteer controls (caps, active hours, idle only, battery, pause file) and the power model.
+    #[command(flatten)]
+    pub volunteer: crate::volunteer::VolunteerFlags,
 }

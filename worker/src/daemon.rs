@@ -1,6 +1,7 @@
 //! `canopy-worker run`: wires the executor (Docker, or the no-op one without Docker), the host
 //! sampler and the connection supervisor, and shuts them down in order on SIGTERM/SIGINT.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use crate::executor::firewall;
 use crate::executor::noop::NoopRunner;
 use crate::executor::{invoke, Executor, ExecutorSettings, TaskRunner};
 use crate::host::{self, HostSnapshot};
+use crate::volunteer::{self, cgroup::TaskCgroup, power::EnergyMeter, Accounting, Gate};
 
 /// Languages whose runtime image is present, in a stable order.
 pub async fn present_runtimes(
@@ -69,7 +71,27 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     cancel_on_signal(shutdown.clone())?;
     let background = CancellationToken::new();
     let (host_rx, sampler) = host::spawn_sampler(Duration::from_secs(5), background.clone());
+    let host_cpus = host_rx.borrow().cpus;
+    let cgroup = match config.executor {
+        ExecutorKind::Docker => {
+            let engine = DockerEngine::connect(config.docker_host.as_deref())
+                .await
+                .context("while connecting to Docker (run scripts/ensure-docker)")?;
+            let driver = engine.cgroup_driver().await?;
+            Some(Arc::new(volunteer::prepare_cgroup(
+                &config.volunteer,
+                &driver,
+                &node_id,
+                host_cpus,
+            )?))
+        }
+        ExecutorKind::Noop => None,
+    };
+    let gate = volunteer::start_monitor(&config.volunteer, cgroup.clone(), background.clone());
     let node = Node {
+        gate,
+        cgroup: cgroup.clone(),
+        host_cpus,
         config: &config,
         node_id,
         token,
@@ -90,6 +112,9 @@ pub async fn run(config: WorkerConfig) -> anyhow::Result<()> {
     };
     background.cancel();
     let _ = sampler.await;
+    if let Some(cgroup) = cgroup {
+        cgroup.remove();
+    }
     outcome
 }
 
@@ -100,6 +125,10 @@ struct Node<'a> {
     token: Secret,
     host: watch::Receiver<HostSnapshot>,
     shutdown: CancellationToken,
+    /// Open while the volunteer's conditions hold.
+    gate: watch::Receiver<Gate>,
+    cgroup: Option<Arc<TaskCgroup>>,
+    host_cpus: u32,
 }
 
 impl Node<'_> {
@@ -141,6 +170,7 @@ impl Node<'_> {
             self.host,
             self.shutdown,
         )
+        .with_owner_gate(self.gate, config.volunteer.pause_handback)
         .run()
         .instrument(span)
         .await
@@ -151,9 +181,12 @@ impl Node<'_> {
 /// this worker's containers at start and exit.
 async fn run_docker(node: Node<'_>, background: CancellationToken) -> anyhow::Result<()> {
     let config = node.config;
-    let engine = DockerEngine::connect(config.docker_host.as_deref())
+    let mut engine = DockerEngine::connect(config.docker_host.as_deref())
         .await
         .context("while connecting to Docker (run scripts/ensure-docker)")?;
+    if let Some(cgroup) = &node.cgroup {
+        engine = engine.with_cgroup_parent(cgroup.docker_parent());
+    }
     engine
         .ensure_isolated_network()
         .await
@@ -206,12 +239,16 @@ async fn run_docker(node: Node<'_>, background: CancellationToken) -> anyhow::Re
         warm_memory_mb: config.warm_memory_mb,
     };
     let runner_http = invoke::runner_client().context("while building the runner client")?;
-    let executor = Arc::new(Executor::new(
-        Arc::new(engine),
-        artifacts,
-        runner_http,
-        settings,
-    ));
+    let accounting = Accounting {
+        cgroup: node.cgroup.clone(),
+        meter: EnergyMeter::detect(Path::new("/sys/class/powercap"), config.volunteer.power),
+        host_cpus: node.host_cpus,
+    };
+    info!(energy = %accounting.meter.source(), "energy per task");
+    let executor = Arc::new(
+        Executor::new(Arc::new(engine), artifacts, runner_http, settings)
+            .with_volunteer(node.gate.clone(), accounting),
+    );
     let stale = executor.remove_own_containers().await?;
     if stale > 0 {
         info!(
@@ -227,12 +264,17 @@ async fn run_docker(node: Node<'_>, background: CancellationToken) -> anyhow::Re
         let (executor, stop) = (executor.clone(), background.clone());
         async move { executor.run_blank_refill(stop).await }
     });
+    let freezer = tokio::spawn({
+        let (executor, stop) = (executor.clone(), background.clone());
+        async move { executor.run_freezer(stop).await }
+    });
 
     let outcome = node.supervise(executor.clone(), runtimes).await;
 
     background.cancel();
     let _ = janitor.await;
     let _ = refill.await;
+    let _ = freezer.await;
     match executor.remove_own_containers().await {
         Ok(removed) => info!(containers = removed, "removed this worker's containers"),
         Err(error) => warn!(%error, "could not remove this worker's containers"),

@@ -8,6 +8,8 @@ use crate::config::{ExecutorKind, WorkerConfig};
 use crate::executor::docker::DockerEngine;
 use crate::executor::engine::ContainerEngine;
 use crate::executor::firewall::{self, BRIDGE_NAME};
+use crate::volunteer::power::EnergyMeter;
+use crate::volunteer::{cgroup, probes};
 
 /// One check's verdict.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,6 +78,7 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
             "Docker checks skipped for the noop executor (no Docker, runtime image or firewall rule is needed)",
         )),
     }
+    checks.extend(volunteer_checks(config));
     if config.dispatchers.is_empty() {
         checks.push(Check::fail(
             "no dispatcher URL is configured",
@@ -106,6 +109,92 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
     checks
 }
 
+/// The task containers' parent cgroup: version, driver, and whether the caps can be enforced.
+fn cgroup_check(config: &WorkerConfig, driver: &str) -> Check {
+    let settings = &config.volunteer;
+    let node_id = config.node_id.as_deref().unwrap_or("unregistered");
+    let driver_kind = if driver == "systemd" {
+        cgroup::Driver::Systemd
+    } else {
+        cgroup::Driver::Cgroupfs
+    };
+    let cgroup =
+        cgroup::TaskCgroup::detect(std::path::Path::new("/sys/fs/cgroup"), driver_kind, node_id);
+    let caps = match (settings.cpu_cap_percent, settings.memory_cap_mb) {
+        (None, None) => "no CPU or memory cap set".to_owned(),
+        (cpu, memory) => format!(
+            "CPU cap {}, memory cap {}",
+            cpu.map_or("none".into(), |p| format!("{p} % of the host")),
+            memory.map_or("none".into(), |mb| format!("{mb} MB"))
+        ),
+    };
+    if cgroup.writable() {
+        Check::pass(format!(
+            "{}; {caps}: enforceable by the kernel",
+            cgroup.describe()
+        ))
+    } else if settings.cpu_cap_percent.is_none() && settings.memory_cap_mb.is_none() {
+        Check::pass(format!(
+            "{}; {caps} (a cap could not be enforced: the hierarchy is not writable)",
+            cgroup.describe()
+        ))
+    } else {
+        Check::fail(
+            format!("{}; {caps}: NOT enforceable (the cgroup hierarchy is not writable)", cgroup.describe()),
+            "run the worker as root (or in a delegated cgroup), or drop --cpu-cap-percent/--memory-cap-mb",
+        )
+    }
+}
+
+/// The conditions in force and where energy figures come from.
+fn volunteer_checks(config: &WorkerConfig) -> Vec<Check> {
+    let settings = &config.volunteer;
+    let conditions = &settings.conditions;
+    let mut rules = Vec::new();
+    if let Some(hours) = &conditions.active_hours {
+        rules.push(format!("active hours {hours} (local time)"));
+    }
+    if conditions.idle_only {
+        let user = match probes::logind_user_active() {
+            Some(_) => "user activity from logind's idle hint",
+            None => "no logind user session: user activity unknown, counted as idle",
+        };
+        rules.push(format!(
+            "idle only (other processes below {} % CPU; {user})",
+            conditions.idle_load_percent
+        ));
+    }
+    if conditions.not_on_battery {
+        let now = if probes::on_battery(std::path::Path::new("/sys/class/power_supply")) {
+            "on battery now"
+        } else {
+            "on mains now"
+        };
+        rules.push(format!("not on battery ({now})"));
+    }
+    if let Some(path) = &conditions.pause_file {
+        rules.push(format!("paused while {} exists", path.display()));
+    }
+    let rules = if rules.is_empty() {
+        "none: always works".to_owned()
+    } else {
+        rules.join("; ")
+    };
+    let meter = EnergyMeter::detect(std::path::Path::new("/sys/class/powercap"), settings.power);
+    let rapl = if meter.source().starts_with("RAPL") {
+        ""
+    } else {
+        " (RAPL is not readable under /sys/class/powercap)"
+    };
+    vec![
+        Check::pass(format!(
+            "volunteer conditions: {rules}; running tasks handed back after a {} s pause",
+            settings.pause_handback.as_secs()
+        )),
+        Check::pass(format!("energy per task from the {}{rapl}", meter.source())),
+    ]
+}
+
 /// Docker reachable, each runtime image present, the host firewall rule in place.
 async fn docker_checks(config: &WorkerConfig) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -116,6 +205,8 @@ async fn docker_checks(config: &WorkerConfig) -> Vec<Check> {
         )),
         Ok(engine) => {
             checks.push(Check::pass("Docker is reachable"));
+            let driver = engine.cgroup_driver().await.unwrap_or_else(|_| "cgroupfs".into());
+            checks.push(cgroup_check(config, &driver));
             for lang in Lang::ALL {
                 let Some(image) = config.runtime_images.get(&lang) else { continue };
                 checks.push(match engine.image_exists(image).await {
@@ -172,9 +263,15 @@ mod tests {
         )
         .expect("valid");
         let lines: Vec<String> = checks(&config).await.iter().map(Check::line).collect();
-        // Registration, the skipped Docker checks, the missing dispatcher: nothing about
-        // Docker, images or the firewall is probed.
-        assert_eq!(lines.len(), 3, "{lines:?}");
+        // Registration, the skipped Docker checks, the volunteer conditions and energy source,
+        // the missing dispatcher: nothing about Docker, images or the firewall is probed.
+        assert_eq!(lines.len(), 5, "{lines:?}");
+        assert!(lines[2].contains("volunteer conditions: none"), "{lines:?}");
+        assert!(
+            lines[3]
+                .contains("energy per task from the power model (12 W per busy core, 30 W idle)"),
+            "{lines:?}"
+        );
         assert!(
             lines[1].starts_with("✓ Docker checks skipped for the noop executor"),
             "{lines:?}"

@@ -11,6 +11,7 @@ pub mod executor;
 pub mod host;
 pub mod register;
 pub mod telemetry;
+pub mod volunteer;
 
 #[cfg(test)]
 pub(crate) mod testutil;

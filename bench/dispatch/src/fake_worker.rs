@@ -301,6 +301,7 @@ async fn feed_finish(
             exec_ms: 0,
             warm: true,
         },
+        usage: None,
     });
     sink.feed(Message::text(serde_json::to_string(&result)?))
         .await?;

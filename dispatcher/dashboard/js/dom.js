@@ -90,7 +90,7 @@ const STATUS_KIND = {
   succeeded: 'ok', running: 'info', assigned: 'info', queued: 'warn',
   failed: 'bad', timed_out: 'bad', cancelled: '',
   SUCCESS: 'ok', PENDING: 'warn', FAILED: 'bad',
-  busy: 'info', idle: 'ok', stale: 'warn', offline: '', disabled: 'bad',
+  busy: 'info', idle: 'ok', stale: 'warn', offline: '', disabled: 'bad', 'paused by owner': 'warn',
 };
 
 export function statusBadge(status) {

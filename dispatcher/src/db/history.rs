@@ -35,7 +35,7 @@ pub async fn list(
         TaskRow,
         r#"SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged, volunteers,
                 status AS "status: TaskStatus", attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
-                issued_at, assigned_at, started_at, finished_at
+                issued_at, assigned_at, started_at, finished_at, cpu_seconds, energy_wh
          FROM tasks
          WHERE account_id = $1 AND ($2::uuid IS NULL OR function_id = $2) AND ($3::uuid IS NULL OR id > $3)
            AND ($5::text IS NULL OR status = $5) AND ($6::int4 IS NULL OR response_status = $6)

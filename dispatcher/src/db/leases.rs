@@ -20,10 +20,12 @@ pub async fn record_heartbeats(
                FROM unnest($1::uuid[], $2::int4[]) AS v(id, latency) WHERE n.id = v.id
                RETURNING 1
            ), renewed AS (
-               -- Never past the attempt's hard deadline: its timeout plus the grace, from assignment.
+               -- Never past the attempt's hard deadline: its timeout plus the grace, from assignment,
+               -- moved by the time the owner kept it frozen (so far, and in a pause under way).
                UPDATE tasks t SET lease_expires_at = least(
                           now() + make_interval(secs => $5::float8 / 1000),
-                          t.assigned_at + make_interval(secs => t.timeout_s + $6::float8))
+                          t.assigned_at + make_interval(secs => t.timeout_s + $6::float8 + t.owner_paused_s)
+                              + coalesce(now() - t.owner_paused_at, interval '0'))
                FROM unnest($3::uuid[], $4::uuid[]) AS r(node_id, task_id)
                WHERE t.id = r.task_id AND t.node_id = r.node_id AND t.status IN ('assigned', 'running')
                RETURNING 1

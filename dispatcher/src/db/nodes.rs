@@ -19,6 +19,9 @@ pub struct NodeRow {
     pub last_seen_at: Option<DateTime<Utc>>,
     pub running_tasks: i64,
     pub created_at: DateTime<Utc>,
+    /// Paused by its owner's conditions since then, and why.
+    pub owner_paused_at: Option<DateTime<Utc>>,
+    pub owner_paused_reason: Option<String>,
 }
 
 /// Registers a node; a taken id fails on `nodes_pkey`.
@@ -51,7 +54,7 @@ pub async fn list(
         NodeRow,
         r#"SELECT n.id, n.account_id, n.description, n.volunteer, n.deleted_at, n.resources, n.latency_ms,
                   (n.session_id IS NOT NULL AND n.last_seen_at > now() - make_interval(secs => $2)) AS "connected!",
-                  n.last_seen_at, n.created_at,
+                  n.last_seen_at, n.created_at, n.owner_paused_at, n.owner_paused_reason,
                   (SELECT count(*) FROM tasks t WHERE t.node_id = n.id AND t.status IN ('assigned', 'running')) AS "running_tasks!"
            FROM nodes n
            WHERE ($1::uuid IS NULL OR n.account_id = $1)

@@ -23,6 +23,8 @@ pub struct Finishes {
     pub init_ms: Vec<i32>,
     pub exec_ms: Vec<i32>,
     pub warm: Vec<bool>,
+    pub cpu_seconds: Vec<Option<f64>>,
+    pub energy_wh: Vec<Option<f64>>,
     /// When `started` came in the same batch (it is folded into the end).
     pub started_at: Vec<Option<DateTime<Utc>>>,
 }
@@ -51,6 +53,8 @@ pub struct Progresses {
 pub struct Applied {
     /// Ended tasks with the seconds from issue to end.
     pub finished: Vec<(Uuid, f64)>,
+    /// Function and account of each ended task.
+    pub owners: std::collections::HashMap<Uuid, (Uuid, Uuid)>,
     pub started: Vec<Uuid>,
     pub progressed: Vec<Uuid>,
 }
@@ -72,15 +76,18 @@ pub async fn apply(
                UPDATE tasks t SET status = v.status, response_status = v.response_status,
                       response_content_type = v.content_type, response_body = v.body, error_kind = v.error_kind,
                       error_message = v.error_message, init_ms = v.init_ms, exec_ms = v.exec_ms, warm = v.warm,
+                      cpu_seconds = v.cpu_seconds, energy_wh = v.energy_wh,
                       started_at = coalesce(t.started_at, v.started_at), progress = 100,
                       finished_at = clock_timestamp(), lease_expires_at = NULL
                FROM unnest($1::uuid[], $2::int4[], $3::uuid[], $4::text[], $5::int4[], $6::text[], $7::bytea[],
-                           $8::text[], $9::text[], $10::int4[], $11::int4[], $12::bool[], $13::timestamptz[])
+                           $8::text[], $9::text[], $10::int4[], $11::int4[], $12::bool[], $13::timestamptz[],
+                           $23::float8[], $24::float8[])
                     AS v(id, attempt, node_id, status, response_status, content_type, body, error_kind,
-                         error_message, init_ms, exec_ms, warm, started_at)
+                         error_message, init_ms, exec_ms, warm, started_at, cpu_seconds, energy_wh)
                WHERE t.id = v.id AND t.attempt = v.attempt AND t.node_id = v.node_id
                  AND t.status IN ('assigned', 'running')
-               RETURNING t.id, extract(epoch FROM clock_timestamp() - t.issued_at)::float8 AS seconds
+               RETURNING t.id, extract(epoch FROM clock_timestamp() - t.issued_at)::float8 AS seconds,
+                         t.function_id, t.account_id
            ), started AS (
                UPDATE tasks t SET status = 'running', started_at = v.started_at,
                       progress = coalesce(v.progress, t.progress)
@@ -95,9 +102,9 @@ pub async fn apply(
                  AND t.status IN ('assigned', 'running')
                RETURNING t.id
            )
-           SELECT 'finished' AS "kind!", id AS "id!", seconds FROM finished
-           UNION ALL SELECT 'started', id, NULL FROM started
-           UNION ALL SELECT 'progressed', id, NULL FROM progressed"#,
+           SELECT 'finished' AS "kind!", id AS "id!", seconds, function_id, account_id FROM finished
+           UNION ALL SELECT 'started', id, NULL, NULL, NULL FROM started
+           UNION ALL SELECT 'progressed', id, NULL, NULL, NULL FROM progressed"#,
         &finishes.id,
         &finishes.attempt,
         &finishes.node_id,
@@ -120,15 +127,22 @@ pub async fn apply(
         &progresses.attempt,
         &progresses.node_id,
         &progresses.progress,
+        &finishes.cpu_seconds as &[Option<f64>],
+        &finishes.energy_wh as &[Option<f64>],
     )
     .fetch_all(conn)
     .await?;
     let mut applied = Applied::default();
     for row in rows {
         match row.kind.as_str() {
-            "finished" => applied
-                .finished
-                .push((row.id, row.seconds.unwrap_or_default())),
+            "finished" => {
+                if let (Some(function), Some(account)) = (row.function_id, row.account_id) {
+                    applied.owners.insert(row.id, (function, account));
+                }
+                applied
+                    .finished
+                    .push((row.id, row.seconds.unwrap_or_default()))
+            }
             "started" => applied.started.push(row.id),
             _ => applied.progressed.push(row.id),
         }

@@ -39,6 +39,7 @@ pub async fn requeue_attempts(
              not_before = CASE WHEN $7 AND t.attempt < $4
                                THEN now() + make_interval(secs => least(30.0, 0.5 * power(2, t.attempt - 1))) END,
              assigned_at = NULL, started_at = NULL, lease_expires_at = NULL, progress = 0,
+             owner_paused_at = NULL, owner_paused_s = 0,
              session_id = CASE WHEN t.attempt >= $4 THEN t.session_id END
          FROM unnest($1::uuid[], $2::int4[]) AS v(id, attempt)
          WHERE t.id = v.id AND t.attempt = v.attempt AND t.status IN ('assigned', 'running')
@@ -134,14 +135,15 @@ pub async fn fail_past_deadline(conn: &mut PgConnection) -> sqlx::Result<u64> {
 }
 
 /// Ends attempts that ran past their hard deadline (the function's timeout plus `grace_s`,
-/// from assignment) as timed out, whatever their worker says. Returns how many.
+/// from assignment, plus the time their node's owner kept them frozen) as timed out, whatever
+/// their worker says; never while they are frozen. Returns how many.
 pub async fn time_out_overdue(conn: &mut PgConnection, grace_s: f64) -> sqlx::Result<u64> {
     let result = sqlx::query!(
         "UPDATE tasks SET status = 'timed_out', error_kind = 'timeout',
                 error_message = 'the attempt ran past its timeout; the dispatcher ended it',
                 finished_at = now(), lease_expires_at = NULL
-         WHERE status IN ('assigned', 'running')
-           AND assigned_at + make_interval(secs => timeout_s + $1::float8) < now()",
+         WHERE status IN ('assigned', 'running') AND owner_paused_at IS NULL
+           AND assigned_at + make_interval(secs => timeout_s + $1::float8 + owner_paused_s) < now()",
         grace_s
     )
     .execute(conn)

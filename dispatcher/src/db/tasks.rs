@@ -33,6 +33,9 @@ pub struct TaskRow {
     pub assigned_at: Option<DateTime<Utc>>,
     pub started_at: Option<DateTime<Utc>>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// CPU time and energy of the attempt that ended it, as its worker measured them.
+    pub cpu_seconds: Option<f64>,
+    pub energy_wh: Option<f64>,
 }
 
 pub async fn find(
@@ -44,7 +47,7 @@ pub async fn find(
         TaskRow,
         r#"SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged, volunteers,
                 status AS "status: TaskStatus", attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
-                issued_at, assigned_at, started_at, finished_at
+                issued_at, assigned_at, started_at, finished_at, cpu_seconds, energy_wh
          FROM tasks WHERE id = $1 AND account_id = $2"#,
         id,
         account_id
@@ -65,7 +68,7 @@ pub async fn list(
         TaskRow,
         r#"SELECT id, function_id, lang, timeout_s, cpu_count, mem_size_mb, network_latency_ms, privileged, volunteers,
                 status AS "status: TaskStatus", attempt, node_id, progress, response_status, error_kind, error_message, init_ms, exec_ms, warm,
-                issued_at, assigned_at, started_at, finished_at
+                issued_at, assigned_at, started_at, finished_at, cpu_seconds, energy_wh
          FROM tasks
          WHERE account_id = $1 AND ($2::uuid IS NULL OR function_id = $2) AND ($3::uuid IS NULL OR id > $3)
          ORDER BY id LIMIT $4"#,

@@ -28,6 +28,8 @@ pub struct Metrics {
     pub end_to_end: Histogram,
     /// Tasks per group commit.
     pub commit_batch: Histogram,
+    /// CPU time and energy of ended tasks per function, node and account.
+    pub energy: super::energy::EnergyCounters,
 }
 
 impl Default for Metrics {
@@ -46,6 +48,7 @@ impl Default for Metrics {
             dispatch_latency: Histogram::new(LATENCY_BUCKETS),
             end_to_end: Histogram::new(LATENCY_BUCKETS),
             commit_batch: Histogram::new(BATCH_BUCKETS),
+            energy: Default::default(),
         }
     }
 }
@@ -149,6 +152,7 @@ impl Metrics {
         for (name, help, histogram) in histograms {
             histogram.render(&mut out, name, help);
         }
+        self.energy.render(&mut out);
         out
     }
 }

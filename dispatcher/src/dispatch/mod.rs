@@ -2,6 +2,7 @@
 //! completion waiters, metrics, and the LISTEN/NOTIFY link that makes replicas act as one.
 
 mod completions;
+mod energy;
 mod histogram;
 pub mod listener;
 mod metrics;

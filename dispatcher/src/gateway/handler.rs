@@ -9,6 +9,7 @@ use canopy_shared::protocol::{
 use uuid::Uuid;
 
 use super::session::Refusal;
+use crate::db;
 use crate::dispatch::SessionHandle;
 use crate::state::AppState;
 use crate::tasks::reports::Finish;
@@ -29,6 +30,14 @@ pub(super) async fn handle(
             ))
         }
         WorkerMessage::Goodbye { .. } => return Ok(false),
+        WorkerMessage::OwnerPaused { reason } => {
+            owner_pause(state, session, Some(reason)).await?;
+            return Ok(false);
+        }
+        WorkerMessage::OwnerResumed => {
+            owner_pause(state, session, None).await?;
+            return Ok(false);
+        }
         WorkerMessage::Prewarmed {
             request_id,
             started,
@@ -107,9 +116,52 @@ async fn report(
         .map_err(|_| Refusal::new("UNAVAILABLE", "the dispatcher is shutting down"))
 }
 
+/// The owner paused (`Some(reason)`) or resumed the node: while paused it holds no credits, so
+/// nothing is assigned to it, and its frozen attempts' deadlines wait.
+async fn owner_pause(
+    state: &AppState,
+    session: &Arc<SessionHandle>,
+    reason: Option<String>,
+) -> Result<(), Refusal> {
+    let unavailable = |error: sqlx::Error| {
+        tracing::error!(error = %error, "could not record the owner's pause");
+        Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database")
+    };
+    let mut conn = state.pool.acquire().await.map_err(unavailable)?;
+    match reason {
+        Some(reason) => {
+            let reason: String = reason.chars().take(200).collect();
+            session.take_credits(u32::MAX);
+            state.registry.settle(session);
+            db::owner_pause::pause(&mut conn, session.node_id, &reason)
+                .await
+                .map_err(unavailable)?;
+            tracing::info!(reason = %reason, "node paused by its owner");
+        }
+        None => {
+            db::owner_pause::resume(&mut conn, session.node_id)
+                .await
+                .map_err(unavailable)?;
+            tracing::info!("node resumed by its owner");
+        }
+    }
+    Ok(())
+}
+
 /// A result as the task core records it.
 fn outcome(result: TaskResult) -> Result<(u32, ReportKind), Refusal> {
     let timings = result.timings;
+    // Measured on the worker; refused when it is not a sane figure.
+    let usage = result.usage.filter(|usage| {
+        usage.cpu_seconds.is_finite()
+            && usage.energy_wh.is_finite()
+            && usage.cpu_seconds >= 0.0
+            && usage.energy_wh >= 0.0
+    });
+    let (cpu_seconds, energy_wh) = (
+        usage.map(|usage| usage.cpu_seconds),
+        usage.map(|usage| usage.energy_wh),
+    );
     let init_ms = i32::try_from(timings.init_ms).unwrap_or(i32::MAX);
     let exec_ms = i32::try_from(timings.exec_ms).unwrap_or(i32::MAX);
     let without_response = |status, kind, message: String| Finish {
@@ -122,6 +174,8 @@ fn outcome(result: TaskResult) -> Result<(u32, ReportKind), Refusal> {
         init_ms,
         exec_ms,
         warm: timings.warm,
+        cpu_seconds,
+        energy_wh,
     };
     let kind = match result.outcome {
         Outcome::Response {
@@ -159,6 +213,8 @@ fn outcome(result: TaskResult) -> Result<(u32, ReportKind), Refusal> {
                 init_ms,
                 exec_ms,
                 warm: timings.warm,
+                cpu_seconds,
+                energy_wh,
             })
         }
         Outcome::TimedOut { message } => {

@@ -77,6 +77,8 @@ pub(super) async fn run(
             if !db::nodes::mark_connected(&mut conn, node_id, session_id, state.replica_id, &resources, &reported).await? {
                 return Ok(false);
             }
+            // A pause is per connection: a worker still paused says so again after `welcome`.
+            db::owner_pause::resume(&mut conn, node_id).await?;
             drop(conn);
             // Replace the node's previous connection before re-queueing what this process does
             // not hold: an assignment racing with the switch then either lands before the

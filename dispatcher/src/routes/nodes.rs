@@ -59,6 +59,14 @@ pub struct NodeView {
     /// Measured WebSocket round trip, ms.
     pub latency_ms: Option<i32>,
     pub running_tasks: i64,
+    /// `offline`, `disabled`, `paused by owner` (the volunteer's conditions do not hold: it
+    /// pulls nothing and its running tasks are frozen) or `online`.
+    pub state: &'static str,
+    /// Why the owner's conditions paused it (with `state` `paused by owner`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub paused_since: Option<DateTime<Utc>>,
     /// Owner account (shown to admins).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
@@ -67,7 +75,18 @@ pub struct NodeView {
 
 fn view(row: NodeRow, show_owner: bool) -> NodeView {
     let disabled = row.deleted_at.is_some();
+    let connected = row.connected && !disabled;
+    let paused = connected && row.owner_paused_at.is_some();
+    let state = match (disabled, connected, paused) {
+        (true, _, _) => "disabled",
+        (_, false, _) => "offline",
+        (_, _, true) => "paused by owner",
+        _ => "online",
+    };
     NodeView {
+        state,
+        paused_reason: row.owner_paused_reason.filter(|_| paused),
+        paused_since: row.owner_paused_at.filter(|_| paused),
         hash: canopy_shared::format_id(row.id),
         description: row.description,
         volunteer: row.volunteer,

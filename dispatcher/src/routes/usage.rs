@@ -31,6 +31,41 @@ pub struct AccountMetrics {
     pub completed_tasks: i64,
     #[serde(flatten)]
     pub month: MonthMetrics,
+    #[serde(flatten)]
+    pub energy: EnergyMetrics,
+    /// What each of the caller's nodes spent on the tasks it ran (anyone's).
+    pub node_energy: Vec<NodeEnergyMetrics>,
+}
+
+/// CPU time and energy of the tasks that reported them (all time).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EnergyMetrics {
+    /// Ended tasks whose worker measured their usage.
+    pub measured_tasks: i64,
+    /// CPU time of those tasks' containers, s.
+    pub cpu_seconds: f64,
+    /// Energy attributed to them, Wh (docs/energy.md).
+    pub energy_wh: f64,
+}
+
+impl From<db::energy::EnergyTotals> for EnergyMetrics {
+    fn from(totals: db::energy::EnergyTotals) -> Self {
+        EnergyMetrics {
+            measured_tasks: totals.measured_tasks,
+            cpu_seconds: totals.cpu_seconds,
+            energy_wh: totals.energy_wh,
+        }
+    }
+}
+
+/// One node's usage.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NodeEnergyMetrics {
+    pub hash: String,
+    #[serde(flatten)]
+    pub energy: EnergyMetrics,
 }
 
 /// This calendar month.
@@ -65,6 +100,8 @@ pub struct FunctionMetrics {
     pub completed_tasks: i64,
     #[serde(flatten)]
     pub month: MonthMetrics,
+    #[serde(flatten)]
+    pub energy: EnergyMetrics,
 }
 
 /// The caller's task, build and node figures.
@@ -85,7 +122,22 @@ pub async fn account_metrics(
     )
     .await?;
     let (counts, _) = count_nodes(&nodes);
+    let energy = db::energy::totals(&mut conn, user.account_id, None).await?;
+    let node_energy = db::energy::by_node(&mut conn, user.account_id)
+        .await?
+        .into_iter()
+        .map(|node| NodeEnergyMetrics {
+            hash: canopy_shared::format_id(node.node_id),
+            energy: EnergyMetrics {
+                measured_tasks: node.measured_tasks,
+                cpu_seconds: node.cpu_seconds,
+                energy_wh: node.energy_wh,
+            },
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(AccountMetrics {
+        energy: energy.into(),
+        node_energy,
         pending_tasks: usage.pending,
         pending_builds: usage.pending_builds,
         active_nodes: counts.connected,
@@ -117,7 +169,9 @@ pub async fn function_metrics(
             )
         })?;
     let usage = db::usage::usage(&mut conn, user.account_id, Some(id)).await?;
+    let energy = db::energy::totals(&mut conn, user.account_id, Some(id)).await?;
     Ok(HttpResponse::Ok().json(FunctionMetrics {
+        energy: energy.into(),
         pending_tasks: usage.pending,
         pending_builds: usage.pending_builds,
         today_tasks: usage.today,

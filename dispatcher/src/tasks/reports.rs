@@ -59,6 +59,9 @@ pub struct Finish {
     pub init_ms: i32,
     pub exec_ms: i32,
     pub warm: bool,
+    /// CPU time and energy of the attempt, as its worker measured them.
+    pub cpu_seconds: Option<f64>,
+    pub energy_wh: Option<f64>,
 }
 
 /// Hands a report to the writer (waits only when the writer is far behind). The end of an
@@ -202,6 +205,7 @@ async fn write(state: &AppState, attempts: &[((Uuid, i32), Merged)]) -> sqlx::Re
         state.metrics.end_to_end.observe(*seconds);
         changed.push(*task);
     }
+    record_energy(state, attempts, &applied);
     Metrics::add(
         &state.metrics.results_recorded,
         applied.finished.len() as u64,
@@ -258,7 +262,31 @@ fn push_finish(
     finishes.init_ms.push(finish.init_ms);
     finishes.exec_ms.push(finish.exec_ms);
     finishes.warm.push(finish.warm);
+    finishes.cpu_seconds.push(finish.cpu_seconds);
+    finishes.energy_wh.push(finish.energy_wh);
     finishes.started_at.push(started_at);
+}
+
+/// Adds the measured usage of the ended tasks to the Prometheus sums.
+fn record_energy(
+    state: &AppState,
+    attempts: &[((Uuid, i32), Merged)],
+    applied: &db::reports::Applied,
+) {
+    for ((task, _), entry) in attempts {
+        let Some(finish) = &entry.finish else {
+            continue;
+        };
+        let (Some(cpu), Some(wh)) = (finish.cpu_seconds, finish.energy_wh) else {
+            continue;
+        };
+        if let Some((function, account)) = applied.owners.get(task) {
+            state
+                .metrics
+                .energy
+                .record(*function, entry.session.node_id, *account, cpu, wh);
+        }
+    }
 }
 
 /// Hands the committed output to this replica's waiters that came after the early delivery

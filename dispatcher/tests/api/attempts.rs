@@ -16,6 +16,7 @@ fn result(task_id: &str, attempt: u32, outcome: Outcome) -> WorkerMessage {
         attempt,
         outcome,
         timings: Timings::default(),
+        usage: None,
     })
 }
 

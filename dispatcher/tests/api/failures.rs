@@ -20,6 +20,7 @@ async fn fail(worker: &mut FakeWorker, task: &str, attempt: u32, message: &str, 
                 retryable,
             },
             timings: Timings::default(),
+            usage: None,
         }))
         .await;
 }

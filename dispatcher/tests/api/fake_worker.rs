@@ -185,6 +185,7 @@ impl FakeWorker {
                 exec_ms: 1,
                 warm: true,
             },
+            usage: None,
         };
         self.send(&WorkerMessage::Result(result)).await;
     }

@@ -19,6 +19,7 @@ mod health_docs;
 mod helpers;
 mod history;
 mod nodes;
+mod owner_pause;
 mod prewarm;
 mod quotas;
 mod reliability;

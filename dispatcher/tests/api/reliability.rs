@@ -52,6 +52,7 @@ fn failed(task_id: &str, attempt: u32, retryable: bool) -> WorkerMessage {
             retryable,
         },
         timings: Timings::default(),
+        usage: None,
     })
 }
 

@@ -38,6 +38,7 @@ async fn run_task(app: &TestApp, token: &str, function: &str, worker: &mut FakeW
             exec_ms: 250,
             warm: true,
         },
+        usage: None,
     };
     worker.send(&WorkerMessage::Result(result)).await;
     worker.pull(1).await;

@@ -137,6 +137,11 @@ impl Platform {
 
     /// `start_worker` for the account of `api_key`.
     pub async fn start_worker_with_key(&self, name: &str, api_key: &str) -> Worker {
+        self.start_worker_with(name, api_key, &[]).await
+    }
+
+    /// `start_worker_with_key` with extra `canopy-worker run` flags.
+    pub async fn start_worker_with(&self, name: &str, api_key: &str, flags: &[&str]) -> Worker {
         let config = self.dir.join(format!("{name}.toml"));
         let status = Command::new(worker_binary())
             .arg("--config")
@@ -159,6 +164,7 @@ impl Platform {
             cache: self.dir.join(format!("{name}-cache")),
             log: self.dir.join(format!("{name}.log")),
             child: None,
+            flags: flags.iter().map(|flag| flag.to_string()).collect(),
         };
         worker.run().await
     }
@@ -225,6 +231,8 @@ pub struct Worker {
     cache: PathBuf,
     pub log: PathBuf,
     child: Option<Child>,
+    /// Extra `run` flags.
+    flags: Vec<String>,
 }
 
 impl Worker {
@@ -250,6 +258,7 @@ impl Worker {
                 "--shutdown-grace-secs",
                 "5",
             ])
+            .args(&self.flags)
             .env("RUST_LOG", "info")
             .stdout(log.try_clone().expect("log"))
             .stderr(log)

@@ -14,3 +14,4 @@ mod restarts;
 mod run;
 mod security;
 mod serverledge;
+mod volunteer;

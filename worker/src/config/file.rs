@@ -36,6 +36,10 @@ pub struct FileConfig {
     /// `docker` or `noop`.
     pub executor: Option<ExecutorKind>,
     pub noop_delay_ms: Option<u64>,
+    /// The `[volunteer]` table: caps and conditions.
+    pub volunteer: Option<crate::volunteer::settings::VolunteerFile>,
+    /// The `[power]` table: the power model.
+    pub power: Option<crate::volunteer::settings::PowerFile>,
 }
 
 impl FileConfig {

@@ -11,6 +11,7 @@ use std::time::Duration;
 use canopy_shared::Lang;
 
 use crate::cli::Overrides;
+use crate::volunteer::VolunteerSettings;
 
 pub use file::{default_config_path, write_registration, FileConfig, Registration};
 pub use secret::Secret;
@@ -92,6 +93,8 @@ pub struct WorkerConfig {
     pub executor: ExecutorKind,
     /// How long each execution of the noop executor takes.
     pub noop_delay: Duration,
+    /// Volunteer controls and the power model.
+    pub volunteer: VolunteerSettings,
 }
 
 /// The runtime images the contract names (`docs/runtime-contract.md`).
@@ -162,7 +165,14 @@ impl WorkerConfig {
         } else {
             flags.dispatchers.clone()
         };
+        let volunteer = VolunteerSettings::resolve(
+            &flags.volunteer,
+            file.volunteer.unwrap_or_default(),
+            file.power.unwrap_or_default(),
+        )
+        .map_err(ConfigError::Invalid)?;
         let config = WorkerConfig {
+            volunteer,
             config_path,
             dispatchers: dispatchers
                 .iter()

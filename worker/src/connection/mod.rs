@@ -2,6 +2,7 @@
 //! configured URLs with capped, jittered backoff), hands assignments to the task runner, and
 //! delivers results — also those of tasks that finished while the socket was down.
 
+mod owner;
 mod session;
 mod wire;
 
@@ -110,6 +111,8 @@ pub struct Supervisor<R: TaskRunner> {
     unsent: VecDeque<TaskResult>,
     /// Set once shutdown was seen: no more credits.
     stopping_since: Option<Instant>,
+    /// The volunteer's conditions: no credits and frozen tasks while closed.
+    owner: owner::OwnerPause,
 }
 
 /// How a session ended.
@@ -143,7 +146,19 @@ impl<R: TaskRunner> Supervisor<R> {
             finished_rx,
             unsent: VecDeque::new(),
             stopping_since: None,
+            owner: owner::OwnerPause::default(),
         }
+    }
+
+    /// Follows the owner's gate: while it is closed no task is pulled, the dispatcher is told
+    /// (`ownerPaused`), and after `handback` running tasks are handed back.
+    pub fn with_owner_gate(
+        mut self,
+        gate: watch::Receiver<crate::volunteer::Gate>,
+        handback: Duration,
+    ) -> Self {
+        self.owner = owner::OwnerPause::new(gate, handback);
+        self
     }
 
     fn hello(&self) -> Hello {

@@ -73,7 +73,8 @@ impl<R: TaskRunner> Supervisor<R> {
         let max = self.resources.max_concurrency as usize;
         let mut draining = false;
         let free = max.saturating_sub(self.running.len()) as u32;
-        if self.stopping_since.is_none() && free > 0 {
+        self.announce_owner_pause(outbox);
+        if self.stopping_since.is_none() && self.owner.is_open() && free > 0 {
             let _ = outbox.send(WorkerMessage::Pull { credits: free });
         }
         while let Some(result) = self.unsent.pop_front() {
@@ -91,13 +92,21 @@ impl<R: TaskRunner> Supervisor<R> {
                 return (SessionEnd::Done, false);
             }
             let deadline = self.grace_deadline().unwrap_or_else(Instant::now);
+            let handback_at = self.owner.handback_at();
             tokio::select! {
+                _ = self.owner.changed() => {
+                    let may_pull = self.stopping_since.is_none() && !draining;
+                    self.on_owner_gate(outbox, may_pull);
+                }
+                _ = tokio::time::sleep_until(handback_at.unwrap_or_else(Instant::now).into()), if handback_at.is_some() => {
+                    self.hand_back_for_owner();
+                }
                 message = next_message(stream) => match message {
                     Ok(message) => self.on_message(outbox, message, &mut draining),
                     Err(reason) => return (SessionEnd::Lost(reason), false),
                 },
                 Some(finished) = self.finished_rx.recv() => {
-                    let regrant = self.stopping_since.is_none() && !draining;
+                    let regrant = self.stopping_since.is_none() && !draining && self.owner.is_open();
                     self.on_finished(outbox, finished, regrant, handed_back);
                 }
                 _ = heartbeat.tick() => {
@@ -178,6 +187,8 @@ impl<R: TaskRunner> Supervisor<R> {
         }
         let refusal = if self.stopping_since.is_some() {
             Some("the worker is shutting down")
+        } else if !self.owner.is_open() {
+            Some("the owner paused this node")
         } else if self.running.len() >= self.resources.max_concurrency as usize {
             Some("assigned beyond the granted credits")
         } else {
@@ -193,6 +204,7 @@ impl<R: TaskRunner> Supervisor<R> {
                     retryable: true,
                 },
                 timings: Timings::default(),
+                usage: None,
             };
             self.send_or_keep(outbox, WorkerMessage::Result(result));
             return;
@@ -246,6 +258,7 @@ impl<R: TaskRunner> Supervisor<R> {
         };
         if !running.discard {
             let mut result = finished.result;
+            self.owner.explain(&mut result);
             if handed_back && matches!(result.outcome, Outcome::Failed { .. }) {
                 result.outcome = Outcome::Failed {
                     message: "the worker shut down before the task finished".into(),

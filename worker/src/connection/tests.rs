@@ -41,6 +41,7 @@ impl TaskRunner for FakeRunner {
             attempt: assignment.attempt,
             outcome,
             timings: Timings::default(),
+            usage: None,
         }
     }
 
@@ -391,3 +392,88 @@ async fn a_refused_token_is_retried_slowly_and_fail_over_reaches_the_next_dispat
 }
 
 mod noop;
+
+#[tokio::test]
+async fn an_owner_pause_stops_pulling_refuses_assignments_and_hands_back_past_its_bound() {
+    let dispatcher = FakeDispatcher::start().await;
+    let (gate, gate_rx) = watch::channel(crate::volunteer::Gate::Open);
+    let runner = Arc::new(FakeRunner {
+        delay: Duration::from_secs(30),
+        ran: Mutex::new(vec![]),
+    });
+    let settings = ConnectionSettings {
+        dispatchers: vec![dispatcher.url()],
+        node_token: Secret::new(TOKEN),
+        shutdown_grace: Duration::from_secs(5),
+        backoff: Backoff::new(Duration::from_millis(20), Duration::from_millis(100)),
+        unauthorized_retry: Duration::from_millis(100),
+        welcome_timeout: WAIT,
+    };
+    let (_host_tx, host_rx) = watch::channel(crate::host::HostSampler::new().sample());
+    let shutdown = CancellationToken::new();
+    let supervisor = Supervisor::new(
+        settings,
+        "node-1".into(),
+        resources(),
+        runner,
+        host_rx,
+        shutdown.clone(),
+    )
+    .with_owner_gate(gate_rx, Duration::from_millis(300));
+    let handle = tokio::spawn(supervisor.run());
+    let mut socket = dispatcher.accept().await.expect("upgrade");
+    handshake(&mut socket).await;
+    assert_eq!(
+        recv_event(&mut socket).await,
+        WorkerMessage::Pull { credits: 2 }
+    );
+    send(&mut socket, assign("t1")).await;
+    assert!(matches!(
+        recv_event(&mut socket).await,
+        WorkerMessage::Started { .. }
+    ));
+
+    gate.send_replace(crate::volunteer::Gate::Paused("on battery".into()));
+    assert_eq!(
+        recv_event(&mut socket).await,
+        WorkerMessage::OwnerPaused {
+            reason: "on battery".into()
+        }
+    );
+    // An assignment that crossed the pause goes back at once.
+    send(&mut socket, assign("t2")).await;
+    let WorkerMessage::Result(refused) = recv_event(&mut socket).await else {
+        panic!("a result for the refused assignment")
+    };
+    assert_eq!(refused.task_id, "t2");
+    assert_eq!(
+        refused.outcome,
+        Outcome::Failed {
+            message: "the owner paused this node".into(),
+            retryable: true
+        }
+    );
+    // Past the bound, the running task is handed back (retryable, with why).
+    let WorkerMessage::Result(handed) = recv_event(&mut socket).await else {
+        panic!("the handed-back result")
+    };
+    assert_eq!(handed.task_id, "t1");
+    assert!(
+        matches!(&handed.outcome, Outcome::Failed { message, retryable: true } if message.starts_with("handed back: the owner paused the node")),
+        "{:?}",
+        handed.outcome
+    );
+
+    gate.send_replace(crate::volunteer::Gate::Open);
+    assert_eq!(recv_event(&mut socket).await, WorkerMessage::OwnerResumed);
+    assert_eq!(
+        recv_event(&mut socket).await,
+        WorkerMessage::Pull { credits: 2 }
+    );
+    shutdown.cancel();
+    assert!(matches!(
+        recv_event(&mut socket).await,
+        WorkerMessage::Goodbye { .. }
+    ));
+    handle.await.expect("joins").expect("clean exit");
+}

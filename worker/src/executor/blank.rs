@@ -107,7 +107,10 @@ impl<E: ContainerEngine> Executor<E> {
     /// Keeps the pools full until `cancel` fires: at once, after each claim, and periodically.
     pub async fn run_blank_refill(&self, cancel: CancellationToken) {
         loop {
-            self.fill_blanks().await;
+            // No new containers while the owner has paused the worker.
+            if self.gate.borrow().is_open() {
+                self.fill_blanks().await;
+            }
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 _ = self.blanks.taken.notified() => {}

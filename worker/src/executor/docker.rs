@@ -23,6 +23,8 @@ pub const ISOLATED_NETWORK: &str = "canopy-net";
 #[derive(Debug, Clone)]
 pub struct DockerEngine {
     docker: Docker,
+    /// Parent cgroup of every container (the volunteer's caps are set on it).
+    cgroup_parent: Option<String>,
 }
 
 impl DockerEngine {
@@ -38,7 +40,29 @@ impl DockerEngine {
             .negotiate_version()
             .await
             .map_err(|e| EngineError::new("connect to docker", e))?;
-        Ok(DockerEngine { docker })
+        Ok(DockerEngine {
+            docker,
+            cgroup_parent: None,
+        })
+    }
+
+    /// Creates every container under this parent cgroup (Docker's `--cgroup-parent`).
+    pub fn with_cgroup_parent(mut self, parent: String) -> Self {
+        self.cgroup_parent = Some(parent);
+        self
+    }
+
+    /// The daemon's cgroup driver (`cgroupfs` or `systemd`).
+    pub async fn cgroup_driver(&self) -> Result<String, EngineError> {
+        let info = self
+            .docker
+            .info()
+            .await
+            .map_err(|e| EngineError::new("docker info", e))?;
+        Ok(info
+            .cgroup_driver
+            .map(|driver| driver.to_string())
+            .unwrap_or_else(|| "cgroupfs".to_owned()))
     }
 
     /// Names of the OCI runtimes the daemon offers (e.g. `runc`, `runsc`).
@@ -170,9 +194,13 @@ fn is_not_found(error: &DockerError) -> bool {
 
 impl ContainerEngine for DockerEngine {
     async fn create(&self, spec: &ContainerSpec) -> Result<String, EngineError> {
+        let mut body = container_body(spec);
+        if let (Some(host), Some(parent)) = (body.host_config.as_mut(), &self.cgroup_parent) {
+            host.cgroup_parent = Some(parent.clone());
+        }
         let response = self
             .docker
-            .create_container(None::<CreateContainerOptions>, container_body(spec))
+            .create_container(None::<CreateContainerOptions>, body)
             .await
             .map_err(|e| EngineError::new("create container", e))?;
         Ok(response.id)
@@ -269,6 +297,20 @@ impl ContainerEngine for DockerEngine {
             .update_container(id, body)
             .await
             .map_err(|e| EngineError::new("update container", e))
+    }
+
+    async fn pause(&self, id: &str) -> Result<(), EngineError> {
+        self.docker
+            .pause_container(id)
+            .await
+            .map_err(|e| EngineError::new("pause container", e))
+    }
+
+    async fn unpause(&self, id: &str) -> Result<(), EngineError> {
+        self.docker
+            .unpause_container(id)
+            .await
+            .map_err(|e| EngineError::new("unpause container", e))
     }
 
     async fn image_exists(&self, image: &str) -> Result<bool, EngineError> {

@@ -106,4 +106,13 @@ pub trait ContainerEngine: Send + Sync + 'static {
         memory_mb: u32,
         cpus: u32,
     ) -> impl Future<Output = Result<(), EngineError>> + Send;
+    /// Freezes every process of a running container (`docker pause`); the owner's conditions
+    /// stopped holding. Engines without a freezer do nothing.
+    fn pause(&self, _id: &str) -> impl Future<Output = Result<(), EngineError>> + Send {
+        async { Ok(()) }
+    }
+    /// Thaws a paused container (`docker unpause`).
+    fn unpause(&self, _id: &str) -> impl Future<Output = Result<(), EngineError>> + Send {
+        async { Ok(()) }
+    }
 }

@@ -7,6 +7,7 @@ mod crash;
 pub mod docker;
 pub mod engine;
 pub mod firewall;
+mod freeze;
 pub mod invoke;
 mod janitor;
 pub mod noop;
@@ -19,9 +20,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use canopy_shared::protocol::{Assignment, FunctionSpec, Outcome, TaskResult, Timings};
+use canopy_shared::protocol::{Assignment, FunctionSpec, Outcome, TaskResult, Timings, Usage};
 use canopy_shared::Lang;
-use tokio::sync::Semaphore;
+use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tracing::{info_span, Instrument};
 
@@ -29,6 +30,8 @@ use artifact::ArtifactStore;
 use blank::BlankPool;
 use engine::{ContainerEngine, ContainerSpec, LABEL_FUNCTION, LABEL_WORKER};
 use pool::WarmPool;
+
+use crate::volunteer::{Accounting, Gate};
 
 /// Runs one attempt of a task; the connection supervisor's view of the executor.
 pub trait TaskRunner: Send + Sync + 'static {
@@ -81,6 +84,12 @@ pub struct Executor<E: ContainerEngine> {
     http: reqwest::Client,
     settings: ExecutorSettings,
     slots: Semaphore,
+    /// Open while the volunteer's conditions hold (always, unless `with_volunteer`).
+    gate: watch::Receiver<Gate>,
+    /// Measures CPU time and energy of attempts (none: not measured).
+    accounting: Option<Arc<Accounting>>,
+    /// Containers this executor paused for the owner.
+    frozen: std::sync::Mutex<std::collections::HashSet<String>>,
 }
 
 /// Why an attempt ended before the function answered.
@@ -108,7 +117,18 @@ impl<E: ContainerEngine> Executor<E> {
             http,
             settings,
             slots,
+            gate: watch::channel(Gate::Open).1,
+            accounting: None,
+            frozen: Default::default(),
         }
+    }
+
+    /// Follows the owner's gate (frozen containers, timeouts that stop while paused) and
+    /// measures each attempt's CPU time and energy.
+    pub fn with_volunteer(mut self, gate: watch::Receiver<Gate>, accounting: Accounting) -> Self {
+        self.gate = gate;
+        self.accounting = Some(Arc::new(accounting));
+        self
     }
 
     /// The warm pool (for inspection).
@@ -156,15 +176,16 @@ impl<E: ContainerEngine> Executor<E> {
         cancel: &CancellationToken,
         timeout: Duration,
     ) -> TaskResult {
-        let (outcome, timings) = match self.slots.acquire().await {
+        let (outcome, timings, usage) = match self.slots.acquire().await {
             Ok(_permit) => self.attempt(assignment, cancel, timeout).await,
-            Err(_) => (failed("the executor is closed"), Timings::default()),
+            Err(_) => (failed("the executor is closed"), Timings::default(), None),
         };
         TaskResult {
             task_id: assignment.task_id.clone(),
             attempt: assignment.attempt,
             outcome,
             timings,
+            usage,
         }
     }
 
@@ -173,65 +194,50 @@ impl<E: ContainerEngine> Executor<E> {
         assignment: &Assignment,
         cancel: &CancellationToken,
         timeout: Duration,
-    ) -> (Outcome, Timings) {
+    ) -> (Outcome, Timings, Option<Usage>) {
         let function = &assignment.function;
-        let key = function.version_key();
         let mut timings = Timings::default();
-        let (container, warm) = match self.pool.checkout(&key) {
-            Some(container) => (container, true),
-            None => {
-                let started = Instant::now();
-                // Nothing to clean up while the code is fetched, so cancelling drops the fetch.
-                let code_dir = tokio::select! {
-                    _ = cancel.cancelled() => return (failed("cancelled"), timings),
-                    code = self.artifacts.code_dir(&function.artifact_sha256) => code,
-                };
-                let code_dir = match code_dir {
-                    Ok(code_dir) => code_dir,
-                    Err(error) => return (failed(&error.to_string()), timings),
-                };
-                // Starting is bounded by the start timeout and runs to its end, so a cancel
-                // never leaves a created container behind.
-                match self.start_for(function, code_dir).await {
-                    Ok(container) if cancel.is_cancelled() => {
-                        self.discard(&container).await;
-                        return (failed("cancelled"), timings);
-                    }
-                    Ok(container) => {
-                        timings.init_ms = started.elapsed().as_millis() as u64;
-                        (container, false)
-                    }
-                    Err(message) => return (failed(&message), timings),
-                }
-            }
+        let (container, warm) = match self.container_for(function, cancel, &mut timings).await {
+            Ok(found) => found,
+            Err(outcome) => return (outcome, timings, None),
         };
         timings.warm = warm;
         let span = info_span!("invoke", container.id = %short(&container.id), warm);
         let started = Instant::now();
-        let answer = tokio::select! {
-            _ = cancel.cancelled() => Err(Stop::Failed("cancelled".into())),
-            answer = tokio::time::timeout(
+        let meter = self.accounting.as_ref().map(|a| a.start(&container.id));
+        let (answer, paused) = tokio::select! {
+            _ = cancel.cancelled() => (Err(Stop::Failed("cancelled".into())), Duration::ZERO),
+            (answer, paused) = freeze::run_unpaused(
+                &self.gate,
                 timeout,
                 invoke::invoke(&self.http, container.addr, &assignment.request),
-            ) => match answer {
-                Ok(Ok(outcome)) => Ok(outcome),
-                Ok(Err(invoke::InvokeError::TooLarge)) => Ok(Outcome::Failed {
+            ) => (match answer {
+                Some(Ok(outcome)) => Ok(outcome),
+                Some(Err(invoke::InvokeError::TooLarge)) => Ok(Outcome::Failed {
                     message: invoke::InvokeError::TooLarge.to_string(),
                     retryable: false,
                 }),
-                Ok(Err(error @ invoke::InvokeError::Transport(_))) => Err(Stop::Lost(error.to_string())),
-                Ok(Err(error)) => Err(Stop::Failed(error.to_string())),
-                Err(_) => Err(Stop::TimedOut(format!(
+                Some(Err(error @ invoke::InvokeError::Transport(_))) => Err(Stop::Lost(error.to_string())),
+                Some(Err(error)) => Err(Stop::Failed(error.to_string())),
+                None => Err(Stop::TimedOut(format!(
                     "no response within {} s; the container was killed",
                     timeout.as_secs_f64()
                 ))),
-            },
+            }, paused),
         };
-        timings.exec_ms = started.elapsed().as_millis() as u64;
+        // Time frozen by the owner is not the function's.
+        timings.exec_ms = started.elapsed().saturating_sub(paused).as_millis() as u64;
+        let usage = match (&self.accounting, &meter) {
+            (Some(accounting), Some(meter)) => {
+                let cpus = function.capabilities.cpu_count.max(1);
+                accounting.finish(&container.id, meter, cpus)
+            }
+            _ => None,
+        };
         match answer {
             Ok(outcome) => {
                 self.keep_warm(container);
-                (outcome, timings)
+                (outcome, timings, usage)
             }
             Err(stop) => {
                 // Read how the container ended before it is removed.
@@ -244,7 +250,7 @@ impl<E: ContainerEngine> Executor<E> {
                     Stop::TimedOut(message) => Outcome::TimedOut { message },
                 };
                 self.discard(&container).instrument(span).await;
-                (outcome, timings)
+                (outcome, timings, usage)
             }
         }
     }

@@ -101,6 +101,7 @@ fn noop_result(assignment: Assignment, outcome: Outcome, started: Instant) -> Ta
             exec_ms: started.elapsed().as_millis() as u64,
             warm: true,
         },
+        usage: None,
     }
 }
 

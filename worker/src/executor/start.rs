@@ -4,15 +4,62 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use canopy_shared::protocol::FunctionSpec;
+use canopy_shared::protocol::{FunctionSpec, Outcome, Timings};
 use canopy_shared::Lang;
+use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
 use super::engine::{ContainerEngine, ContainerSpec};
 use super::pool::WarmContainer;
-use super::{invoke, short, Executor, COMPILE_START_TIMEOUT};
+use super::{failed, invoke, short, Executor, COMPILE_START_TIMEOUT};
+use crate::volunteer::Gate;
 
 impl<E: ContainerEngine> Executor<E> {
+    /// A warm container of the version, or a started one (its start time in `timings`); a
+    /// failure is the attempt's outcome. While the owner's pause lasts, nothing starts.
+    pub(super) async fn container_for(
+        &self,
+        function: &FunctionSpec,
+        cancel: &CancellationToken,
+        timings: &mut Timings,
+    ) -> Result<(WarmContainer, bool), Outcome> {
+        loop {
+            let mut gate = self.gate.clone();
+            tokio::select! {
+                _ = cancel.cancelled() => return Err(failed("cancelled")),
+                // A dropped gate never closes again.
+                _ = gate.wait_for(Gate::is_open) => {}
+            }
+            if let Some(container) = self.pool.checkout(&function.version_key()) {
+                return Ok((container, true));
+            }
+            let started = Instant::now();
+            // Nothing to clean up while the code is fetched, so cancelling drops the fetch.
+            let code_dir = tokio::select! {
+                _ = cancel.cancelled() => return Err(failed("cancelled")),
+                code = self.artifacts.code_dir(&function.artifact_sha256) => code,
+            };
+            let code_dir = code_dir.map_err(|error| failed(&error.to_string()))?;
+            // Starting is bounded by the start timeout and runs to its end, so a cancel never
+            // leaves a created container behind.
+            match self.start_for(function, code_dir).await {
+                Ok(container) if cancel.is_cancelled() => {
+                    self.discard(&container).await;
+                    return Err(failed("cancelled"));
+                }
+                Ok(container) => {
+                    timings.init_ms = started.elapsed().as_millis() as u64;
+                    return Ok((container, false));
+                }
+                // The owner's pause froze the start: start again once it is over.
+                Err(message) if gate.has_changed().unwrap_or(false) => {
+                    debug!(%message, "a start interrupted by the owner's pause; starting again after it");
+                }
+                Err(message) => return Err(failed(&message)),
+            }
+        }
+    }
+
     /// How long a container of `lang` may take to become ready: the GO, CS and RS runners compile
     /// the function first (a second or two, more on a loaded host).
     pub fn start_timeout(&self, lang: Lang) -> Duration {

@@ -11,6 +11,7 @@ const POLL_MS = 5000;
 function state(node) {
   if (node.disabled) return 'disabled';
   if (!node.connected) return 'offline';
+  if (node.state === 'paused by owner') return 'paused by owner';
   return node.runningTasks > 0 ? 'busy' : 'idle';
 }
 
@@ -82,7 +83,8 @@ export async function render(root) {
     const recent = new Map(recentList.map((r) => [r.hash, r]));
     const columns = [
       { label: 'Node', cell: (n) => h('div', {}, h('strong', { text: n.description || '(no description)' }), h('br'), h('code', { class: 'muted', text: n.hash })) },
-      { label: 'State', cell: (n) => statusBadge(state(n)) },
+      { label: 'State', cell: (n) => h('div', {}, statusBadge(state(n)),
+        n.pausedReason ? [h('br'), h('span', { class: 'muted', text: n.pausedReason })] : null) },
       { label: 'Offers', cell: resources },
       { label: 'Latency', num: true, cell: (n) => (n.latencyMs === null || n.latencyMs === undefined ? '—' : `${n.latencyMs} ms`) },
       { label: 'Heartbeat', cell: (n) => ago(n.lastSeen) },

@@ -38,6 +38,11 @@ pub struct TaskView {
     pub capabilities: Capabilities,
     pub error: Option<TaskError>,
     pub timings: TaskTimings,
+    /// CPU time of the attempt that ended it, s, from its container's cgroup (null when its
+    /// worker could not measure it).
+    pub cpu_seconds: Option<f64>,
+    /// Energy attributed to that attempt, Wh (the node's power model, or RAPL): docs/energy.md.
+    pub energy_wh: Option<f64>,
     /// Why a queued task is not running yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_reason: Option<String>,
@@ -109,6 +114,8 @@ fn view(row: TaskRow, pending_reason: Option<String>) -> TaskView {
                 .map(|at| (at - row.issued_at).num_milliseconds()),
             warm: row.warm,
         },
+        cpu_seconds: row.cpu_seconds,
+        energy_wh: row.energy_wh,
         pending_reason,
         status: row.status.as_str().to_owned(),
     }

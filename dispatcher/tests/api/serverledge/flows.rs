@@ -271,6 +271,7 @@ async fn fail(worker: &mut FakeWorker, assignment: &Assignment, message: &str) {
             exec_ms: 1,
             warm: false,
         },
+        usage: None,
     };
     worker.send(&WorkerMessage::Result(result)).await;
 }
