@@ -46,3 +46,10 @@ export function pct(ratio) {
 export function short(id) {
   return id ? id.slice(0, 8) : '—';
 }
+
+/** Energy and CPU time of measured work, or why there is none. */
+export function energy(energyWh, cpuSeconds) {
+  if (energyWh === null || energyWh === undefined) return 'not measured';
+  const wh = energyWh >= 1 ? energyWh.toFixed(2) : energyWh.toPrecision(2);
+  return `${wh} Wh · ${(cpuSeconds ?? 0).toFixed(2)} CPU-s`;
+}

@@ -4,7 +4,7 @@
 import { api, request } from '../api.js';
 import { ApiError } from '../api.js';
 import { badge, busy, checkbox, errorNotice, facts, field, fill, h, markInvalid, notice, statusBadge, table, toast } from '../dom.js';
-import { when } from '../format.js';
+import { energy, when } from '../format.js';
 import { deletedPage, editForm, logButton } from './function_edit.js';
 import { invokePanel } from './invoke.js';
 
@@ -88,7 +88,7 @@ async function buildsTable(id) {
 
 export async function render(root, route) {
   const id = route.params.id;
-  const [fn, tags] = await Promise.all([api(`/v1/function/${id}`), api('/v1/tag/list')]);
+  const [fn, tags, usage] = await Promise.all([api(`/v1/function/${id}`), api('/v1/tag/list'), api(`/v1/function/${id}/metrics`)]);
   const out = h('div', { 'aria-live': 'polite' });
   const state = h('span', {}, fn.paused ? badge('paused', 'warn') : badge('active', 'ok'));
   const pause = h('button', { type: 'button', class: 'secondary', text: fn.paused ? 'Resume' : 'Pause' });
@@ -124,7 +124,7 @@ export async function render(root, route) {
         ['State', state],
         ['Tasks', h('span', {}, `${fn.metrics.todaysTasks} today · ${fn.metrics.pendingTasks} pending · ${fn.metrics.completedTasks} completed · `,
           h('a', { href: `#/tasks?functionId=${fn.id}`, text: 'see tasks' }))],
-        ['Energy', h('span', { class: 'muted', text: 'not measured yet' })],
+        ['Energy', usage.measuredTasks ? `${energy(usage.energyWh, usage.cpuSeconds)} over ${usage.measuredTasks} measured tasks` : 'no measured task yet'],
         ['Created', when(fn.createdAt)],
       ]),
       h('div', { class: 'actions' }, pause, remove)),

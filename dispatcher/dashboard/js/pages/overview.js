@@ -54,7 +54,7 @@ function draw(body, data) {
       card('CPUs', capacity.cpus),
       card('Memory', mb(capacity.memoryMb)),
       card('Task slots', capacity.slots, `${capacity.runningTasks} in use`)),
-    h('p', { class: 'muted' }, 'Energy and carbon per task are not measured yet; node energy sources are on the Nodes page.'));
+    h('p', { class: 'muted' }, 'Energy per task (CPU time from its container times the node\'s power model) is on each task and function page; each node\'s energy source and carbon intensity are on the Nodes page.'));
 }
 
 const WINDOWS = [5, 15, 30, 60, 180];

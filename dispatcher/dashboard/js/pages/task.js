@@ -4,7 +4,7 @@
 
 import { ApiError, api, request } from '../api.js';
 import { badge, busy, errorNotice, facts, fill, h, notice, statusBadge, table, toast } from '../dom.js';
-import { ms, short, when } from '../format.js';
+import { energy, ms, short, when } from '../format.js';
 
 const POLL_MS = 2000;
 const FINAL = ['succeeded', 'failed', 'timed_out', 'cancelled'];
@@ -31,7 +31,7 @@ function details(task) {
         ['Node', task.node ? h('code', { text: task.node }) : '—'],
         ['HTTP status', task.httpStatus ? String(task.httpStatus) : '—'],
         task.error ? ['Error', h('span', {}, badge(task.error.kind, 'bad'), ' ', task.error.message)] : null,
-        ['Energy', h('span', { class: 'muted', text: 'not measured yet' })],
+        ['Energy', energy(task.energyWh, task.cpuSeconds)],
       ]),
       task.pendingReason ? notice('warn', h('strong', { text: 'Waiting: ' }), task.pendingReason) : null),
     h('section', { class: 'panel' },
