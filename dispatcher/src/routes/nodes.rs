@@ -2,8 +2,8 @@
 //! and gets a node token, shown once, for the worker gateway.
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use canopy_shared::api::node::{NodeToken, NodeView};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
@@ -37,32 +37,6 @@ pub struct RegisterNode {
 #[serde(deny_unknown_fields)]
 pub struct SetVolunteer {
     pub volunteer: bool,
-}
-
-/// A node with its live state.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeView {
-    pub hash: String,
-    pub description: String,
-    /// Offered to other accounts' functions that allow volunteers (capability `volunteers`);
-    /// otherwise the node runs only its owner's tasks and those of the owner's pools.
-    pub volunteer: bool,
-    /// Connected and not deleted: can take tasks.
-    pub available: bool,
-    /// Deleted (its token is revoked); `PATCH` restores it.
-    pub disabled: bool,
-    pub connected: bool,
-    pub last_seen: Option<DateTime<Utc>>,
-    /// What the worker advertised in its last `hello`.
-    pub resources: Option<serde_json::Value>,
-    /// Measured WebSocket round trip, ms.
-    pub latency_ms: Option<i32>,
-    pub running_tasks: i64,
-    /// Owner account (shown to admins).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    pub created_at: DateTime<Utc>,
 }
 
 fn view(row: NodeRow, show_owner: bool) -> NodeView {
@@ -120,8 +94,10 @@ pub async fn register_node(
     )
     .await?;
     tracing::info!(node.id = %canopy_shared::format_id(id), "node registered");
-    Ok(HttpResponse::Created()
-        .json(serde_json::json!({ "hash": canopy_shared::format_id(id), "token": token })))
+    Ok(HttpResponse::Created().json(NodeToken {
+        hash: canopy_shared::format_id(id),
+        token,
+    }))
 }
 
 /// The caller's nodes (admins: every node), with connection state, resources and load.
@@ -175,8 +151,10 @@ pub async fn restore_node(
     let token = format!("cnode_{}", secret::random_hex(20));
     let mut conn = state.pool.acquire().await?;
     match db::nodes::restore(&mut conn, id, owner_scope(&user), &secret::digest(&token)).await? {
-        Restore::Restored => Ok(HttpResponse::Ok()
-            .json(serde_json::json!({ "hash": canopy_shared::format_id(id), "token": token }))),
+        Restore::Restored => Ok(HttpResponse::Ok().json(NodeToken {
+            hash: canopy_shared::format_id(id),
+            token,
+        })),
         Restore::NotDeleted => Err(ApiError::conflict(
             "NODE_NOT_DELETED",
             "the node is not deleted",

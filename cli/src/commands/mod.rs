@@ -1,0 +1,11 @@
+//! One module per command group; each owns its arguments (clap derive) and its handler.
+
+pub mod auth;
+pub mod context;
+pub mod deploy;
+pub mod fns;
+pub mod invoke;
+pub mod keys;
+pub mod nodes;
+pub mod tags;
+pub mod tasks;
