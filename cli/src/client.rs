@@ -1,7 +1,7 @@
 //! The HTTP side: one `reqwest` client with the server's URL and a bearer token, turning
 //! problem documents into `CliError::Api` so every command reports failures the same way.
 
-use canopy_shared::api::Problem;
+use canopy_shared::api::{Page, Problem};
 use reqwest::{Method, RequestBuilder, Response, StatusCode};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -84,6 +84,28 @@ impl Api {
             .send(self.request(Method::POST, path).json(body))
             .await?;
         decode(response).await
+    }
+
+    /// Every item of a numbered list (`{pageCount, results}`: endpoints, triggers, schedules).
+    pub async fn all_pages<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        filters: &[(&str, String)],
+    ) -> CliResult<Vec<T>> {
+        let mut items = Vec::new();
+        let mut page = 1i64;
+        loop {
+            let request = self
+                .request(Method::GET, path)
+                .query(&[("page", page.to_string()), ("limit", "999".to_owned())])
+                .query(filters);
+            let response: Page<T> = decode(self.send(request).await?).await?;
+            items.extend(response.results);
+            if page >= response.page_count {
+                return Ok(items);
+            }
+            page += 1;
+        }
     }
 
     /// A request whose success has no body worth reading (204s).

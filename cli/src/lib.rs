@@ -14,7 +14,9 @@ pub mod session;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use commands::{auth, context, fns, invoke, keys, nodes, tags, tasks};
+use commands::{
+    auth, context, endpoints, fns, invoke, keys, nodes, schedules, tags, tasks, triggers,
+};
 use error::CliResult;
 use session::Target;
 
@@ -54,6 +56,12 @@ pub enum Command {
     Key(keys::KeyArgs),
     /// Tags: create, list, edit, rm.
     Tag(tags::TagArgs),
+    /// Public endpoints: create, list, get, rm, metrics.
+    Endpoint(endpoints::EndpointArgs),
+    /// Triggers that chain functions: create, list, get, rm.
+    Trigger(triggers::TriggerArgs),
+    /// Cron schedules: create, list, get, rm, pause, resume, try.
+    Schedule(schedules::ScheduleArgs),
     /// Prints a shell completion script (e.g. `canopy completions bash > /etc/bash_completion.d/canopy`).
     Completions { shell: clap_complete::Shell },
 }
@@ -72,6 +80,9 @@ pub async fn run(cli: Cli) -> CliResult<()> {
         Command::Node(args) => nodes::run(&target, args).await,
         Command::Key(args) => keys::run(&target, args).await,
         Command::Tag(args) => tags::run(&target, args).await,
+        Command::Endpoint(args) => endpoints::run(&target, args).await,
+        Command::Trigger(args) => triggers::run(&target, args).await,
+        Command::Schedule(args) => schedules::run(&target, args).await,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "canopy", &mut std::io::stdout());
             Ok(())

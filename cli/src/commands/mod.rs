@@ -3,9 +3,12 @@
 pub mod auth;
 pub mod context;
 pub mod deploy;
+pub mod endpoints;
 pub mod fns;
 pub mod invoke;
 pub mod keys;
 pub mod nodes;
+pub mod schedules;
 pub mod tags;
 pub mod tasks;
+pub mod triggers;

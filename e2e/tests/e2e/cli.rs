@@ -1,10 +1,12 @@
 //! The `canopy` CLI binary against the real dispatcher (and, with Docker, a real worker): login
 //! and contexts, init → deploy → invoke of a Python function, task wait/result, a failing task's
-//! exit status, `-o json`, and each class of bad input with its exit status and error code.
+//! exit status, `-o json`, endpoints, triggers and schedules, and each class of bad input with
+//! its exit status and error code.
 //! Every test has its own HOME/XDG_CONFIG_HOME, so no test sees another's (or the user's) login.
 
 mod deploy;
 mod login;
+mod publish;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;

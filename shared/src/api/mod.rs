@@ -4,13 +4,16 @@
 
 pub mod auth;
 pub mod build;
+pub mod endpoint;
 pub mod function;
 pub mod node;
 pub mod problem;
 #[cfg(feature = "validate")]
 pub mod rules;
+pub mod schedule;
 pub mod tag;
 pub mod task;
+pub mod trigger;
 pub mod user;
 
 use serde::{Deserialize, Serialize};
