@@ -16,10 +16,10 @@ const RENEW_MARGIN_S: i64 = 30;
 /// Where to connect: the global `--url` (env `CANOPY_URL`) and `--context` flags.
 #[derive(Debug, Clone, Default, clap::Args)]
 pub struct Target {
-    /// The server (overrides the context's; env CANOPY_URL).
+    /// The server (overrides the context's).
     #[arg(long, global = true, env = "CANOPY_URL")]
     pub url: Option<String>,
-    /// The context to use instead of the current one (env CANOPY_CONTEXT).
+    /// The context to use instead of the current one.
     #[arg(long, global = true, env = "CANOPY_CONTEXT")]
     pub context: Option<String>,
 }

@@ -6,6 +6,7 @@
 
 mod deploy;
 mod login;
+mod manage;
 mod publish;
 
 use std::path::{Path, PathBuf};
