@@ -8,6 +8,7 @@ mod deploy;
 mod login;
 mod manage;
 mod publish;
+mod session;
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
