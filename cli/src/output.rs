@@ -156,6 +156,17 @@ pub fn yes_no(value: bool) -> String {
     if value { "yes" } else { "no" }.to_owned()
 }
 
+/// The API's Unix-seconds strings (`"1796318863"`) as RFC 3339 for people; other text as is.
+pub fn unix_time(text: &str) -> String {
+    text.parse::<i64>()
+        .ok()
+        .and_then(|seconds| chrono::DateTime::from_timestamp(seconds, 0))
+        .map_or_else(
+            || or_dash((!text.is_empty()).then_some(text)),
+            |at| at.to_rfc3339(),
+        )
+}
+
 /// An optional value, or `-`.
 pub fn or_dash<T: ToString>(value: Option<T>) -> String {
     value.map_or_else(|| "-".to_owned(), |value| value.to_string())
@@ -175,6 +186,13 @@ mod tests {
             ],
         );
         assert_eq!(text, "ID  NAME   LANG\n1   Hello  py\n22  A      go");
+    }
+
+    #[test]
+    fn unix_seconds_read_as_dates() {
+        assert_eq!(unix_time("0"), "1970-01-01T00:00:00+00:00");
+        assert_eq!(unix_time(""), "-");
+        assert_eq!(unix_time("soon"), "soon");
     }
 
     #[test]

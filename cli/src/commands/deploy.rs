@@ -208,14 +208,17 @@ async fn upload(api: &Api, path: &str, archive: Vec<u8>, files: usize) -> CliRes
     let progress = std::io::stderr().is_terminal();
     let chunks: Vec<Vec<u8>> = archive.chunks(CHUNK).map(<[u8]>::to_vec).collect();
     let mut sent = 0usize;
+    let mut shown = None;
     let stream = futures_util::stream::iter(chunks.into_iter().map(move |chunk| {
         sent += chunk.len();
-        if progress {
+        let percent = sent * 100 / total.max(1);
+        // One update per percent: enough to see it move, few enough not to flood a terminal.
+        if progress && shown != Some(percent) {
+            shown = Some(percent);
             eprint!(
-                "\rUploading {files} files: {} / {} KiB ({}%)",
+                "\rUploading {files} files: {} / {} KiB ({percent}%)",
                 sent / 1024,
-                total / 1024,
-                sent * 100 / total.max(1)
+                total / 1024
             );
             let _ = std::io::stderr().flush();
         }

@@ -4,7 +4,7 @@
 use std::io::{Read, Write};
 use std::time::{Duration, Instant};
 
-use canopy_shared::api::task::TaskPending;
+use canopy_shared::api::task::{TaskPending, TaskView};
 use canopy_shared::api::Created;
 use reqwest::{Method, Response, StatusCode};
 
@@ -161,16 +161,24 @@ pub async fn await_result(api: &Api, id: &str, deadline: Instant) -> CliResult<R
             .await?;
         match pending_id(response).await? {
             Err(response) => return Ok(response),
-            Ok(_) if Instant::now() >= deadline => {
-                return Err(CliError::TaskFailed {
-                    code: "WAIT_TIMED_OUT".into(),
-                    message: format!(
-                        "task {id} did not end in time; it keeps running (`canopy task wait {id}`)"
-                    ),
-                })
-            }
+            Ok(_) if Instant::now() >= deadline => return Err(still_running(api, id).await),
             Ok(_) => continue,
         }
+    }
+}
+
+/// The wait ran out: say where the task stands and why (the API's pending reason).
+async fn still_running(api: &Api, id: &str) -> CliError {
+    let state = match api.get::<TaskView>(&format!("/v1/task/{id}")).await {
+        Ok(task) => match task.pending_reason {
+            Some(reason) => format!("is {}: {reason}", task.status),
+            None => format!("is {}", task.status),
+        },
+        Err(_) => "did not end in time".to_owned(),
+    };
+    CliError::TaskFailed {
+        code: "WAIT_TIMED_OUT".into(),
+        message: format!("task {id} {state}; it keeps running (`canopy task wait {id}`)"),
     }
 }
 

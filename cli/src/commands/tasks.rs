@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::invoke::{await_result, emit};
 use crate::client::Api;
 use crate::error::{CliError, CliResult};
-use crate::output::{or_dash, Out, OutputArgs};
+use crate::output::{or_dash, unix_time, Out, OutputArgs};
 use crate::session::{self, Target};
 
 #[derive(Debug, clap::Args)]
@@ -138,7 +138,7 @@ pub async fn run(target: &Target, args: TaskArgs) -> CliResult<()> {
                         t.id.clone(),
                         t.state.clone(),
                         t.status.to_string(),
-                        t.issued.clone(),
+                        unix_time(&t.issued),
                     ]
                 },
             )
