@@ -6,6 +6,7 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod error;
+pub mod ids;
 pub mod ignore;
 pub mod output;
 pub mod pack;

@@ -54,7 +54,8 @@ pub fn function_id(given: Option<String>) -> CliResult<String> {
         return Ok(id);
     }
     match Project::load(Path::new("."))? {
-        Some(project) => Ok(project.id),
+        Some(project) => crate::ids::parse_id(&project.id)
+            .map_err(|message| CliError::Config(format!("{PROJECT_FILE}: {message}"))),
         None => Err(CliError::usage(
             "NO_FUNCTION",
             "name a function id, or run this in a folder made by `canopy fn init` (it has .canopy.toml)",

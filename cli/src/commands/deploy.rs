@@ -13,6 +13,7 @@ use reqwest::Method;
 
 use crate::client::{decode, Api};
 use crate::error::{CliError, CliResult};
+use crate::ids::parse_id;
 use crate::output::{or_dash, Out};
 use crate::pack::pack;
 use crate::project::{self, Project, PROJECT_FILE};
@@ -135,7 +136,7 @@ pub struct DeployArgs {
     #[arg(default_value = ".")]
     pub dir: PathBuf,
     /// The function to deploy to [default: the id in the folder's .canopy.toml].
-    #[arg(long)]
+    #[arg(long, value_parser = parse_id)]
     pub function: Option<String>,
     /// `amd64` (default) or `arm64`.
     #[arg(long)]
@@ -155,6 +156,10 @@ pub async fn deploy(target: &Target, out: Out, args: DeployArgs) -> CliResult<()
                         args.dir.display()
                     ),
                 )
+            })
+            .and_then(|id| {
+                crate::ids::parse_id(&id)
+                    .map_err(|message| CliError::Config(format!("{PROJECT_FILE}: {message}")))
             })?,
     };
     let packed = pack(&args.dir)?;

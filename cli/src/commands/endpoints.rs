@@ -7,6 +7,7 @@ use canopy_shared::api::Created;
 use reqwest::Method;
 
 use crate::error::{CliError, CliResult};
+use crate::ids::parse_id;
 use crate::output::{or_dash, Out, OutputArgs};
 use crate::project::function_id;
 use crate::session::{self, Target};
@@ -25,18 +26,21 @@ pub enum EndpointCommand {
     Create(CreateArgs),
     /// The caller's endpoints.
     List {
-        #[arg(long)]
+        #[arg(long, value_parser = parse_id)]
         function: Option<String>,
     },
     Get {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
     #[command(visible_alias = "delete")]
     Rm {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
     /// Today's and this week's tasks and calls.
     Metrics {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
 }
@@ -44,6 +48,7 @@ pub enum EndpointCommand {
 #[derive(Debug, clap::Args)]
 pub struct CreateArgs {
     /// The function [default: the id in ./.canopy.toml].
+    #[arg(value_parser = parse_id)]
     pub function: Option<String>,
     #[arg(long)]
     pub description: Option<String>,

@@ -12,6 +12,7 @@ use reqwest::Method;
 use super::deploy::{self, DeployArgs, InitArgs};
 use crate::client::Api;
 use crate::error::CliResult;
+use crate::ids::parse_id;
 use crate::output::{yes_no, Out, OutputArgs};
 use crate::project::function_id;
 use crate::session::{self, Target};
@@ -34,35 +35,52 @@ pub enum FnCommand {
     /// The caller's functions.
     List {
         /// Only functions with this tag id.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_id)]
         tag: Option<String>,
     },
     /// One function with its capabilities and task counters.
-    Get { id: Option<String> },
+    Get {
+        #[arg(value_parser = parse_id)]
+        id: Option<String>,
+    },
     /// Changes name, description or tags; what is not given stays.
     Edit {
+        #[arg(value_parser = parse_id)]
         id: Option<String>,
         #[arg(long)]
         name: Option<String>,
         #[arg(long)]
         description: Option<String>,
         /// Tag ids (repeat; replaces the function's tags).
-        #[arg(long = "tag")]
+        #[arg(long = "tag", value_parser = parse_id)]
         tags: Option<Vec<String>>,
     },
     /// Deletes a function (`restore` brings it back).
     #[command(alias = "delete")]
-    Rm { id: Option<String> },
+    Rm {
+        #[arg(value_parser = parse_id)]
+        id: Option<String>,
+    },
     /// Brings a deleted function back.
-    Restore { id: Option<String> },
+    Restore {
+        #[arg(value_parser = parse_id)]
+        id: Option<String>,
+    },
     /// Pauses a function: new tasks are refused (409 FUNCTION_PAUSED).
-    Pause { id: Option<String> },
+    Pause {
+        #[arg(value_parser = parse_id)]
+        id: Option<String>,
+    },
     /// Lets a paused function take tasks again.
-    Resume { id: Option<String> },
+    Resume {
+        #[arg(value_parser = parse_id)]
+        id: Option<String>,
+    },
     /// Shows the capabilities, or changes those given.
     Capabilities(CapabilityArgs),
     /// The function's builds, newest first.
     Builds {
+        #[arg(value_parser = parse_id)]
         id: Option<String>,
         /// Page number, from 1.
         #[arg(long, default_value_t = 1)]
@@ -72,6 +90,7 @@ pub enum FnCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct CapabilityArgs {
+    #[arg(value_parser = parse_id)]
     pub id: Option<String>,
     /// Seconds, 10–120.
     #[arg(long)]

@@ -10,6 +10,7 @@ use reqwest::{Method, Response, StatusCode};
 
 use crate::client::{decode, problem_of, Api};
 use crate::error::{CliError, CliResult};
+use crate::ids::parse_id;
 use crate::output::{Format, Out};
 use crate::project::function_id;
 use crate::session::{self, Target};
@@ -20,6 +21,7 @@ const API_WAIT_S: u64 = 60;
 #[derive(Debug, clap::Args)]
 pub struct InvokeArgs {
     /// The function [default: the id in ./.canopy.toml].
+    #[arg(value_parser = parse_id)]
     pub function: Option<String>,
     /// A query parameter for the function (repeat).
     #[arg(short = 'q', long = "query", value_name = "KEY=VALUE", value_parser = parse_pair)]

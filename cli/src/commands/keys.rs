@@ -4,6 +4,7 @@ use canopy_shared::api::user::{ApiKeyView, CreateApiKey, NewApiKey};
 use reqwest::Method;
 
 use crate::error::CliResult;
+use crate::ids::parse_id;
 use crate::output::{or_dash, Out, OutputArgs};
 use crate::session::{self, Target};
 
@@ -26,10 +27,16 @@ pub enum KeyCommand {
     /// The live keys (never their secrets).
     List,
     /// Replaces a key with a new one of the same name; the old one stops working at once.
-    Rotate { id: String },
+    Rotate {
+        #[arg(value_parser = parse_id)]
+        id: String,
+    },
     /// Revokes a key at once.
     #[command(visible_alias = "rm")]
-    Revoke { id: String },
+    Revoke {
+        #[arg(value_parser = parse_id)]
+        id: String,
+    },
 }
 
 pub async fn run(target: &Target, args: KeyArgs) -> CliResult<()> {

@@ -4,6 +4,7 @@ use canopy_shared::api::node::{NodeToken, NodeView};
 use reqwest::Method;
 
 use crate::error::CliResult;
+use crate::ids::parse_id;
 use crate::output::{or_dash, yes_no, Out, OutputArgs};
 use crate::session::{self, Target};
 
@@ -22,9 +23,15 @@ pub enum NodeCommand {
     /// Revokes a node's token and closes its connection at once (`rm` is the same: the API
     /// keeps the node so `restore` can bring it back).
     #[command(visible_alias = "rm")]
-    Disable { hash: String },
+    Disable {
+        #[arg(value_parser = parse_id)]
+        hash: String,
+    },
     /// Brings a disabled node back with a new token (shown once: put it in the worker's config).
-    Restore { hash: String },
+    Restore {
+        #[arg(value_parser = parse_id)]
+        hash: String,
+    },
 }
 
 pub async fn run(target: &Target, args: NodeArgs) -> CliResult<()> {

@@ -5,6 +5,7 @@ use canopy_shared::api::Created;
 use reqwest::Method;
 
 use crate::error::CliResult;
+use crate::ids::parse_id;
 use crate::output::{or_dash, yes_no, Out, OutputArgs};
 use crate::project::function_id;
 use crate::session::{self, Target};
@@ -22,7 +23,7 @@ pub enum ScheduleCommand {
     /// Runs the function on a cron (`*/5 * * * *`, `@daily`, …) in a timezone.
     Create {
         /// The function [default: the id in ./.canopy.toml].
-        #[arg(long)]
+        #[arg(long, value_parser = parse_id)]
         function: Option<String>,
         #[arg(long)]
         cron: String,
@@ -33,26 +34,31 @@ pub enum ScheduleCommand {
         description: Option<String>,
     },
     List {
-        #[arg(long)]
+        #[arg(long, value_parser = parse_id)]
         function: Option<String>,
     },
     Get {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
     #[command(visible_alias = "delete")]
     Rm {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
     /// Stops the schedule's runs.
     Pause {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
     /// Starts the schedule's runs again.
     Resume {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
     /// A run now; prints the task id.
     Try {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
 }

@@ -5,6 +5,7 @@ use canopy_shared::api::Created;
 use reqwest::Method;
 
 use crate::error::CliResult;
+use crate::ids::parse_id;
 use crate::output::{or_dash, Out, OutputArgs};
 use crate::session::{self, Target};
 
@@ -28,6 +29,7 @@ pub enum TagCommand {
     List,
     /// Renames or recolours a tag.
     Edit {
+        #[arg(value_parser = parse_id)]
         id: String,
         #[arg(long)]
         name: Option<String>,
@@ -37,6 +39,7 @@ pub enum TagCommand {
     /// Deletes a tag and detaches it from every function.
     #[command(visible_alias = "delete")]
     Rm {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
 }

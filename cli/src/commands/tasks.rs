@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::invoke::{await_result, emit};
 use crate::client::Api;
 use crate::error::{CliError, CliResult};
+use crate::ids::parse_id;
 use crate::output::{or_dash, unix_time, Out, OutputArgs};
 use crate::session::{self, Target};
 
@@ -23,9 +24,13 @@ pub struct TaskArgs {
 #[derive(Debug, clap::Subcommand)]
 pub enum TaskCommand {
     /// A task's status, attempt, timings and error.
-    Get { id: String },
+    Get {
+        #[arg(value_parser = parse_id)]
+        id: String,
+    },
     /// Waits until the task ends and prints it; exits 3 unless it succeeded.
     Wait {
+        #[arg(value_parser = parse_id)]
         id: String,
         /// Seconds to wait.
         #[arg(long, default_value_t = 300)]
@@ -33,6 +38,7 @@ pub enum TaskCommand {
     },
     /// Prints the function's response; waits for it unless --no-wait; exits 3 unless the task succeeded.
     Result {
+        #[arg(value_parser = parse_id)]
         id: String,
         /// Answer at once (TASK_PENDING while it runs).
         #[arg(long)]
@@ -42,11 +48,14 @@ pub enum TaskCommand {
         timeout: u64,
     },
     /// Cancels a task that has not ended.
-    Cancel { id: String },
+    Cancel {
+        #[arg(value_parser = parse_id)]
+        id: String,
+    },
     /// The caller's tasks, oldest first.
     List {
         /// Only this function's tasks.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_id)]
         function: Option<String>,
         /// A state (`succeeded`, `failed`, …) or the function's HTTP status.
         #[arg(long)]

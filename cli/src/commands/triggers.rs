@@ -5,6 +5,7 @@ use canopy_shared::api::Created;
 use reqwest::Method;
 
 use crate::error::CliResult;
+use crate::ids::parse_id;
 use crate::output::{yes_no, Out, OutputArgs};
 use crate::session::{self, Target};
 
@@ -21,10 +22,10 @@ pub enum TriggerCommand {
     /// Runs a task of --next each time a task of --function ends (with --status, if given).
     Create {
         /// The source function.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_id)]
         function: String,
         /// The function a task is submitted to.
-        #[arg(long)]
+        #[arg(long, value_parser = parse_id)]
         next: String,
         /// Pass the source's response as the next task's body.
         #[arg(long)]
@@ -36,14 +37,16 @@ pub enum TriggerCommand {
         description: Option<String>,
     },
     List {
-        #[arg(long)]
+        #[arg(long, value_parser = parse_id)]
         function: Option<String>,
     },
     Get {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
     #[command(visible_alias = "delete")]
     Rm {
+        #[arg(value_parser = parse_id)]
         id: String,
     },
 }

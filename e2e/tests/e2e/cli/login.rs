@@ -150,6 +150,10 @@ async fn bad_logins_and_bad_input_exit_non_zero_with_the_error_code(pool: PgPool
     user.run(&["fn", "get"])
         .await
         .assert_error(2, "NO_FUNCTION");
+    // An id that would leave its path segment never reaches the API.
+    user.run(&["fn", "get", "../user"])
+        .await
+        .assert_error(2, "INVALID_ID");
     user.run(&["context", "use", "nowhere"])
         .await
         .assert_error(2, "CONTEXT_NOT_FOUND");
