@@ -2,13 +2,11 @@
 //! `init` and `deploy` are in `deploy`.
 
 use canopy_shared::api::build::BuildSummary;
-use canopy_shared::api::function::{
-    FunctionDetail, FunctionSummary, SetCapabilities, UpdateFunction,
-};
+use canopy_shared::api::function::{FunctionDetail, FunctionSummary, UpdateFunction};
 use canopy_shared::api::Page;
-use canopy_shared::Capabilities;
 use reqwest::Method;
 
+use super::capabilities::{self, capability_line, CapabilityArgs};
 use super::deploy::{self, DeployArgs, InitArgs};
 use crate::client::Api;
 use crate::error::CliResult;
@@ -88,30 +86,6 @@ pub enum FnCommand {
     },
 }
 
-#[derive(Debug, clap::Args)]
-pub struct CapabilityArgs {
-    #[arg(value_parser = parse_id)]
-    pub id: Option<String>,
-    /// Seconds, 10–120.
-    #[arg(long)]
-    pub timeout: Option<u32>,
-    /// CPUs, 0 (any) to 4.
-    #[arg(long)]
-    pub cpu: Option<u32>,
-    /// Memory in MB, 0 (any) to 2048.
-    #[arg(long)]
-    pub mem: Option<u32>,
-    /// Largest round trip to the node in ms (0 = any).
-    #[arg(long)]
-    pub latency: Option<u32>,
-    /// Needs an admin's approval of the account.
-    #[arg(long)]
-    pub privileged: Option<bool>,
-    /// May run on other accounts' volunteer nodes.
-    #[arg(long)]
-    pub volunteers: Option<bool>,
-}
-
 pub async fn run(target: &Target, args: FnArgs) -> CliResult<()> {
     let out = Out::new(&args.out);
     match args.command {
@@ -162,7 +136,7 @@ pub async fn run(target: &Target, args: FnArgs) -> CliResult<()> {
         }
         FnCommand::Pause { id } => set_paused(&api, out, function_id(id)?, true).await,
         FnCommand::Resume { id } => set_paused(&api, out, function_id(id)?, false).await,
-        FnCommand::Capabilities(args) => capabilities(&api, out, args).await,
+        FnCommand::Capabilities(args) => capabilities::run(&api, out, args).await,
         FnCommand::Builds { id, page } => {
             let id = function_id(id)?;
             let builds: Page<BuildSummary> = api
@@ -250,18 +224,6 @@ fn print_function(out: Out, function: &FunctionDetail) -> CliResult<()> {
     )
 }
 
-fn capability_line(caps: &Capabilities) -> String {
-    format!(
-        "timeout={}s cpu={} mem={}MB latency={}ms privileged={} volunteers={}",
-        caps.timeout,
-        caps.cpu_count,
-        caps.mem_size,
-        caps.network_latency,
-        caps.privileged,
-        caps.volunteers
-    )
-}
-
 /// The API only toggles; reading first makes `pause` and `resume` idempotent.
 async fn set_paused(api: &Api, out: Out, id: String, paused: bool) -> CliResult<()> {
     let function: FunctionDetail = api.get(&format!("/v1/function/{id}")).await?;
@@ -279,35 +241,4 @@ async fn set_paused(api: &Api, out: Out, id: String, paused: bool) -> CliResult<
         ("running", format!("Function {id} takes tasks"))
     };
     out.done(&id, status, &sentence)
-}
-
-async fn capabilities(api: &Api, out: Out, args: CapabilityArgs) -> CliResult<()> {
-    let id = function_id(args.id)?;
-    let change = SetCapabilities {
-        timeout: args.timeout,
-        cpu_count: args.cpu,
-        mem_size: args.mem,
-        network_latency: args.latency,
-        privileged: args.privileged,
-        volunteers: args.volunteers,
-    };
-    let path = format!("/v1/function/{id}/capabilities");
-    let changes = serde_json::to_value(&change)
-        .is_ok_and(|value| value.as_object().is_some_and(|o| !o.is_empty()));
-    if changes {
-        api.call(Method::POST, &path, Some(&change)).await?;
-    }
-    let caps: Capabilities = api.get(&path).await?;
-    out.one(
-        &caps,
-        &id,
-        vec![
-            ("timeout", format!("{} s", caps.timeout)),
-            ("cpu", caps.cpu_count.to_string()),
-            ("memory", format!("{} MB", caps.mem_size)),
-            ("latency", format!("{} ms", caps.network_latency)),
-            ("privileged", yes_no(caps.privileged)),
-            ("volunteers", yes_no(caps.volunteers)),
-        ],
-    )
 }

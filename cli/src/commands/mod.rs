@@ -1,6 +1,7 @@
 //! One module per command group; each owns its arguments (clap derive) and its handler.
 
 pub mod auth;
+pub mod capabilities;
 pub mod context;
 pub mod deploy;
 pub mod endpoints;
