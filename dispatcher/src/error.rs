@@ -2,38 +2,8 @@
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
-use serde::Serialize;
-use utoipa::ToSchema;
 
-/// One invalid field of a request, named by its JSON path (`tag[1]`, `capabilities.timeout`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        FieldError {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-}
-
-/// The problem document every failing endpoint returns.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Problem {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub title: String,
-    pub status: u16,
-    /// Stable machine-readable code, e.g. `VALIDATION_FAILED`, `FUNCTION_NOT_FOUND`.
-    pub code: &'static str,
-    pub detail: String,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub errors: Vec<FieldError>,
-}
+pub use canopy_shared::api::{FieldError, Problem};
 
 /// An error an endpoint answers with. Build it with the constructors, which fix status and code.
 #[derive(Debug, thiserror::Error)]
@@ -198,10 +168,10 @@ impl ApiError {
 
     fn problem(&self) -> Problem {
         Problem {
-            kind: "about:blank",
+            kind: "about:blank".to_owned(),
             title: self.status.canonical_reason().unwrap_or("Error").to_owned(),
             status: self.status.as_u16(),
-            code: self.code,
+            code: self.code.to_owned(),
             detail: self.detail.clone(),
             errors: self.errors.clone(),
         }

@@ -1,7 +1,9 @@
 //! Canopy wire types shared by the dispatcher, the worker and the CLI: typed ids, the function
-//! model (languages, capabilities), the worker ⇄ dispatcher protocol and the matching predicate.
+//! model (languages, capabilities), the worker ⇄ dispatcher protocol, the matching predicate and
+//! the REST API's request/response types (`api`).
 //! Serde-level dependencies only.
 
+pub mod api;
 pub mod function;
 pub mod id;
 pub mod matching;

@@ -2,9 +2,7 @@
 //! `timeLimit.from`). GreenCloud's own docs send `origin` as a string and call `timeLimit` a
 //! string; the string form of `origin` is accepted, the object form of `timeLimit` is required.
 
-use serde::{Deserialize, Deserializer};
-use utoipa::ToSchema;
-use validator::Validate;
+pub use canopy_shared::api::endpoint::{EndpointBody, TimeLimit};
 
 use super::policy::{parse_clock, AddressRule};
 use crate::domain::rules;
@@ -14,67 +12,6 @@ use crate::error::FieldError;
 const MAX_LIST: usize = 64;
 /// Longest description (GreenCloud: max 256).
 const MAX_DESCRIPTION: usize = 256;
-
-/// One daily window in an IANA timezone; `from` > `to` spans midnight.
-#[derive(Debug, Clone, Deserialize, ToSchema, PartialEq, Eq)]
-#[serde(deny_unknown_fields)]
-pub struct TimeLimit {
-    /// `HH:MM`, local time.
-    pub from: String,
-    /// `HH:MM`, local time (exclusive).
-    pub to: String,
-    /// IANA name, e.g. `Europe/Rome`.
-    pub timezone: String,
-}
-
-/// `origin`: a list, or one string as GreenCloud's example sends it.
-#[derive(Debug, Clone, Deserialize, ToSchema)]
-#[serde(untagged)]
-pub enum Origins {
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Origins {
-    fn into_vec(self) -> Vec<String> {
-        match self {
-            Origins::One(one) if one.trim().is_empty() => Vec::new(),
-            Origins::One(one) => vec![one],
-            Origins::Many(many) => many,
-        }
-    }
-}
-
-/// Body of `POST /v1/endpoint/{functionId}` and `PATCH /v1/endpoint/{id}` (every field optional;
-/// on PATCH an omitted field keeps its value and `timeLimit: null` removes the window).
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct EndpointBody {
-    /// Printable ASCII, at most 256 characters.
-    pub description: Option<String>,
-    /// Ids of the caller's tags.
-    pub tag: Option<Vec<String>>,
-    /// Calls per day; -1 (the default) is unlimited.
-    pub daily_limit: Option<i64>,
-    /// Allowed browser origins (`https://host[:port]`); empty allows any.
-    #[schema(value_type = Option<Vec<String>>)]
-    pub origin: Option<Origins>,
-    /// Allowed client addresses: IPv4 or IPv6, single or CIDR; empty allows any.
-    pub ip: Option<Vec<String>>,
-    /// One daily window in which calls are accepted.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<TimeLimit>)]
-    pub time_limit: Option<Option<TimeLimit>>,
-}
-
-/// Tells an absent field (`None`) from an explicit `null` (`Some(None)`).
-fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
 
 /// A body that passed its checks, normalised.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -87,88 +24,86 @@ pub struct EndpointChange {
     pub time_limit: Option<Option<TimeLimit>>,
 }
 
-impl EndpointBody {
-    /// Checks every field; all problems at once.
-    pub fn check(self) -> Result<EndpointChange, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        if let Some(description) = &self.description {
-            if description.chars().count() > MAX_DESCRIPTION {
-                errors.push(FieldError::new(
-                    "description",
-                    "must be at most 256 characters",
-                ));
-            } else if rules::printascii(description).is_err() {
-                errors.push(FieldError::new(
-                    "description",
-                    "must contain only printable ASCII characters",
-                ));
-            }
+/// Checks every field of a body; all problems at once.
+pub fn check(body: EndpointBody) -> Result<EndpointChange, Vec<FieldError>> {
+    let mut errors = Vec::new();
+    if let Some(description) = &body.description {
+        if description.chars().count() > MAX_DESCRIPTION {
+            errors.push(FieldError::new(
+                "description",
+                "must be at most 256 characters",
+            ));
+        } else if rules::printascii(description).is_err() {
+            errors.push(FieldError::new(
+                "description",
+                "must contain only printable ASCII characters",
+            ));
         }
-        if let Some(tags) = &self.tag {
-            if tags.len() > MAX_LIST {
-                errors.push(FieldError::new("tag", "must list at most 64 tags"));
-            } else if let Err(error) = rules::unique_ids(tags) {
-                let message = error.message.map(|m| m.to_string()).unwrap_or_default();
-                errors.push(FieldError::new("tag", message));
-            }
-        }
-        let daily_limit = self.daily_limit.and_then(|limit| {
-            let valid = i32::try_from(limit).ok().filter(|limit| *limit >= -1);
-            if valid.is_none() {
-                errors.push(FieldError::new(
-                    "dailyLimit",
-                    "must be -1 (unlimited) or a number of calls up to 2147483647",
-                ));
-            }
-            valid
-        });
-        let origins = self.origin.map(|origins| {
-            let origins = origins.into_vec();
-            check_list(&origins, "origin", &mut errors, |origin| {
-                normalise_origin(origin).ok_or("must be an origin such as https://example.com")
-            })
-        });
-        let ips = self.ip.map(|ips| {
-            check_list(&ips, "ip", &mut errors, |ip| {
-                AddressRule::parse(ip)
-                    .map(|rule| rule.to_string())
-                    .ok_or("must be an IPv4 or IPv6 address, or a CIDR block such as 10.0.0.0/8")
-            })
-        });
-        if let Some(Some(limit)) = &self.time_limit {
-            for (field, value) in [("from", &limit.from), ("to", &limit.to)] {
-                if parse_clock(value).is_none() {
-                    errors.push(FieldError::new(
-                        format!("timeLimit.{field}"),
-                        "must be a time HH:MM (00:00 to 23:59)",
-                    ));
-                }
-            }
-            if limit.from == limit.to {
-                errors.push(FieldError::new(
-                    "timeLimit.to",
-                    "must differ from from (an empty window)",
-                ));
-            }
-            if limit.timezone.is_empty() || limit.timezone.len() > 64 {
-                errors.push(FieldError::new(
-                    "timeLimit.timezone",
-                    "must be an IANA timezone such as Europe/Rome",
-                ));
-            }
-        }
-        if !errors.is_empty() {
-            return Err(errors);
-        }
-        Ok(EndpointChange {
-            description: self.description,
-            tags: self.tag,
-            daily_limit,
-            origins,
-            ips,
-            time_limit: self.time_limit,
-        })
     }
+    if let Some(tags) = &body.tag {
+        if tags.len() > MAX_LIST {
+            errors.push(FieldError::new("tag", "must list at most 64 tags"));
+        } else if let Err(error) = rules::unique_ids(tags) {
+            let message = error.message.map(|m| m.to_string()).unwrap_or_default();
+            errors.push(FieldError::new("tag", message));
+        }
+    }
+    let daily_limit = body.daily_limit.and_then(|limit| {
+        let valid = i32::try_from(limit).ok().filter(|limit| *limit >= -1);
+        if valid.is_none() {
+            errors.push(FieldError::new(
+                "dailyLimit",
+                "must be -1 (unlimited) or a number of calls up to 2147483647",
+            ));
+        }
+        valid
+    });
+    let origins = body.origin.map(|origins| {
+        let origins = origins.into_vec();
+        check_list(&origins, "origin", &mut errors, |origin| {
+            normalise_origin(origin).ok_or("must be an origin such as https://example.com")
+        })
+    });
+    let ips = body.ip.map(|ips| {
+        check_list(&ips, "ip", &mut errors, |ip| {
+            AddressRule::parse(ip)
+                .map(|rule| rule.to_string())
+                .ok_or("must be an IPv4 or IPv6 address, or a CIDR block such as 10.0.0.0/8")
+        })
+    });
+    if let Some(Some(limit)) = &body.time_limit {
+        for (field, value) in [("from", &limit.from), ("to", &limit.to)] {
+            if parse_clock(value).is_none() {
+                errors.push(FieldError::new(
+                    format!("timeLimit.{field}"),
+                    "must be a time HH:MM (00:00 to 23:59)",
+                ));
+            }
+        }
+        if limit.from == limit.to {
+            errors.push(FieldError::new(
+                "timeLimit.to",
+                "must differ from from (an empty window)",
+            ));
+        }
+        if limit.timezone.is_empty() || limit.timezone.len() > 64 {
+            errors.push(FieldError::new(
+                "timeLimit.timezone",
+                "must be an IANA timezone such as Europe/Rome",
+            ));
+        }
+    }
+    if !errors.is_empty() {
+        return Err(errors);
+    }
+    Ok(EndpointChange {
+        description: body.description,
+        tags: body.tag,
+        daily_limit,
+        origins,
+        ips,
+        time_limit: body.time_limit,
+    })
 }
 
 /// Checks and normalises each entry of a list field (at most 64, no repeats).
@@ -238,8 +173,7 @@ mod tests {
     }
 
     fn fields(json: &str) -> Vec<String> {
-        body(json)
-            .check()
+        check(body(json))
             .err()
             .unwrap_or_default()
             .into_iter()
@@ -288,13 +222,14 @@ mod tests {
 
     #[test]
     fn an_absent_time_limit_differs_from_null() {
-        let absent = body("{}").check().expect("valid");
+        let absent = check(body("{}")).expect("valid");
         assert_eq!(absent.time_limit, None);
-        let null = body(r#"{"timeLimit": null}"#).check().expect("valid");
+        let null = check(body(r#"{"timeLimit": null}"#)).expect("valid");
         assert_eq!(null.time_limit, Some(None));
-        let one = body(r#"{"origin": "https://a.com", "ip": ["10.0.0.0/8", "::1"]}"#)
-            .check()
-            .expect("valid");
+        let one = check(body(
+            r#"{"origin": "https://a.com", "ip": ["10.0.0.0/8", "::1"]}"#,
+        ))
+        .expect("valid");
         assert_eq!(one.origins, Some(vec!["https://a.com".to_owned()]));
         assert_eq!(
             one.ips,

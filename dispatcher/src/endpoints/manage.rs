@@ -7,8 +7,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
-use super::body::{EndpointBody, EndpointChange, TimeLimit};
-use super::view::{EndpointMetricsView, EndpointView};
+use super::body::{check, EndpointBody, EndpointChange, TimeLimit};
+use super::view::{endpoint_view, metrics_view, EndpointMetricsView, EndpointView};
 use crate::db;
 use crate::db::endpoints::{EndpointRow, NewEndpoint};
 use crate::error::{ApiError, ApiResult, FieldError};
@@ -86,7 +86,7 @@ pub async fn create_endpoint(
     body: OptionalJson<EndpointBody>,
 ) -> ApiResult<HttpResponse> {
     let function_id = path_id(&path, "FUNCTION_NOT_FOUND", "function")?;
-    let change = body.0.check().map_err(ApiError::validation)?;
+    let change = check(body.0).map_err(ApiError::validation)?;
     let mut tx = state.pool.begin().await?;
     let tags = check_references(&mut tx, user.account_id, &change).await?;
     let id = new_endpoint_id();
@@ -129,7 +129,7 @@ pub async fn edit_endpoint(
     body: OptionalJson<EndpointBody>,
 ) -> ApiResult<HttpResponse> {
     let id = path_id(&path, "ENDPOINT_NOT_FOUND", "endpoint")?;
-    let change = body.0.check().map_err(ApiError::validation)?;
+    let change = check(body.0).map_err(ApiError::validation)?;
     let mut tx = state.pool.begin().await?;
     let tags = check_references(&mut tx, user.account_id, &change).await?;
     let mut row = db::endpoints::find(&mut tx, user.account_id, id)
@@ -183,7 +183,7 @@ pub async fn get_endpoint(
         .ok_or_else(|| not_found(&path))?;
     let tags = db::endpoints::tags_of(&mut conn, &[id]).await?;
     let tags = tags.into_iter().map(|(_, tag)| tag).collect();
-    Ok(HttpResponse::Ok().json(EndpointView::new(row, tags)))
+    Ok(HttpResponse::Ok().json(endpoint_view(row, tags)))
 }
 
 /// Deletes an endpoint: its URL answers 404 at once; tasks it started are kept.
@@ -250,7 +250,7 @@ pub async fn list_endpoints(
         .into_iter()
         .map(|row| {
             let mine = tags.remove(&row.id).unwrap_or_default();
-            EndpointView::new(row, mine)
+            endpoint_view(row, mine)
         })
         .collect();
     Ok(HttpResponse::Ok().json(page_body(request, total, results)))
@@ -272,5 +272,5 @@ pub async fn endpoint_metrics(
         .await?
         .ok_or_else(|| not_found(&path))?;
     let metrics = db::endpoints::metrics(&mut conn, id).await?;
-    Ok(HttpResponse::Ok().json(EndpointMetricsView::new(metrics, row.daily_limit)))
+    Ok(HttpResponse::Ok().json(metrics_view(metrics, row.daily_limit)))
 }

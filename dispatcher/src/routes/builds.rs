@@ -2,9 +2,12 @@
 
 use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use canopy_shared::Lang;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use chrono::Utc;
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+pub use canopy_shared::api::build::{BuildSummary, BuildView};
+use canopy_shared::api::Page;
 
 use super::{created, path_id, query_id};
 use crate::builds;
@@ -27,23 +30,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub struct BuildQuery {
     /// `amd64` (default) or `arm64`; code packages of interpreted languages run on both.
     pub arch: Option<String>,
-}
-
-/// A build as shown by the API.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct BuildView {
-    pub id: String,
-    pub function_id: String,
-    /// `PENDING`, `SUCCESS` or `FAILED`.
-    pub status: String,
-    pub arch: Vec<String>,
-    pub timeline: serde_json::Value,
-    pub log: Vec<String>,
-    pub entry_point: Option<String>,
-    pub artifact_sha256: Option<String>,
-    pub artifact_size: Option<i64>,
-    pub created_at: DateTime<Utc>,
 }
 
 impl From<BuildRow> for BuildView {
@@ -212,19 +198,20 @@ pub async fn list_builds(
         offset,
     )
     .await?;
-    let results: Vec<serde_json::Value> = rows
+    let results: Vec<BuildSummary> = rows
         .into_iter()
-        .map(|row| {
-            serde_json::json!({
-                "id": canopy_shared::format_id(row.id),
-                "functionId": canopy_shared::format_id(row.function_id),
-                "status": row.status,
-                "createdAt": row.created_at,
-            })
+        .map(|row| BuildSummary {
+            id: canopy_shared::format_id(row.id),
+            function_id: canopy_shared::format_id(row.function_id),
+            status: row.status,
+            created_at: row.created_at,
         })
         .collect();
     let page_count = (total + i64::from(limit) - 1) / i64::from(limit);
-    Ok(HttpResponse::Ok().json(serde_json::json!({
-        "pageCount": page_count, "pageSize": limit, "totalCount": total, "results": results,
-    })))
+    Ok(HttpResponse::Ok().json(Page {
+        page_count,
+        page_size: limit,
+        total_count: total,
+        results,
+    }))
 }

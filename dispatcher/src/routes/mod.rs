@@ -86,7 +86,9 @@ pub(crate) fn query_id(raw: Option<&str>, field: &str) -> Result<Option<uuid::Uu
 pub(crate) fn created(location: String, id: uuid::Uuid) -> HttpResponse {
     HttpResponse::Created()
         .insert_header((actix_web::http::header::LOCATION, location))
-        .json(serde_json::json!({ "id": canopy_shared::format_id(id) }))
+        .json(canopy_shared::api::Created {
+            id: canopy_shared::format_id(id),
+        })
 }
 
 /// Created-at as the contract shows it in lists: Unix seconds as a string.

@@ -2,8 +2,8 @@
 //! and gets a node token, shown once, for the worker gateway.
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use canopy_shared::api::node::{NodeToken, NodeView};
+use serde::Deserialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
@@ -39,40 +39,6 @@ pub struct SetVolunteer {
     pub volunteer: bool,
 }
 
-/// A node with its live state.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NodeView {
-    pub hash: String,
-    pub description: String,
-    /// Offered to other accounts' functions that allow volunteers (capability `volunteers`);
-    /// otherwise the node runs only its owner's tasks and those of the owner's pools.
-    pub volunteer: bool,
-    /// Connected and not deleted: can take tasks.
-    pub available: bool,
-    /// Deleted (its token is revoked); `PATCH` restores it.
-    pub disabled: bool,
-    pub connected: bool,
-    pub last_seen: Option<DateTime<Utc>>,
-    /// What the worker advertised in its last `hello`.
-    pub resources: Option<serde_json::Value>,
-    /// Measured WebSocket round trip, ms.
-    pub latency_ms: Option<i32>,
-    pub running_tasks: i64,
-    /// `offline`, `disabled`, `paused by owner` (the volunteer's conditions do not hold: it
-    /// pulls nothing and its running tasks are frozen) or `online`.
-    pub state: &'static str,
-    /// Why the owner's conditions paused it (with `state` `paused by owner`).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub paused_reason: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub paused_since: Option<DateTime<Utc>>,
-    /// Owner account (shown to admins).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub owner: Option<String>,
-    pub created_at: DateTime<Utc>,
-}
-
 fn view(row: NodeRow, show_owner: bool) -> NodeView {
     let disabled = row.deleted_at.is_some();
     let connected = row.connected && !disabled;
@@ -84,7 +50,7 @@ fn view(row: NodeRow, show_owner: bool) -> NodeView {
         _ => "online",
     };
     NodeView {
-        state,
+        state: state.to_owned(),
         paused_reason: row.owner_paused_reason.filter(|_| paused),
         paused_since: row.owner_paused_at.filter(|_| paused),
         hash: canopy_shared::format_id(row.id),
@@ -139,8 +105,10 @@ pub async fn register_node(
     )
     .await?;
     tracing::info!(node.id = %canopy_shared::format_id(id), "node registered");
-    Ok(HttpResponse::Created()
-        .json(serde_json::json!({ "hash": canopy_shared::format_id(id), "token": token })))
+    Ok(HttpResponse::Created().json(NodeToken {
+        hash: canopy_shared::format_id(id),
+        token,
+    }))
 }
 
 /// The caller's nodes (admins: every node), with connection state, resources and load.
@@ -194,8 +162,10 @@ pub async fn restore_node(
     let token = format!("cnode_{}", secret::random_hex(20));
     let mut conn = state.pool.acquire().await?;
     match db::nodes::restore(&mut conn, id, owner_scope(&user), &secret::digest(&token)).await? {
-        Restore::Restored => Ok(HttpResponse::Ok()
-            .json(serde_json::json!({ "hash": canopy_shared::format_id(id), "token": token }))),
+        Restore::Restored => Ok(HttpResponse::Ok().json(NodeToken {
+            hash: canopy_shared::format_id(id),
+            token,
+        })),
         Restore::NotDeleted => Err(ApiError::conflict(
             "NODE_NOT_DELETED",
             "the node is not deleted",

@@ -1,9 +1,7 @@
 //! `/v1/user`: the caller's account, password and API keys. Secrets are shown once, when created.
 
 use actix_web::{delete, get, post, put, web, HttpRequest, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-use utoipa::ToSchema;
+use canopy_shared::api::user::{ApiKeyView, NewApiKey, UserView};
 use uuid::Uuid;
 
 use super::auth::{account_gone, reload_revocations, reverify, Attempt};
@@ -22,42 +20,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(create_api_key)
         .service(rotate_api_key)
         .service(revoke_api_key);
-}
-
-/// An API key as listed: never the secret.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ApiKeyView {
-    pub id: String,
-    pub name: String,
-    /// The key's first characters, to tell keys apart.
-    pub prefix: String,
-    pub created_at: DateTime<Utc>,
-    pub last_used_at: Option<DateTime<Utc>>,
-}
-
-/// A newly created key: the only time `key` is shown.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct NewApiKey {
-    pub id: String,
-    pub name: String,
-    pub key: String,
-    pub prefix: String,
-}
-
-/// The caller's account.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct UserView {
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub surname: String,
-    pub role: String,
-    pub twofa: bool,
-    pub created_at: DateTime<Utc>,
-    pub api_keys: Vec<ApiKeyView>,
 }
 
 fn key_view(row: db::api_keys::ApiKeyRow) -> ApiKeyView {

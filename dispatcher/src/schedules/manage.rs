@@ -3,11 +3,15 @@
 use actix_web::http::header;
 use actix_web::{delete, get, patch, post, put, web, HttpRequest, HttpResponse};
 use base64::Engine;
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use chrono::Utc;
+use serde::Deserialize;
 use sqlx::PgConnection;
 use utoipa::{IntoParams, ToSchema};
 use validator::Validate;
+
+pub use canopy_shared::api::schedule::{
+    CreateSchedule, InlinePayload, ScheduleView, UpdateSchedule,
+};
 
 use super::cron::Cron;
 use super::ticks::{next_tick, submission_with};
@@ -23,55 +27,6 @@ use crate::tasks;
 
 fn not_found(raw: &str) -> ApiError {
     ApiError::not_found("SCHEDULE_NOT_FOUND", format!("no schedule with id {raw:?}"))
-}
-
-/// Body of `POST /v1/scheduled`.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateSchedule {
-    pub function_id: String,
-    /// Five fields (minute hour day month weekday) or `@hourly`, `@daily`, `@weekly`, …
-    pub cron: String,
-    /// IANA name, e.g. `Europe/Rome`.
-    pub timezone: String,
-    pub description: Option<String>,
-}
-
-/// Body of `PATCH /v1/scheduled/{id}`: what is omitted is kept.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpdateSchedule {
-    pub active: Option<bool>,
-    pub cron: Option<String>,
-    pub timezone: Option<String>,
-    pub description: Option<String>,
-}
-
-/// The stored payload of every run.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct InlinePayload {
-    pub query: String,
-    /// Base64 (standard alphabet).
-    pub body: String,
-    pub content_type: Option<String>,
-}
-
-/// A schedule as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ScheduleView {
-    pub id: String,
-    pub function_id: String,
-    pub cron: String,
-    pub timezone: String,
-    pub description: String,
-    pub active: bool,
-    pub inline_payload: InlinePayload,
-    /// The next tick (absent when inactive).
-    pub next_run_at: Option<DateTime<Utc>>,
-    pub last_run_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
 }
 
 fn view(row: ScheduleRow) -> ScheduleView {

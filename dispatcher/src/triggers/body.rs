@@ -1,38 +1,9 @@
 //! Request bodies of `/v1/trigger`.
 
-use serde::Deserialize;
-use utoipa::ToSchema;
-use validator::Validate;
+pub use canopy_shared::api::trigger::{CreateTrigger, UpdateTrigger};
 
 use crate::domain::rules;
 use crate::error::FieldError;
-
-/// Body of `POST /v1/trigger`.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct CreateTrigger {
-    /// The source function.
-    pub function_id: String,
-    /// The function a task is submitted to.
-    pub next_id: String,
-    /// Pass the source's response (body and content type) as the next task's body.
-    pub include_result: bool,
-    /// The source's HTTP status that fires the trigger (100–599); 0 or absent: any end but a
-    /// cancel, including failures without a response.
-    pub status: Option<i64>,
-    pub tag: Option<Vec<String>>,
-    pub description: Option<String>,
-}
-
-/// Body of `PATCH /v1/trigger/{id}`: source and target are fixed; what is omitted is kept.
-#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-pub struct UpdateTrigger {
-    pub include_result: Option<bool>,
-    pub status: Option<i64>,
-    pub tag: Option<Vec<String>>,
-    pub description: Option<String>,
-}
 
 /// Checks `status`, `tag` and `description`, shared by create and update.
 pub fn check_common(

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
@@ -18,36 +18,10 @@ use crate::extract::{AuthUser, OptionalJson, ValidJson};
 use crate::routes::pages::{page_body, page_request};
 use crate::routes::{path_id, query_id};
 use crate::state::AppState;
+pub use canopy_shared::api::trigger::{TriggerTag, TriggerView};
 
 fn not_found(raw: &str) -> ApiError {
     ApiError::not_found("TRIGGER_NOT_FOUND", format!("no trigger with id {raw:?}"))
-}
-
-/// A trigger as the API shows it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TriggerView {
-    pub id: String,
-    pub function_id: String,
-    pub next_id: String,
-    /// 0 = any end but a cancel.
-    pub status: i32,
-    pub include_result: bool,
-    pub description: String,
-    pub tags: Vec<TriggerTag>,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    /// Source tasks that started a next task / were refused (paused or undeployed target,
-    /// chain too deep) / are being submitted.
-    pub fired: i64,
-    pub refused: i64,
-    pub pending: i64,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TriggerTag {
-    pub id: String,
-    pub name: String,
-    pub color: Option<String>,
 }
 
 fn view(row: TriggerRow, tags: Vec<TagRow>) -> TriggerView {

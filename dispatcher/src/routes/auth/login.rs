@@ -1,8 +1,7 @@
 //! Login with password (and 2FA), refresh with rotation, and API key exchange.
 
 use actix_web::{post, web, HttpRequest, HttpResponse};
-use serde::Serialize;
-use utoipa::ToSchema;
+use canopy_shared::api::auth::AccessToken;
 
 use super::attempts::Attempt;
 use super::session::{check_twofa, invalid_refresh, issue_pair};
@@ -13,15 +12,6 @@ use crate::domain::account::{ApiKeyLogin, Login, Refresh};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ValidJson;
 use crate::state::AppState;
-
-/// An access token without a refresh token (API key exchange).
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AccessToken {
-    pub expires_in: i64,
-    pub access_token: String,
-    pub token_type: &'static str,
-}
 
 /// Logs in with email and password, plus `twofa` when 2FA is on. Failed attempts slow down the
 /// client address that makes them, per email and overall, with growing delays (`attempts`):
@@ -188,6 +178,6 @@ pub async fn api_key_login(
     Ok(HttpResponse::Ok().json(AccessToken {
         expires_in: state.tokens.ttl_s(),
         access_token,
-        token_type: "Bearer",
+        token_type: "Bearer".to_owned(),
     }))
 }

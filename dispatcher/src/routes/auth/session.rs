@@ -1,9 +1,7 @@
 //! Minting token pairs and checking TOTP codes, shared by the auth and account routes.
 
 use chrono::{Duration, Utc};
-use serde::Serialize;
 use sqlx::PgConnection;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::{secret, totp};
@@ -11,16 +9,7 @@ use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
-/// An access token and the refresh token that renews it.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TokenPair {
-    /// Seconds until the access token expires.
-    pub expires_in: i64,
-    pub access_token: String,
-    pub refresh_token: String,
-    pub token_type: &'static str,
-}
+pub use canopy_shared::api::auth::TokenPair;
 
 /// Issues an access token and a refresh token in `family` (a new family at login).
 pub async fn issue_pair(
@@ -46,7 +35,7 @@ pub async fn issue_pair(
         expires_in: state.tokens.ttl_s(),
         access_token,
         refresh_token,
-        token_type: "Bearer",
+        token_type: "Bearer".to_owned(),
     })
 }
 

@@ -5,7 +5,7 @@ use actix_web::{get, web, HttpResponse};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
-use super::view::{capabilities, FunctionDetail, FunctionSummary, Metrics};
+use super::view::{capabilities, detail, summaries, FunctionDetail, FunctionSummary, Metrics};
 use super::{function_id, not_found};
 use crate::db;
 use crate::error::{ApiError, ApiResult};
@@ -56,7 +56,7 @@ pub async fn get_function(
         week_tasks,
         completed_tasks,
     };
-    Ok(HttpResponse::Ok().json(FunctionDetail::new(row, tags, metrics)))
+    Ok(HttpResponse::Ok().json(detail(row, tags, metrics)))
 }
 
 /// The caller's functions as a bare array, oldest first. Paged by `limit` and `cursor`; the
@@ -106,7 +106,7 @@ pub async fn list_functions(
             format!("</v1/function/list?limit={limit}&cursor={next}{tag_param}>; rel=\"next\""),
         ));
     }
-    Ok(response.json(FunctionSummary::many(rows, tags)))
+    Ok(response.json(summaries(rows, tags)))
 }
 
 /// A function's capabilities.

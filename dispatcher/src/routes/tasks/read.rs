@@ -2,9 +2,10 @@
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
+use canopy_shared::api::task::{TaskError, TaskSummary, TaskTimings, TaskView};
 use canopy_shared::Capabilities;
-use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use serde::Deserialize;
+use utoipa::IntoParams;
 
 use super::not_found;
 use crate::db;
@@ -15,59 +16,6 @@ use crate::extract::AuthUser;
 use crate::routes::{path_id, query_id, unix_string};
 use crate::state::AppState;
 use crate::tasks::{self, TaskStatus};
-
-/// A task: the contract's fields plus its lifecycle.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskView {
-    pub id: String,
-    pub function_id: String,
-    /// `queued`, `assigned`, `running`, `succeeded`, `failed`, `timed_out` or `cancelled`.
-    pub status: String,
-    /// The function's HTTP status, 0 until it answered.
-    pub http_status: i32,
-    pub attempt: i32,
-    /// Unix seconds as strings (the contract's format); `assigned`/`finished` are "" until then.
-    pub issued: String,
-    pub assigned: String,
-    pub finished: String,
-    pub progress: i16,
-    /// The node running (or that ran) it.
-    pub node: Option<String>,
-    pub timeout: i32,
-    pub capabilities: Capabilities,
-    pub error: Option<TaskError>,
-    pub timings: TaskTimings,
-    /// CPU time of the attempt that ended it, s, from its container's cgroup (null when its
-    /// worker could not measure it).
-    pub cpu_seconds: Option<f64>,
-    /// Energy attributed to that attempt, Wh (the node's power model, or RAPL): docs/energy.md.
-    pub energy_wh: Option<f64>,
-    /// Why a queued task is not running yet.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pending_reason: Option<String>,
-}
-
-/// Why a task failed.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TaskError {
-    /// `handler_error`, `timeout`, `lost`, `worker_error`, `execution_failed`, `oom_killed`,
-    /// `function_crashed`, `response_too_large`, `deadline_exceeded` or `cancelled`.
-    pub kind: String,
-    pub message: String,
-}
-
-/// Where the time went, ms.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct TaskTimings {
-    pub queue_ms: Option<i64>,
-    pub init_ms: Option<i32>,
-    pub exec_ms: Option<i32>,
-    pub total_ms: Option<i64>,
-    /// Whether a warm container served it.
-    pub warm: Option<bool>,
-}
 
 fn capabilities_of(row: &TaskRow) -> Capabilities {
     capabilities_from_columns(
@@ -162,17 +110,6 @@ pub struct TaskListQuery {
     pub since: Option<String>,
     /// Issued before: same forms.
     pub until: Option<String>,
-}
-
-/// An entry of the task list: the contract's `{id, issued, progress, status}` (status = the
-/// function's HTTP code, 0 until finished) plus `state`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct TaskSummary {
-    pub id: String,
-    pub issued: String,
-    pub progress: i16,
-    pub status: i32,
-    pub state: String,
 }
 
 /// The filters of the task list (`crate::history` parses them).

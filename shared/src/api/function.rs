@@ -1,0 +1,153 @@
+//! Functions: create, edit, capabilities, and the bodies of `GET /v1/function/{id}` and the list.
+
+use serde::{Deserialize, Serialize};
+
+#[cfg(feature = "validate")]
+use super::rules;
+use super::tag::TagView;
+use crate::{Capabilities, Lang};
+#[cfg(feature = "validate")]
+use validator::Validate;
+
+/// The only function type the contract knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub enum FunctionType {
+    #[serde(rename = "DOCKER")]
+    Docker,
+}
+
+impl FunctionType {
+    pub fn code(self) -> &'static str {
+        match self {
+            FunctionType::Docker => "DOCKER",
+        }
+    }
+}
+
+/// Body of `POST /v1/function`.
+#[derive(Debug, Serialize, Deserialize)]
+#[cfg_attr(feature = "validate", derive(Validate))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CreateFunction {
+    /// Letters and digits; not unique.
+    #[cfg_attr(feature = "validate", validate(length(max = 64, message = "must be at most 64 characters"), custom(function = rules::alphanum)))]
+    pub name: String,
+    #[cfg_attr(feature = "validate", validate(length(max = 80, message = "must be at most 80 characters"), custom(function = rules::printascii)))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Ids of the caller's tags.
+    #[cfg_attr(feature = "validate", validate(length(max = 64, message = "must list at most 64 tags"), custom(function = rules::unique_ids)))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Vec<String>>,
+    /// Uppercase: GO, PY, JS, CS, RB or RS.
+    pub lang: Lang,
+    #[serde(rename = "type")]
+    pub kind: FunctionType,
+}
+
+/// Body of `PATCH /v1/function/{id}`: only the fields given change.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "validate", derive(Validate))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct UpdateFunction {
+    #[cfg_attr(feature = "validate", validate(length(max = 64, message = "must be at most 64 characters"), custom(function = rules::alphanum)))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[cfg_attr(feature = "validate", validate(length(max = 80, message = "must be at most 80 characters"), custom(function = rules::printascii)))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[cfg_attr(feature = "validate", validate(length(max = 64, message = "must list at most 64 tags"), custom(function = rules::unique_ids)))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Vec<String>>,
+}
+
+/// Body of `POST /v1/function/{id}/capabilities`: only the fields given change.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "validate", derive(Validate))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct SetCapabilities {
+    /// Seconds, 10–120.
+    #[cfg_attr(
+        feature = "validate",
+        validate(range(min = 10, max = 120, message = "must be between 10 and 120"))
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<u32>,
+    /// 0 (any) to 4.
+    #[cfg_attr(
+        feature = "validate",
+        validate(range(max = 4, message = "must be between 0 and 4"))
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cpu_count: Option<u32>,
+    /// MB, 0 (any) to 2048.
+    #[cfg_attr(
+        feature = "validate",
+        validate(range(max = 2048, message = "must be between 0 and 2048"))
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mem_size: Option<u32>,
+    /// Largest round trip to the node in ms, 0 (any) to 60000.
+    #[cfg_attr(
+        feature = "validate",
+        validate(range(max = 60000, message = "must be between 0 and 60000"))
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub network_latency: Option<u32>,
+    /// Also accepted as `privilaged`, the contract's spelling.
+    #[serde(alias = "privilaged", skip_serializing_if = "Option::is_none")]
+    pub privileged: Option<bool>,
+    /// Whether other accounts' volunteer nodes may run the function's tasks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub volunteers: Option<bool>,
+}
+
+/// Task counters of a function.
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct Metrics {
+    pub todays_tasks: i64,
+    pub pending_tasks: i64,
+    pub week_tasks: i64,
+    pub completed_tasks: i64,
+}
+
+/// `GET /v1/function/{id}`: the contract's body plus `id`, `paused` and `createdAt`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionDetail {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    /// Lowercase, e.g. `docker`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Lowercase, e.g. `go`.
+    pub lang: String,
+    pub tags: Vec<TagView>,
+    pub capabilities: Capabilities,
+    pub metrics: Metrics,
+    pub paused: bool,
+    /// Unix seconds, as a string (the contract's list format).
+    pub created_at: String,
+}
+
+/// An entry of `GET /v1/function/list`: the contract's fields plus `paused`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionSummary {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub lang: String,
+    pub tags: Vec<TagView>,
+    pub paused: bool,
+    pub created_at: String,
+}
