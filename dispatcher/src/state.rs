@@ -8,7 +8,7 @@ use crate::auth::api_keys::ApiKeyCache;
 use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
 use crate::auth::revocations::Revocations;
-use crate::dispatch::{Completions, Metrics, Prewarms, Registry};
+use crate::dispatch::{CarbonFeeds, Completions, Metrics, Prewarms, Registry};
 use crate::gates::Gates;
 use crate::settings::{AuthSettings, DispatchSettings};
 use crate::tasks::{FunctionSnapshots, Queues, Scheduler, TaskQueues};
@@ -43,6 +43,8 @@ pub struct AppState {
     pub gates: Gates,
     /// Wakes the loop that submits triggered tasks.
     pub triggers: crate::triggers::Wake,
+    /// Carbon intensity of the grid zones this dispatcher polls.
+    pub carbon_feeds: CarbonFeeds,
 }
 
 impl AppState {
@@ -74,6 +76,7 @@ impl AppState {
             snapshots: FunctionSnapshots::default(),
             gates,
             triggers: crate::triggers::Wake::default(),
+            carbon_feeds: CarbonFeeds::default(),
         };
         (state, receivers)
     }

@@ -2,6 +2,7 @@
 //! model (languages, capabilities), the worker ⇄ dispatcher protocol and the matching predicate.
 //! Serde-level dependencies only.
 
+pub mod carbon;
 pub mod function;
 pub mod id;
 pub mod matching;

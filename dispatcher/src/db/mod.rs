@@ -7,6 +7,7 @@ pub mod admin_views;
 pub mod api_keys;
 pub mod assignments;
 pub mod builds;
+pub mod carbon;
 pub mod endpoints;
 pub mod functions;
 pub mod history;

@@ -1,6 +1,7 @@
 //! `/v1/task/*`: ask for an execution, read it, replay its result, cancel it.
 
 pub(super) mod create;
+mod defer;
 pub(super) mod read;
 pub(super) mod result;
 pub(super) mod retry;

@@ -41,6 +41,36 @@ pub struct TaskView {
     /// Why a queued task is not running yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_reason: Option<String>,
+    /// Deferral and grid carbon intensity (`GET /v1/task/{id}` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carbon: Option<TaskCarbon>,
+}
+
+/// A task's carbon: when it had to finish (`Prefer: defer`), until when it was held for a
+/// greener window, and the grid intensity where it ran. gCO₂e = the task's Wh × intensity / 1000.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TaskCarbon {
+    /// RFC 3339; set by `Prefer: defer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub defer_until: Option<String>,
+    /// RFC 3339: held (queued) until this greener window.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<String>,
+    /// gCO₂e/kWh at the node while its finished attempt ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub intensity: Option<i32>,
+}
+
+fn carbon_view(row: db::carbon::TaskCarbonRow) -> Option<TaskCarbon> {
+    let rfc3339 =
+        |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let deferred = row.defer_until.is_some();
+    (deferred || row.carbon_intensity.is_some()).then(|| TaskCarbon {
+        defer_until: row.defer_until.map(rfc3339),
+        held_until: row.not_before.filter(|_| deferred).map(rfc3339),
+        intensity: row.carbon_intensity,
+    })
 }
 
 /// Why a task failed.
@@ -110,6 +140,7 @@ fn view(row: TaskRow, pending_reason: Option<String>) -> TaskView {
             warm: row.warm,
         },
         pending_reason,
+        carbon: None,
         status: row.status.as_str().to_owned(),
     }
 }
@@ -130,13 +161,16 @@ pub async fn get_task(
     let row = db::tasks::find(&mut conn, user.account_id, id)
         .await?
         .ok_or_else(|| not_found(&path))?;
+    let carbon = db::carbon::find_task_carbon(&mut conn, user.account_id, id).await?;
     drop(conn);
     let reason = if row.status == TaskStatus::Queued {
-        Some(tasks::explain(&state, user.account_id, &row).await?)
+        Some(tasks::explain(&state, user.account_id, &row, carbon.as_ref()).await?)
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(view(row, reason)))
+    let mut view = view(row, reason);
+    view.carbon = carbon.and_then(carbon_view);
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Query of the task list.
