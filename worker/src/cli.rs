@@ -137,4 +137,6 @@ pub struct Overrides {
     /// Milliseconds each execution of the noop executor takes (default: 0).
     #[arg(long, env = "CANOPY_WORKER_NOOP_DELAY_MS")]
     pub noop_delay_ms: Option<u64>,
+    #[command(flatten)]
+    pub carbon: crate::carbon::CarbonOverrides,
 }

@@ -141,6 +141,7 @@ impl Node<'_> {
             self.host,
             self.shutdown,
         )
+        .with_carbon(config.carbon.clone())
         .run()
         .instrument(span)
         .await

@@ -36,6 +36,8 @@ pub struct FileConfig {
     /// `docker` or `noop`.
     pub executor: Option<ExecutorKind>,
     pub noop_delay_ms: Option<u64>,
+    /// `[carbon]`: the node's grid carbon intensity.
+    pub carbon: Option<crate::carbon::CarbonFile>,
 }
 
 impl FileConfig {

@@ -92,6 +92,8 @@ pub struct WorkerConfig {
     pub executor: ExecutorKind,
     /// How long each execution of the noop executor takes.
     pub noop_delay: Duration,
+    /// The node's grid carbon intensity.
+    pub carbon: crate::carbon::CarbonConfig,
 }
 
 /// The runtime images the contract names (`docs/runtime-contract.md`).
@@ -224,6 +226,11 @@ impl WorkerConfig {
             noop_delay: Duration::from_millis(
                 flags.noop_delay_ms.or(file.noop_delay_ms).unwrap_or(0),
             ),
+            carbon: crate::carbon::CarbonConfig::resolve(
+                file.carbon,
+                &flags.carbon,
+                crate::carbon::unix_now(),
+            )?,
         };
         if config.max_concurrency == 0 {
             return Err(ConfigError::Invalid(
