@@ -7,6 +7,7 @@ mod admin_views;
 mod affinity;
 mod auth_failures;
 mod builds;
+mod carbon;
 mod dashboard;
 mod endpoints;
 mod errors;
