@@ -45,6 +45,8 @@ pub struct AppState {
     pub triggers: crate::triggers::Wake,
     /// Carbon intensity of the grid zones this dispatcher polls.
     pub carbon_feeds: CarbonFeeds,
+    /// Deferrable tasks held per greener window.
+    pub deferrals: crate::dispatch::carbon::Bookings,
 }
 
 impl AppState {
@@ -77,6 +79,7 @@ impl AppState {
             gates,
             triggers: crate::triggers::Wake::default(),
             carbon_feeds: CarbonFeeds::default(),
+            deferrals: Default::default(),
         };
         (state, receivers)
     }

@@ -3,9 +3,11 @@
 //! current intensities, `policy::defer` over their forecasts) or the same code with the
 //! intensities hidden (carbon-blind: least loaded first, nothing held).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 
-use canopy_dispatcher::dispatch::policy::{defer, order, Deferral, DeferralRequest, Offer};
+use canopy_dispatcher::dispatch::policy::{
+    defer, order, Deferral, DeferralRequest, NodeForecast, Offer,
+};
 use canopy_shared::carbon::Forecast;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -54,7 +56,6 @@ pub struct Setup {
 /// What a run measured.
 #[derive(Debug, Clone, Default)]
 pub struct Outcome {
-    pub tasks: usize,
     pub grams: f64,
     pub kwh: f64,
     pub deferred: usize,
@@ -87,12 +88,16 @@ pub fn run(
             free: setup.slots_per_node,
         })
         .collect();
-    let forecasts: Vec<&Forecast> = zones.iter().map(|zone| &zone.trace).collect();
+    let forecasts: Vec<NodeForecast<'_>> = nodes
+        .iter()
+        .map(|node| NodeForecast {
+            forecast: &zones[node.zone].trace,
+            slots: setup.slots_per_node,
+        })
+        .collect();
+    let mut bookings: HashMap<i64, u32> = HashMap::new();
     let start = tasks.first().map_or(0, |task| task.arrival);
-    let mut outcome = Outcome {
-        tasks: tasks.len(),
-        ..Outcome::default()
-    };
+    let mut outcome = Outcome::default();
     let mut arrivals = tasks.iter().peekable();
     let mut held: Vec<(i64, Task)> = Vec::new();
     let mut queue: VecDeque<Task> = VecDeque::new();
@@ -120,7 +125,8 @@ pub fn run(
             false
         });
         while let Some(task) = arrivals.next_if(|task| task.arrival <= now) {
-            match hold(task, now, setup, mode, &forecasts) {
+            let seat_now = greenest_free(&nodes, zones, now);
+            match hold(task, now, seat_now, setup, mode, &forecasts, &mut bookings) {
                 Some(until) => {
                     outcome.deferred += 1;
                     held.push((until, *task));
@@ -154,8 +160,17 @@ pub fn run(
     Ok(outcome)
 }
 
-/// The dispatcher's deferral decision for a task with a deadline (green mode only).
-fn hold(task: &Task, now: i64, setup: &Setup, mode: Mode, forecasts: &[&Forecast]) -> Option<i64> {
+/// The dispatcher's deferral decision for a task with a deadline (green mode only), booking the
+/// window it is held for as the dispatcher does.
+fn hold(
+    task: &Task,
+    now: i64,
+    seat_now: Option<u32>,
+    setup: &Setup,
+    mode: Mode,
+    forecasts: &[NodeForecast<'_>],
+    bookings: &mut HashMap<i64, u32>,
+) -> Option<i64> {
     let deadline = task.deadline.filter(|_| mode == Mode::GreenAndDeferral)?;
     let request = DeferralRequest {
         now,
@@ -163,11 +178,25 @@ fn hold(task: &Task, now: i64, setup: &Setup, mode: Mode, forecasts: &[&Forecast
         run_s: setup.timeout_s,
         slack_s: setup.slack_s,
         min_gain_percent: setup.min_gain_percent,
+        now_intensity: seat_now,
     };
-    match defer(&request, forecasts) {
-        Deferral::Wait { until, .. } => Some(until),
+    let booked = |window: i64| bookings.get(&window).copied().unwrap_or(0);
+    match defer(&request, forecasts, &booked) {
+        Deferral::Wait { until, window, .. } => {
+            *bookings.entry(window).or_insert(0) += 1;
+            Some(until)
+        }
         Deferral::RunNow => None,
     }
+}
+
+/// The intensity of the greenest node with a free slot now (where the task would run).
+fn greenest_free(nodes: &[Node], zones: &[Zone], now: i64) -> Option<u32> {
+    nodes
+        .iter()
+        .filter(|node| node.free > 0)
+        .filter_map(|node| zones[node.zone].trace.intensity_at(now))
+        .min()
 }
 
 /// The node the dispatcher's ranking picks among those with a free slot.

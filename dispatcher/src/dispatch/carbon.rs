@@ -2,6 +2,8 @@
 //! trace's points with the forecast ahead) or, for a node that names only its zone, the feed this
 //! dispatcher polls for that zone (`feeds.rs`).
 
+use std::collections::BTreeMap;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use canopy_shared::carbon::{Forecast, IntensityPoint};
@@ -13,6 +15,33 @@ pub fn unix_now() -> i64 {
         .duration_since(UNIX_EPOCH)
         .map(|elapsed| i64::try_from(elapsed.as_secs()).unwrap_or(i64::MAX))
         .unwrap_or(0)
+}
+
+/// Deferrable tasks this replica holds per greener window (by the window's start), so the next
+/// one is seated after them (`policy::defer`). Per replica: each counts what it placed.
+#[derive(Debug, Default)]
+pub struct Bookings {
+    windows: Mutex<BTreeMap<i64, u32>>,
+}
+
+impl Bookings {
+    /// Tasks held for the window starting at `window`.
+    pub fn count(&self, window: i64) -> u32 {
+        self.windows
+            .lock()
+            .map(|windows| windows.get(&window).copied().unwrap_or(0))
+            .unwrap_or(0)
+    }
+
+    /// One more task held for `window`; windows that began more than a day before `now` are
+    /// forgotten.
+    pub fn book(&self, window: i64, now: i64) {
+        if let Ok(mut windows) = self.windows.lock() {
+            *windows.entry(window).or_insert(0) += 1;
+            let kept = windows.split_off(&(now - 24 * 3600));
+            *windows = kept;
+        }
+    }
 }
 
 /// A node's energy as this dispatcher knows it.

@@ -64,6 +64,9 @@ pub struct DeferralRequest {
     pub slack_s: i64,
     /// Hold the task only for a window at least this much greener than now, percent.
     pub min_gain_percent: u32,
+    /// Intensity where the task would run now (the greenest worker with room); `None`: the
+    /// greenest worker's, busy or not.
+    pub now_intensity: Option<u32>,
 }
 
 impl DeferralRequest {
@@ -75,64 +78,120 @@ impl DeferralRequest {
     }
 }
 
+/// A worker that could run the task: its forecast and how many tasks it runs at once.
+#[derive(Debug, Clone, Copy)]
+pub struct NodeForecast<'a> {
+    pub forecast: &'a Forecast,
+    pub slots: u32,
+}
+
 /// What to do with a deferrable task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deferral {
-    /// Run it now: no forecast, no greener window before the latest start, or no time left.
+    /// Run it now: no forecast, no greener window with room before the latest start, or no
+    /// time left.
     RunNow,
-    /// Hold it until `until`, when the greenest fitting worker is forecast at `expected`
-    /// gCO₂e/kWh against `current` now.
+    /// Hold it until `until`, inside the window that starts at `window` (book it there), when a
+    /// worker is forecast at `expected` gCO₂e/kWh against the greenest `current` now.
     Wait {
         until: i64,
+        window: i64,
         expected: u32,
         current: u32,
     },
 }
 
-/// Whether to hold a task for a greener window. `forecasts` are those of the workers that could
-/// run it; at each instant the greenest of them counts. The deadline always wins: a window later
-/// than the latest start is never chosen, and a task with no time to spare runs now.
-pub fn defer(request: &DeferralRequest, forecasts: &[&Forecast]) -> Deferral {
+/// Longest window counted when the forecasts say nothing after a change, seconds.
+const LAST_WINDOW_S: i64 = 1800;
+
+/// Whether to hold a task for a greener window, and until when. A window is the time between two
+/// changes of the workers' forecasts; in it each worker can start `slots × window / run_s` tasks
+/// (the timeout as the run, so this errs on the side of room). Tasks already held for a window
+/// (`booked`) fill its greenest workers first, in rounds of their slots, so a burst of deferrable
+/// tasks spreads over workers, rounds and windows instead of all waiting for the same minute.
+/// The deadline always wins: no start later than the latest start is chosen, and a task with no
+/// time to spare runs now.
+pub fn defer(
+    request: &DeferralRequest,
+    nodes: &[NodeForecast<'_>],
+    booked: &dyn Fn(i64) -> u32,
+) -> Deferral {
     let now = request.now;
     let latest_start = request.latest_start();
     if latest_start <= now {
         return Deferral::RunNow;
     }
-    let greenest = |t: i64| {
-        forecasts
+    let greenest_now = || {
+        nodes
             .iter()
-            .filter_map(|forecast| forecast.intensity_at(t))
+            .filter_map(|node| node.forecast.intensity_at(now))
             .min()
     };
-    let Some(current) = greenest(now) else {
+    let Some(current) = request.now_intensity.or_else(greenest_now) else {
         return Deferral::RunNow;
     };
-    let mut changes: Vec<i64> = forecasts
+    let run_s = request.run_s.max(1);
+    let mut changes: Vec<i64> = nodes
         .iter()
-        .flat_map(|forecast| forecast.changes_between(now, latest_start))
+        .flat_map(|node| {
+            node.forecast
+                .changes_between(now, latest_start.saturating_add(2 * LAST_WINDOW_S))
+        })
         .collect();
     changes.sort_unstable();
     changes.dedup();
-    let mut best = (now, current);
-    for t in changes {
-        if let Some(intensity) = greenest(t) {
-            if intensity < best.1 {
-                best = (t, intensity);
-            }
+    // (start, window, intensity)
+    let mut best: Option<(i64, i64, u32)> = None;
+    for (index, &window) in changes.iter().enumerate() {
+        if window > latest_start {
+            break;
+        }
+        let length = changes
+            .get(index + 1)
+            .map_or(LAST_WINDOW_S, |next| next - window);
+        let Some((intensity, round)) = seat(nodes, window, length / run_s, booked(window)) else {
+            continue;
+        };
+        let start = window.saturating_add(i64::from(round).saturating_mul(run_s));
+        if start <= latest_start && best.is_none_or(|(_, _, greenest)| intensity < greenest) {
+            best = Some((start, window, intensity));
         }
     }
-    let (until, expected) = best;
+    let Some((until, window, expected)) = best else {
+        return Deferral::RunNow;
+    };
     let gain = u64::from(request.min_gain_percent.min(100));
-    let greener_enough = u64::from(expected) * 100 <= u64::from(current) * (100 - gain);
-    if until > now && greener_enough {
+    if u64::from(expected) * 100 <= u64::from(current) * (100 - gain) {
         Deferral::Wait {
             until,
+            window,
             expected,
             current,
         }
     } else {
         Deferral::RunNow
     }
+}
+
+/// Where the next task held for the window starting at `at` would run: the intensity of the
+/// greenest worker with room left after `booked` tasks, and the round (of that worker's slots)
+/// it starts in. `None` when the window is full.
+fn seat(nodes: &[NodeForecast<'_>], at: i64, rounds: i64, booked: u32) -> Option<(u32, u32)> {
+    let rounds = u32::try_from(rounds.max(1)).unwrap_or(u32::MAX);
+    let mut levels: Vec<(u32, u32)> = nodes
+        .iter()
+        .filter_map(|node| Some((node.forecast.intensity_at(at)?, node.slots.max(1))))
+        .collect();
+    levels.sort_unstable();
+    let mut before = 0u32;
+    for (intensity, slots) in levels {
+        let room = slots.saturating_mul(rounds);
+        if booked < before.saturating_add(room) {
+            return Some((intensity, (booked - before) / slots));
+        }
+        before = before.saturating_add(room);
+    }
+    None
 }
 
 #[cfg(test)]
@@ -204,66 +263,159 @@ mod tests {
             run_s: 120,
             slack_s: 60,
             min_gain_percent: 10,
+            now_intensity: None,
+        }
+    }
+
+    fn one(forecast: &Forecast) -> [NodeForecast<'_>; 1] {
+        [NodeForecast { forecast, slots: 1 }]
+    }
+
+    const NONE_BOOKED: &dyn Fn(i64) -> u32 = &|_| 0;
+
+    fn wait(until: i64, window: i64, expected: u32, current: u32) -> Deferral {
+        Deferral::Wait {
+            until: NOW + until,
+            window: NOW + window,
+            expected,
+            current,
         }
     }
 
     #[test]
     fn a_task_waits_for_the_greenest_window_before_its_latest_start() {
         let dirty_then_clean = trace(&[(0, 300), (1800, 200), (3600, 50), (5400, 20)]);
+        let nodes = one(&dirty_then_clean);
         assert_eq!(
-            defer(&request(4 * 3600), &[&dirty_then_clean]),
-            Deferral::Wait {
-                until: NOW + 5400,
-                expected: 20,
-                current: 300
-            }
+            defer(&request(4 * 3600), &nodes, NONE_BOOKED),
+            wait(5400, 5400, 20, 300)
         );
         // Latest start is 3600 + 1 s: the 20 g window is out of reach, the 50 g one is not.
         assert_eq!(
-            defer(&request(3600 + 181), &[&dirty_then_clean]),
-            Deferral::Wait {
-                until: NOW + 3600,
-                expected: 50,
-                current: 300
-            }
+            defer(&request(3600 + 181), &nodes, NONE_BOOKED),
+            wait(3600, 3600, 50, 300)
         );
     }
 
     #[test]
     fn the_deadline_always_wins() {
         let later_clean = trace(&[(0, 300), (3600, 10)]);
-        assert_eq!(defer(&request(3600), &[&later_clean]), Deferral::RunNow);
-        assert_eq!(defer(&request(180), &[&later_clean]), Deferral::RunNow);
-        assert_eq!(defer(&request(-5), &[&later_clean]), Deferral::RunNow);
+        let nodes = one(&later_clean);
+        for deadline_in in [3600, 180, -5] {
+            assert_eq!(
+                defer(&request(deadline_in), &nodes, NONE_BOOKED),
+                Deferral::RunNow
+            );
+        }
+        // The clean window is full for rounds that would start after the latest start.
+        let full_until_late: &dyn Fn(i64) -> u32 = &|_| 10;
+        assert_eq!(
+            defer(&request(3600 + 120 + 60 + 9 * 120), &nodes, full_until_late),
+            Deferral::RunNow
+        );
+        assert_eq!(
+            defer(
+                &request(3600 + 120 + 60 + 10 * 120),
+                &nodes,
+                full_until_late
+            ),
+            wait(3600 + 10 * 120, 3600, 10, 300)
+        );
     }
 
     #[test]
     fn the_greenest_worker_counts_at_each_instant() {
         let dirty = trace(&[(0, 400), (1800, 10)]);
         let clean_now = Forecast::constant(30);
+        let nodes = [
+            NodeForecast {
+                forecast: &dirty,
+                slots: 1,
+            },
+            NodeForecast {
+                forecast: &clean_now,
+                slots: 1,
+            },
+        ];
         assert_eq!(
-            defer(&request(3 * 3600), &[&dirty, &clean_now]),
-            Deferral::Wait {
-                until: NOW + 1800,
-                expected: 10,
-                current: 30
-            }
+            defer(&request(3 * 3600), &nodes, NONE_BOOKED),
+            wait(1800, 1800, 10, 30)
         );
         let cleanest_now = Forecast::constant(5);
+        let nodes = [
+            nodes[0],
+            NodeForecast {
+                forecast: &cleanest_now,
+                slots: 1,
+            },
+        ];
         assert_eq!(
-            defer(&request(3 * 3600), &[&dirty, &cleanest_now]),
+            defer(&request(3 * 3600), &nodes, NONE_BOOKED),
             Deferral::RunNow
         );
     }
 
     #[test]
+    fn held_tasks_fill_a_window_in_rounds_then_spill_to_the_next_greenest() {
+        // One slot, 120 s runs: the 10 g half hour seats 15 tasks, one every 120 s.
+        let dip = trace(&[(0, 300), (1800, 10), (3600, 40), (5400, 300)]);
+        let nodes = one(&dip);
+        let request = request(4 * 3600);
+        let booked = |count: u32| move |window: i64| if window == NOW + 1800 { count } else { 0 };
+        assert_eq!(
+            defer(&request, &nodes, &booked(0)),
+            wait(1800, 1800, 10, 300)
+        );
+        assert_eq!(
+            defer(&request, &nodes, &booked(3)),
+            wait(1800 + 3 * 120, 1800, 10, 300)
+        );
+        assert_eq!(
+            defer(&request, &nodes, &booked(15)),
+            wait(3600, 3600, 40, 300)
+        );
+    }
+
+    #[test]
+    fn a_busy_green_worker_does_not_count_as_running_now() {
+        let dirty_then_clean = trace(&[(0, 300), (1800, 100)]);
+        let green = Forecast::constant(90);
+        let nodes = [
+            NodeForecast {
+                forecast: &dirty_then_clean,
+                slots: 1,
+            },
+            NodeForecast {
+                forecast: &green,
+                slots: 1,
+            },
+        ];
+        assert_eq!(
+            defer(&request(3 * 3600), &nodes, NONE_BOOKED),
+            Deferral::RunNow,
+            "the 90 g worker is the greenest now and later"
+        );
+        let busy = DeferralRequest {
+            now_intensity: Some(300),
+            ..request(3 * 3600)
+        };
+        assert_eq!(defer(&busy, &nodes, NONE_BOOKED), wait(1800, 1800, 90, 300));
+    }
+
+    #[test]
     fn small_gains_and_missing_forecasts_run_now() {
         let flat = trace(&[(0, 100), (1800, 95)]);
-        assert_eq!(defer(&request(3 * 3600), &[&flat]), Deferral::RunNow);
-        assert_eq!(defer(&request(3 * 3600), &[]), Deferral::RunNow);
+        assert_eq!(
+            defer(&request(3 * 3600), &one(&flat), NONE_BOOKED),
+            Deferral::RunNow
+        );
+        assert_eq!(
+            defer(&request(3 * 3600), &[], NONE_BOOKED),
+            Deferral::RunNow
+        );
         let future_only = trace(&[(600, 10)]);
         assert_eq!(
-            defer(&request(3 * 3600), &[&future_only]),
+            defer(&request(3 * 3600), &one(&future_only), NONE_BOOKED),
             Deferral::RunNow,
             "no intensity known now to compare with"
         );

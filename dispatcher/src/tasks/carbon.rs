@@ -5,14 +5,14 @@
 use std::sync::Arc;
 
 use canopy_shared::carbon::Forecast;
-use canopy_shared::matching::{check, Requirements, DEFAULT_RENEWABLE_THRESHOLD};
+use canopy_shared::matching::{check, fits_now, Requirements, DEFAULT_RENEWABLE_THRESHOLD};
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::db;
 use crate::dispatch::carbon::unix_now;
-use crate::dispatch::policy::{defer, Deferral, DeferralRequest};
+use crate::dispatch::policy::{defer, Deferral, DeferralRequest, NodeForecast};
 use crate::dispatch::{Metrics, SessionHandle};
 use crate::state::AppState;
 
@@ -25,28 +25,39 @@ pub(super) fn hold_until(
     requirements: &Requirements,
     finish_by: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    let forecasts: Vec<Forecast> = state
+    let usable: Vec<(Forecast, u32)> = state
         .registry
         .snapshot()
         .iter()
         .filter_map(|session| usable_forecast(session, requirements))
         .collect();
-    let refs: Vec<&Forecast> = forecasts.iter().collect();
+    let nodes: Vec<NodeForecast<'_>> = usable
+        .iter()
+        .map(|(forecast, slots)| NodeForecast {
+            forecast,
+            slots: *slots,
+        })
+        .collect();
     let settings = &state.dispatch.carbon;
+    let now = unix_now();
     let request = DeferralRequest {
-        now: unix_now(),
+        now,
         deadline: finish_by.timestamp(),
         run_s: i64::from(requirements.capabilities.timeout),
         slack_s: i64::from(settings.defer_slack_s),
         min_gain_percent: settings.defer_min_gain_percent,
+        now_intensity: greenest_with_room(state, requirements),
     };
-    match defer(&request, &refs) {
+    let booked = |window: i64| state.deferrals.count(window);
+    match defer(&request, &nodes, &booked) {
         Deferral::RunNow => None,
         Deferral::Wait {
             until,
+            window,
             expected,
             current,
         } => {
+            state.deferrals.book(window, now);
             Metrics::incr(&state.metrics.tasks_deferred);
             tracing::debug!(until, expected, current, "task held for a greener window");
             DateTime::from_timestamp(until, 0)
@@ -54,9 +65,28 @@ pub(super) fn hold_until(
     }
 }
 
-/// The session's forecast if it could run the task when idle; a renewable-only node's points
-/// above its threshold count as unusable.
-fn usable_forecast(session: &SessionHandle, requirements: &Requirements) -> Option<Forecast> {
+/// Where the task would run now: the greenest intensity among this replica's workers with credits
+/// that fit it.
+fn greenest_with_room(state: &AppState, requirements: &Requirements) -> Option<u32> {
+    state
+        .registry
+        .ready()
+        .iter()
+        .filter(|session| {
+            session
+                .offer()
+                .is_some_and(|offer| fits_now(requirements, &offer))
+        })
+        .filter_map(|session| session.carbon_intensity())
+        .min()
+}
+
+/// The session's forecast and slots if it could run the task when idle; a renewable-only node's
+/// points above its threshold count as unusable.
+fn usable_forecast(
+    session: &SessionHandle,
+    requirements: &Requirements,
+) -> Option<(Forecast, u32)> {
     let mut offer = session.offer()?;
     offer.free_memory_mb = offer.resources.memory_mb;
     offer.free_slots = 1;
@@ -74,10 +104,11 @@ fn usable_forecast(session: &SessionHandle, requirements: &Requirements) -> Opti
     if forecast.is_empty() {
         return None;
     }
-    Some(match rule {
+    let forecast = match rule {
         Some(threshold) => forecast.map_intensity(|g| if g > threshold { u32::MAX } else { g }),
         None => forecast,
-    })
+    };
+    Some((forecast, offer.resources.max_concurrency))
 }
 
 /// Records the grid intensity at the node of each finished attempt (one statement; none when
