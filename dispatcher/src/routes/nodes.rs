@@ -58,6 +58,10 @@ pub struct NodeView {
     pub resources: Option<serde_json::Value>,
     /// Measured WebSocket round trip, ms.
     pub latency_ms: Option<i32>,
+    /// Grid carbon intensity at the node now, gCO₂e/kWh: live (its latest report or its zone's
+    /// feed) when it is connected to this replica, else as of its last `hello`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub carbon_intensity: Option<u32>,
     pub running_tasks: i64,
     /// Owner account (shown to admins).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -77,6 +81,7 @@ fn view(row: NodeRow, show_owner: bool) -> NodeView {
         last_seen: row.last_seen_at,
         resources: row.resources,
         latency_ms: row.latency_ms,
+        carbon_intensity: None,
         running_tasks: row.running_tasks,
         owner: show_owner.then(|| canopy_shared::format_id(row.account_id)),
         created_at: row.created_at,
@@ -138,7 +143,21 @@ pub async fn list_nodes(user: AuthUser, state: web::Data<AppState>) -> ApiResult
     let admin = user.role == Role::Admin;
     Ok(HttpResponse::Ok().json(
         rows.into_iter()
-            .map(|row| view(row, admin))
+            .map(|row| {
+                let live = state
+                    .registry
+                    .get(row.id)
+                    .and_then(|session| session.carbon_intensity());
+                let mut node = view(row, admin);
+                node.carbon_intensity = live.or_else(|| {
+                    let reported = node
+                        .resources
+                        .as_ref()?
+                        .pointer("/energy/carbonIntensity")?;
+                    u32::try_from(reported.as_u64()?).ok()
+                });
+                node
+            })
             .collect::<Vec<_>>(),
     ))
 }

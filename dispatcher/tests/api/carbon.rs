@@ -86,6 +86,21 @@ async fn a_task_goes_to_the_greener_of_two_workers_and_records_its_intensity(poo
     }
     assert_eq!(view["status"], "succeeded");
     assert_eq!(view["carbon"]["intensity"], 50, "{view}");
+
+    let nodes: Value = app
+        .get("/v1/node/list", &user.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let mut intensities: Vec<u64> = nodes
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|node| node["carbonIntensity"].as_u64())
+        .collect();
+    intensities.sort_unstable();
+    assert_eq!(intensities, [50, 400], "{nodes}");
 }
 
 #[sqlx::test(migrations = "../migrations")]
