@@ -343,6 +343,29 @@ mod tests {
     }
 
     #[test]
+    fn energy_has_a_stable_wire_form_and_old_reports_still_parse() {
+        let energy = WorkerMessage::Energy(Energy {
+            renewable: false,
+            carbon_intensity: Some(93),
+            zone: Some("GB-13".into()),
+            renewable_only: true,
+            renewable_threshold: Some(100),
+            forecast: vec![crate::carbon::IntensityPoint {
+                at: 1_678_752_000,
+                intensity: 93,
+            }],
+        });
+        round_trip(
+            &energy,
+            json!({"type": "energy", "renewable": false, "carbonIntensity": 93, "zone": "GB-13",
+                   "renewableOnly": true, "renewableThreshold": 100,
+                   "forecast": [{"at": 1_678_752_000, "intensity": 93}]}),
+        );
+        let old: Energy = serde_json::from_value(json!({"renewable": true})).expect("parses");
+        assert!(!old.renewable_only && old.forecast.is_empty() && old.zone.is_none());
+    }
+
+    #[test]
     fn assign_and_result_have_a_stable_wire_form() {
         let assign = DispatcherMessage::Assign(Box::new(Assignment {
             task_id: "t".into(),
