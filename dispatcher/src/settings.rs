@@ -167,6 +167,9 @@ pub struct AuthSettings {
 /// Tasks, builds and the worker gateway.
 #[derive(Debug, Clone, Args)]
 pub struct DispatchSettings {
+    #[command(flatten)]
+    pub carbon: crate::dispatch::feeds::CarbonSettings,
+
     /// How often workers send heartbeats and the dispatcher pings them, ms.
     #[arg(
         long = "heartbeat-interval-ms",

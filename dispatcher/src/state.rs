@@ -8,7 +8,7 @@ use crate::auth::api_keys::ApiKeyCache;
 use crate::auth::jwt::TokenKeys;
 use crate::auth::mailer::Mailer;
 use crate::auth::revocations::Revocations;
-use crate::dispatch::{Completions, Metrics, Prewarms, Registry};
+use crate::dispatch::{CarbonFeeds, Completions, Metrics, Prewarms, Registry};
 use crate::gates::Gates;
 use crate::quotas::{Quota, QuotaBook};
 use crate::settings::{AuthSettings, DispatchSettings};
@@ -46,6 +46,10 @@ pub struct AppState {
     pub triggers: crate::triggers::Wake,
     /// Each account's quota (the defaults until `with_quota_defaults`).
     pub quotas: QuotaBook,
+    /// Carbon intensity of the grid zones this dispatcher polls.
+    pub carbon_feeds: CarbonFeeds,
+    /// Deferrable tasks held per greener window.
+    pub deferrals: crate::dispatch::carbon::Bookings,
 }
 
 impl AppState {
@@ -78,6 +82,8 @@ impl AppState {
             gates,
             triggers: crate::triggers::Wake::default(),
             quotas: QuotaBook::default(),
+            carbon_feeds: CarbonFeeds::default(),
+            deferrals: Default::default(),
         };
         (state, receivers)
     }

@@ -4,6 +4,7 @@
 //! Serde-level dependencies only.
 
 pub mod api;
+pub mod carbon;
 pub mod function;
 pub mod id;
 pub mod matching;

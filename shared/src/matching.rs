@@ -63,6 +63,11 @@ pub enum Mismatch {
         free: u32,
     },
     Privileged,
+    /// A `renewableOnly` node whose grid intensity is above its threshold (or unknown).
+    NotRenewable {
+        intensity: Option<u32>,
+        threshold: u32,
+    },
     Latency {
         bound: u32,
         measured: Option<u32>,
@@ -93,6 +98,7 @@ pub fn check(task: &Requirements, node: &NodeOffer) -> Result<(), Mismatch> {
     if caps.privileged && !node.resources.allows_privileged {
         return Err(Mismatch::Privileged);
     }
+    renewable(node)?;
     if caps.network_latency > 0
         && node
             .latency_ms
@@ -104,6 +110,28 @@ pub fn check(task: &Requirements, node: &NodeOffer) -> Result<(), Mismatch> {
         });
     }
     Ok(())
+}
+
+/// gCO₂/kWh under which a `renewableOnly` node that names no threshold takes tasks (the UK
+/// Carbon Intensity API calls under 100 "low").
+pub const DEFAULT_RENEWABLE_THRESHOLD: u32 = 100;
+
+/// GreenCloud's rule: a `renewableOnly` node takes tasks only while its grid intensity is known
+/// and at most its threshold.
+pub fn renewable(node: &NodeOffer) -> Result<(), Mismatch> {
+    let Some(energy) = node.resources.energy.as_ref().filter(|e| e.renewable_only) else {
+        return Ok(());
+    };
+    let threshold = energy
+        .renewable_threshold
+        .unwrap_or(DEFAULT_RENEWABLE_THRESHOLD);
+    match energy.carbon_intensity {
+        Some(intensity) if intensity <= threshold => Ok(()),
+        intensity => Err(Mismatch::NotRenewable {
+            intensity,
+            threshold,
+        }),
+    }
 }
 
 /// Whether the node can run the task now: it fits and has a free slot.
@@ -191,7 +219,18 @@ pub fn explain(task: &Requirements, nodes: &[NodeOffer]) -> String {
     if allowing.is_empty() {
         return "no connected node allows privileged containers".to_owned();
     }
-    let best = allowing.iter().filter_map(|n| n.latency_ms).min();
+    let clean: Vec<&NodeOffer> = allowing
+        .iter()
+        .copied()
+        .filter(|n| renewable(n).is_ok())
+        .collect();
+    if clean.is_empty() {
+        let n = allowing.len();
+        return format!(
+            "{n} node(s) match but take tasks only on renewable power, and their grid is above their threshold now"
+        );
+    }
+    let best = clean.iter().filter_map(|n| n.latency_ms).min();
     match best {
         Some(best) => format!(
             "no connected node is within {} ms (best: {best} ms)",
@@ -394,5 +433,44 @@ mod tests {
             explain(&task(|_| {}), &[]),
             "no node of this account or its pools is connected (capability volunteers is off)"
         );
+    }
+
+    #[test]
+    fn a_renewable_only_node_takes_tasks_only_under_its_threshold() {
+        let mut node = node();
+        let set = |node: &mut NodeOffer, intensity: Option<u32>, threshold: Option<u32>| {
+            node.resources.energy = Some(crate::protocol::Energy {
+                renewable: true,
+                carbon_intensity: intensity,
+                zone: None,
+                renewable_only: true,
+                renewable_threshold: threshold,
+                forecast: Vec::new(),
+            });
+        };
+        let task = task(|_| {});
+        set(&mut node, Some(80), Some(80));
+        assert_eq!(check(&task, &node), Ok(()));
+        set(&mut node, Some(81), Some(80));
+        assert_eq!(
+            check(&task, &node),
+            Err(Mismatch::NotRenewable {
+                intensity: Some(81),
+                threshold: 80
+            })
+        );
+        set(&mut node, None, None);
+        assert_eq!(
+            check(&task, &node),
+            Err(Mismatch::NotRenewable {
+                intensity: None,
+                threshold: DEFAULT_RENEWABLE_THRESHOLD
+            })
+        );
+        assert!(explain(&task, &[node.clone()]).contains("only on renewable power"));
+        if let Some(energy) = node.resources.energy.as_mut() {
+            energy.renewable_only = false;
+        }
+        assert_eq!(check(&task, &node), Ok(()), "the rule is the node's choice");
     }
 }

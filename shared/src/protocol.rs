@@ -52,6 +52,9 @@ pub enum WorkerMessage {
     Goodbye {
         reason: String,
     },
+    /// The node's carbon intensity changed (a new trace point, a new forecast): the whole
+    /// `energy` of `hello` again.
+    Energy(Energy),
     /// Answer to `prewarm`: how many containers of the version are now started and idle.
     #[serde(rename_all = "camelCase")]
     Prewarmed {
@@ -148,6 +151,19 @@ pub struct Energy {
     /// Grid carbon intensity, gCO₂/kWh, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carbon_intensity: Option<u32>,
+    /// The grid zone (e.g. `GB-13`, `DE`): the dispatcher may poll a feed for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// GreenCloud's rule: take tasks only while the intensity is at most
+    /// `renewable_threshold` (and known).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub renewable_only: bool,
+    /// gCO₂/kWh under which a `renewable_only` node counts as running on clean power.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub renewable_threshold: Option<u32>,
+    /// The coming intensity (the trace's future points), first point in force now.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forecast: Vec<crate::carbon::IntensityPoint>,
 }
 
 /// Answer to a valid `hello`.
@@ -346,6 +362,29 @@ mod tests {
             },
             json!({"type": "started", "taskId": "t", "attempt": 2}),
         );
+    }
+
+    #[test]
+    fn energy_has_a_stable_wire_form_and_old_reports_still_parse() {
+        let energy = WorkerMessage::Energy(Energy {
+            renewable: false,
+            carbon_intensity: Some(93),
+            zone: Some("GB-13".into()),
+            renewable_only: true,
+            renewable_threshold: Some(100),
+            forecast: vec![crate::carbon::IntensityPoint {
+                at: 1_678_752_000,
+                intensity: 93,
+            }],
+        });
+        round_trip(
+            &energy,
+            json!({"type": "energy", "renewable": false, "carbonIntensity": 93, "zone": "GB-13",
+                   "renewableOnly": true, "renewableThreshold": 100,
+                   "forecast": [{"at": 1_678_752_000, "intensity": 93}]}),
+        );
+        let old: Energy = serde_json::from_value(json!({"renewable": true})).expect("parses");
+        assert!(!old.renewable_only && old.forecast.is_empty() && old.zone.is_none());
     }
 
     #[test]

@@ -140,4 +140,6 @@ pub struct Overrides {
     /// Volunteer controls (caps, active hours, idle only, battery, pause file) and the power model.
     #[command(flatten)]
     pub volunteer: crate::volunteer::VolunteerFlags,
+    #[command(flatten)]
+    pub carbon: crate::carbon::CarbonOverrides,
 }

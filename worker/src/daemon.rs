@@ -171,6 +171,7 @@ impl Node<'_> {
             self.shutdown,
         )
         .with_owner_gate(self.gate, config.volunteer.pause_handback)
+        .with_carbon(config.carbon.clone())
         .run()
         .instrument(span)
         .await

@@ -2,6 +2,7 @@
 //! tasks and runs each in a locked-down Docker container.
 
 pub mod backoff;
+pub mod carbon;
 pub mod cli;
 pub mod config;
 pub mod connection;

@@ -11,6 +11,8 @@ pub struct EnergyTotals {
     pub measured_tasks: i64,
     pub cpu_seconds: f64,
     pub energy_wh: f64,
+    /// gCO₂e of the tasks whose node's grid intensity was known (Wh × gCO₂e/kWh / 1000).
+    pub grams_co2e: f64,
 }
 
 /// The account's tasks (one function's, when given).
@@ -23,7 +25,8 @@ pub async fn totals(
         EnergyTotals,
         r#"SELECT count(energy_wh) AS "measured_tasks!",
                   coalesce(sum(cpu_seconds), 0)::float8 AS "cpu_seconds!",
-                  coalesce(sum(energy_wh), 0)::float8 AS "energy_wh!"
+                  coalesce(sum(energy_wh), 0)::float8 AS "energy_wh!",
+                  coalesce(sum(energy_wh * carbon_intensity / 1000.0), 0)::float8 AS "grams_co2e!"
            FROM tasks
            WHERE account_id = $1 AND ($2::uuid IS NULL OR function_id = $2) AND energy_wh IS NOT NULL"#,
         account,
@@ -40,6 +43,7 @@ pub struct NodeEnergy {
     pub measured_tasks: i64,
     pub cpu_seconds: f64,
     pub energy_wh: f64,
+    pub grams_co2e: f64,
 }
 
 /// The account's nodes, each with the usage of the tasks that ended on it.
@@ -48,7 +52,8 @@ pub async fn by_node(conn: &mut PgConnection, owner: Uuid) -> sqlx::Result<Vec<N
         NodeEnergy,
         r#"SELECT n.id AS "node_id!", count(t.energy_wh) AS "measured_tasks!",
                   coalesce(sum(t.cpu_seconds), 0)::float8 AS "cpu_seconds!",
-                  coalesce(sum(t.energy_wh), 0)::float8 AS "energy_wh!"
+                  coalesce(sum(t.energy_wh), 0)::float8 AS "energy_wh!",
+                  coalesce(sum(t.energy_wh * t.carbon_intensity / 1000.0), 0)::float8 AS "grams_co2e!"
            FROM nodes n LEFT JOIN tasks t ON t.node_id = n.id AND t.energy_wh IS NOT NULL
            WHERE n.account_id = $1 AND n.deleted_at IS NULL
            GROUP BY n.id, n.created_at

@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod assignments;
 pub mod attempts;
 pub mod builds;
+pub mod carbon;
 pub mod endpoints;
 pub mod energy;
 pub mod functions;

@@ -64,6 +64,10 @@ pub struct NewTasks {
     pub body: Vec<Vec<u8>>,
     pub priority: Vec<i16>,
     pub deadline: Vec<Option<DateTime<Utc>>>,
+    /// `Prefer: defer`: finish by then.
+    pub defer_until: Vec<Option<DateTime<Utc>>>,
+    /// Held (queued, unclaimable) until then: a greener window.
+    pub not_before: Vec<Option<DateTime<Utc>>>,
     /// `Some(node)`: the task is created already assigned to that node, with a lease.
     pub node_id: Vec<Option<Uuid>>,
     /// The connection of that node it is handed to.
@@ -93,20 +97,22 @@ pub async fn insert_batch(
         r#"INSERT INTO tasks (id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
                               network_latency_ms, privileged, request_method, request_query, request_headers,
                               request_content_type, request_body, priority, deadline,
-                              status, node_id, session_id, assigned_at, lease_expires_at, volunteers)
+                              status, node_id, session_id, assigned_at, lease_expires_at, volunteers,
+                              defer_until, not_before)
            SELECT v.id, v.account_id, v.function_id, v.build_id, v.lang, v.timeout_s, v.cpu_count, v.mem_size_mb,
                   v.network_latency_ms, v.privileged, v.method, v.query, v.headers, v.content_type, v.body,
                   v.priority, v.deadline,
                   CASE WHEN v.node_id IS NULL THEN 'queued' ELSE 'assigned' END, v.node_id, v.session_id,
                   CASE WHEN v.node_id IS NULL THEN NULL ELSE clock_timestamp() END,
                   CASE WHEN v.node_id IS NULL THEN NULL ELSE now() + make_interval(secs => $19::float8 / 1000) END,
-                  v.volunteers
+                  v.volunteers, v.defer_until, v.not_before
            FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[], $7::int4[], $8::int4[],
                        $9::int4[], $10::bool[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::bytea[],
-                       $16::int2[], $17::timestamptz[], $18::uuid[], $20::uuid[], $21::bool[])
+                       $16::int2[], $17::timestamptz[], $18::uuid[], $20::uuid[], $21::bool[],
+                       $22::timestamptz[], $23::timestamptz[])
                 AS v(id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
                      network_latency_ms, privileged, method, query, headers, content_type, body,
-                     priority, deadline, node_id, session_id, volunteers)
+                     priority, deadline, node_id, session_id, volunteers, defer_until, not_before)
            JOIN functions f ON f.id = v.function_id
            WHERE f.account_id = v.account_id AND f.deleted_at IS NULL AND NOT f.paused
              AND f.current_build_id = v.build_id AND f.lang = v.lang AND f.timeout_s = v.timeout_s
@@ -134,7 +140,9 @@ pub async fn insert_batch(
         &tasks.node_id as &[Option<Uuid>],
         lease_ms as f64,
         &tasks.session_id as &[Option<Uuid>],
-        &tasks.volunteers
+        &tasks.volunteers,
+        &tasks.defer_until as &[Option<DateTime<Utc>>],
+        &tasks.not_before as &[Option<DateTime<Utc>>]
     )
     .fetch_all(conn)
     .await

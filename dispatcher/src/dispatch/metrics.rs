@@ -20,6 +20,8 @@ pub struct Metrics {
     /// Connections closed for breaking the protocol (malformed, foreign task, flood, oversized).
     pub protocol_violations: AtomicU64,
     pub worker_connections: AtomicU64,
+    /// Deferrable tasks held for a greener window at submission.
+    pub tasks_deferred: AtomicU64,
     /// Issue → assignment, s.
     pub queue_wait: Histogram,
     /// Submission received → `assign` frame queued for the worker, s (tasks placed at submit).
@@ -44,6 +46,7 @@ impl Default for Metrics {
             lost_node_requeues: AtomicU64::new(0),
             protocol_violations: AtomicU64::new(0),
             worker_connections: AtomicU64::new(0),
+            tasks_deferred: AtomicU64::new(0),
             queue_wait: Histogram::new(LATENCY_BUCKETS),
             dispatch_latency: Histogram::new(LATENCY_BUCKETS),
             end_to_end: Histogram::new(LATENCY_BUCKETS),
@@ -79,6 +82,11 @@ impl Metrics {
                 "canopy_results_recorded_total",
                 "Attempt results recorded.",
                 &self.results_recorded,
+            ),
+            (
+                "canopy_tasks_deferred_total",
+                "Deferrable tasks held for a greener window.",
+                &self.tasks_deferred,
             ),
             (
                 "canopy_stale_messages_total",

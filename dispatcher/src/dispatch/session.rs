@@ -4,11 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
+use canopy_shared::carbon::{Forecast, IntensityPoint};
 use canopy_shared::matching::{check, NodeOffer, NodeTrust, Requirements};
-use canopy_shared::protocol::{DispatcherMessage, Resources};
+use canopy_shared::protocol::{DispatcherMessage, Energy, Resources};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
+
+use super::carbon::{unix_now, NodeEnergy};
 
 /// Live state of one connection.
 #[derive(Debug)]
@@ -24,6 +27,8 @@ struct SessionState {
     reported_running: Vec<Uuid>,
     /// Function versions the worker holds warm (`functionId@buildId`), from `hello` and heartbeats.
     warm: Vec<String>,
+    /// Its grid carbon intensity, now and ahead.
+    energy: NodeEnergy,
 }
 
 /// Why the dispatcher closes a connection from outside its session loop.
@@ -62,9 +67,10 @@ impl SessionHandle {
     pub fn new(
         node_id: Uuid,
         session_id: Uuid,
-        resources: Resources,
+        mut resources: Resources,
         outbound: mpsc::UnboundedSender<DispatcherMessage>,
     ) -> Self {
+        let energy = NodeEnergy::from_report(resources.energy.take());
         SessionHandle {
             node_id,
             session_id,
@@ -79,6 +85,7 @@ impl SessionHandle {
                 running: HashMap::new(),
                 reported_running: Vec::new(),
                 warm: Vec::new(),
+                energy,
             }),
         }
     }
@@ -203,6 +210,40 @@ impl SessionHandle {
             .unwrap_or(false)
     }
 
+    /// An `energy` message: the node's new intensity and forecast.
+    pub fn set_energy(&self, energy: Energy) {
+        if let Ok(mut state) = self.state.lock() {
+            state.energy = NodeEnergy::from_report(Some(energy));
+        }
+    }
+
+    /// A polled feed for the node's zone (used only if the node reports no intensity itself).
+    pub fn set_carbon_feed(&self, points: &[IntensityPoint]) {
+        if let Ok(mut state) = self.state.lock() {
+            state.energy.set_feed(points);
+        }
+    }
+
+    /// The grid zone the node named.
+    pub fn carbon_zone(&self) -> Option<String> {
+        let state = self.state.lock().ok()?;
+        state.energy.zone().map(str::to_owned)
+    }
+
+    /// Grid carbon intensity at the node now, gCO₂e/kWh.
+    pub fn carbon_intensity(&self) -> Option<u32> {
+        let state = self.state.lock().ok()?;
+        state.energy.intensity_at(unix_now())
+    }
+
+    /// The node's intensity ahead (empty when unknown).
+    pub fn carbon_forecast(&self) -> Forecast {
+        self.state
+            .lock()
+            .map(|state| state.energy.forecast().clone())
+            .unwrap_or_default()
+    }
+
     /// Records the tasks a heartbeat says are running.
     pub fn set_reported_running(&self, tasks: Vec<Uuid>) {
         if let Ok(mut state) = self.state.lock() {
@@ -243,9 +284,11 @@ impl SessionHandle {
 
 fn offer_of(state: &SessionState) -> NodeOffer {
     let reserved: u32 = state.running.values().sum();
+    let mut resources = state.resources.clone();
+    resources.energy = state.energy.offered(unix_now());
     NodeOffer {
         trust: state.trust.clone(),
-        resources: state.resources.clone(),
+        resources,
         free_memory_mb: state.resources.memory_mb.saturating_sub(reserved),
         latency_ms: state.latency_ms,
         free_slots: state.credits,

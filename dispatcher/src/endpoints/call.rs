@@ -234,6 +234,7 @@ fn submission(req: &HttpRequest, public: &Public, gate: &Gate, body: Vec<u8>) ->
         idempotency: None,
         priority: 0,
         deadline: Utc::now().checked_add_signed(chrono::Duration::seconds(queue_s)),
+        defer_until: None,
     }
 }
 

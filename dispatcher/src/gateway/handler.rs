@@ -61,6 +61,14 @@ pub(super) async fn handle(
             session.set_warm(beat.warm_functions);
             return Ok(false);
         }
+        WorkerMessage::Energy(energy) => {
+            super::energy::check(&energy)?;
+            session.set_energy(energy);
+            state.carbon_feeds.apply(session);
+            // A renewable-only node may have just come under its threshold.
+            state.scheduler.wake();
+            return Ok(false);
+        }
         WorkerMessage::Pull { credits } => {
             let grew = state.registry.add_credits(session, credits);
             if grew {

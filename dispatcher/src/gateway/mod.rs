@@ -2,6 +2,7 @@
 //! `GET /v1/worker/artifact/{sha256}` (code packages, node token).
 
 mod budget;
+mod energy;
 mod handler;
 mod paced;
 mod session;

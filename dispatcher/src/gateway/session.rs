@@ -69,11 +69,12 @@ pub(super) async fn run(
         };
         let (outbound, mut outbound_rx) = mpsc::unbounded_channel();
         let handle = Arc::new(SessionHandle::new(node_id, session_id, hello.resources.clone(), outbound));
+        state.carbon_feeds.apply(&handle);
         handle.set_warm(hello.warm_functions.clone());
         // Boxed: an idle session's future then holds only its serving loop, not this phase.
         let connected = Box::pin(async {
             let mut conn = state.pool.acquire().await?;
-            let resources = serde_json::to_value(&hello.resources).unwrap_or_default();
+            let resources = serde_json::to_value(super::energy::stored(&hello.resources)).unwrap_or_default();
             if !db::nodes::mark_connected(&mut conn, node_id, session_id, state.replica_id, &resources, &reported).await? {
                 return Ok(false);
             }
@@ -156,7 +157,10 @@ fn check_hello(hello: &Hello, node_id: Uuid) -> Result<(), Refusal> {
             "maxConcurrency must be between 1 and 1024",
         ));
     }
-    Ok(())
+    match &hello.resources.energy {
+        Some(energy) => super::energy::check(energy),
+        None => Ok(()),
+    }
 }
 
 /// Serves an established connection until it ends; `Ok` carries a reason for a normal end.

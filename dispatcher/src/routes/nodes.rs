@@ -62,6 +62,7 @@ fn view(row: NodeRow, show_owner: bool) -> NodeView {
         last_seen: row.last_seen_at,
         resources: row.resources,
         latency_ms: row.latency_ms,
+        carbon_intensity: None,
         running_tasks: row.running_tasks,
         owner: show_owner.then(|| canopy_shared::format_id(row.account_id)),
         created_at: row.created_at,
@@ -125,7 +126,21 @@ pub async fn list_nodes(user: AuthUser, state: web::Data<AppState>) -> ApiResult
     let admin = user.role == Role::Admin;
     Ok(HttpResponse::Ok().json(
         rows.into_iter()
-            .map(|row| view(row, admin))
+            .map(|row| {
+                let live = state
+                    .registry
+                    .get(row.id)
+                    .and_then(|session| session.carbon_intensity());
+                let mut node = view(row, admin);
+                node.carbon_intensity = live.or_else(|| {
+                    let reported = node
+                        .resources
+                        .as_ref()?
+                        .pointer("/energy/carbonIntensity")?;
+                    u32::try_from(reported.as_u64()?).ok()
+                });
+                node
+            })
             .collect::<Vec<_>>(),
     ))
 }

@@ -47,6 +47,9 @@ pub struct EnergyMetrics {
     pub cpu_seconds: f64,
     /// Energy attributed to them, Wh (docs/energy.md).
     pub energy_wh: f64,
+    /// Their emissions, gCO₂e: each task's Wh × its node's grid intensity when it ran (tasks on
+    /// nodes that report no intensity count as 0; docs/carbon.md).
+    pub grams_co2e: f64,
 }
 
 impl From<db::energy::EnergyTotals> for EnergyMetrics {
@@ -55,6 +58,7 @@ impl From<db::energy::EnergyTotals> for EnergyMetrics {
             measured_tasks: totals.measured_tasks,
             cpu_seconds: totals.cpu_seconds,
             energy_wh: totals.energy_wh,
+            grams_co2e: totals.grams_co2e,
         }
     }
 }
@@ -132,6 +136,7 @@ pub async fn account_metrics(
                 measured_tasks: node.measured_tasks,
                 cpu_seconds: node.cpu_seconds,
                 energy_wh: node.energy_wh,
+                grams_co2e: node.grams_co2e,
             },
         })
         .collect();

@@ -182,5 +182,6 @@ pub(super) fn submission_with(
         }),
         priority: 0,
         deadline: None,
+        defer_until: None,
     }
 }

@@ -103,6 +103,7 @@ pub async fn invoke(
         idempotency: None,
         priority: request.qosclass.clamp(-1000, 1000) as i16,
         deadline,
+        defer_until: None,
     };
     if request.r#async {
         let submitted = tasks::submit(&state, submission).await?;

@@ -8,20 +8,26 @@ use uuid::Uuid;
 
 use super::TaskError;
 use crate::db;
+use crate::db::carbon::TaskCarbonRow;
 use crate::db::tasks::TaskRow;
 use crate::domain::function::capabilities_from_columns;
 use crate::state::AppState;
 
-/// A sentence saying why `task` (queued, of `account_id`) is not running yet.
+/// A sentence saying why `task` (queued, of `account_id`) is not running yet; `carbon` are its
+/// carbon columns (a task held for a greener window says until when).
 pub async fn explain(
     state: &AppState,
     account_id: Uuid,
     task: &TaskRow,
+    carbon: Option<&TaskCarbonRow>,
 ) -> Result<String, TaskError> {
     let mut conn = state.pool.acquire().await?;
     let function = db::functions::find_live(&mut conn, account_id, task.function_id).await?;
     if function.as_ref().is_some_and(|function| function.paused) {
         return Ok("the function is paused; its queued tasks run after togglePause".to_owned());
+    }
+    if let Some(reason) = carbon.and_then(|carbon| greener_window(task, carbon)) {
+        return Ok(reason);
     }
     let Some(lang) = Lang::from_code(&task.lang) else {
         return Ok(format!("no runtime for {}", task.lang));
@@ -66,4 +72,23 @@ pub async fn explain(
         ),
     };
     Ok(explain_fit(&requirements, &nodes))
+}
+
+/// "waiting for a greener window until …" for a first attempt held by its deferral (a retry's
+/// backoff also sets `not_before`, but only on later attempts).
+fn greener_window(task: &TaskRow, carbon: &TaskCarbonRow) -> Option<String> {
+    let finish_by = carbon.defer_until?;
+    let hold = carbon
+        .not_before
+        .filter(|hold| *hold > chrono::Utc::now())?;
+    (task.attempt == 1).then(|| {
+        let format = |at: chrono::DateTime<chrono::Utc>| {
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        };
+        format!(
+            "waiting for a greener window until {} (it must finish by {})",
+            format(hold),
+            format(finish_by)
+        )
+    })
 }

@@ -13,6 +13,7 @@
 //! - `liveness` — heartbeats: node liveness and lease renewal.
 
 mod cancel;
+mod carbon;
 mod commit;
 mod error;
 mod explain;

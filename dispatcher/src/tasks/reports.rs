@@ -210,6 +210,15 @@ async fn write(state: &AppState, attempts: &[((Uuid, i32), Merged)]) -> sqlx::Re
         &state.metrics.results_recorded,
         applied.finished.len() as u64,
     );
+    let ended: std::collections::HashSet<Uuid> = changed.iter().copied().collect();
+    super::carbon::record_intensities(
+        &mut conn,
+        attempts
+            .iter()
+            .filter(|((task, _), entry)| entry.finish.is_some() && ended.contains(task))
+            .map(|((task, attempt), entry)| (*task, *attempt, &entry.session)),
+    )
+    .await?;
     changed.extend(applied.started.iter().chain(&applied.progressed));
     for (node, list) in &retries {
         let unmoved = super::requeue::retry_attempts(state, &mut conn, *node, list).await?;

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 use super::placement::{assignment, wire_request};
 use crate::db;
 use crate::db::assignments::{Assigned, Candidate, Serving};
+use crate::dispatch::policy::{order, Offer};
 use crate::dispatch::{reserved_memory, Metrics, SessionHandle};
 use crate::domain::function::capabilities_from_columns;
 use crate::state::AppState;
@@ -87,13 +88,36 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
         state.scheduler.maybe_queued.store(false, Ordering::Release);
     }
     let mut assigned = 0;
-    for session in ready {
+    for session in greenest_first(ready) {
         if session.credits() == 0 || session.close.is_cancelled() {
             continue;
         }
         assigned += assign_to(state, &session).await?;
     }
     Ok(assigned)
+}
+
+/// The workers in `dispatch::policy` order (no warm preference: a pass serves many functions),
+/// so each queued task goes to the greenest worker with room that fits it: greener workers
+/// claim first, and what they cannot take is left for the next.
+fn greenest_first(ready: Vec<Arc<SessionHandle>>) -> Vec<Arc<SessionHandle>> {
+    if ready.len() < 2 {
+        return ready;
+    }
+    let offers: Vec<Offer> = ready
+        .iter()
+        .map(|session| Offer {
+            warm: false,
+            intensity: session.carbon_intensity(),
+            latency_ms: session.latency_ms(),
+            credits: session.credits(),
+        })
+        .collect();
+    let mut slots: Vec<Option<Arc<SessionHandle>>> = ready.into_iter().map(Some).collect();
+    order(&offers, false)
+        .into_iter()
+        .filter_map(|index| slots[index].take())
+        .collect()
 }
 
 async fn assign_to(state: &AppState, session: &Arc<SessionHandle>) -> anyhow::Result<usize> {

@@ -42,6 +42,8 @@ pub struct Submission {
     pub priority: i16,
     /// A queued task not taken by then fails with `deadline_exceeded`.
     pub deadline: Option<DateTime<Utc>>,
+    /// `Prefer: defer`: the task must finish by then and may be held until a greener window.
+    pub defer_until: Option<DateTime<Utc>>,
 }
 
 /// A durable task.

@@ -148,5 +148,6 @@ fn submission(firing: &Firing, depth: i32) -> Submission {
         }),
         priority: 0,
         deadline: None,
+        defer_until: None,
     }
 }

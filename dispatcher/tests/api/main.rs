@@ -8,6 +8,7 @@ mod affinity;
 mod attempts;
 mod auth_failures;
 mod builds;
+mod carbon;
 mod dashboard;
 mod endpoints;
 mod errors;

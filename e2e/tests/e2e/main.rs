@@ -3,6 +3,7 @@
 //! (`./scripts/test` provides them) and `CANOPY_DOCKER_TESTS=1`; without the variable each test
 //! prints why it did nothing.
 
+mod carbon;
 mod cli;
 mod endpoints;
 mod fault;

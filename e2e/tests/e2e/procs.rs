@@ -14,7 +14,7 @@ pub fn free_port() -> u16 {
     listener.local_addr().expect("address").port()
 }
 
-fn binary(name: &str) -> PathBuf {
+pub fn binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().expect("test binary path");
     let path = exe
         .parent()
@@ -134,6 +134,8 @@ pub struct WorkerProc {
     token: String,
     dispatchers: Vec<String>,
     delay_ms: u64,
+    /// More `run` flags (e.g. carbon settings).
+    extra: Vec<String>,
     pub log: PathBuf,
     dir: PathBuf,
     child: Option<Child>,
@@ -147,6 +149,18 @@ impl WorkerProc {
         dir: &Path,
         name: &str,
         delay_ms: u64,
+    ) -> WorkerProc {
+        Self::start_with(access_token, dispatchers, dir, name, delay_ms, &[]).await
+    }
+
+    /// `start` with more `run` flags.
+    pub async fn start_with(
+        access_token: &str,
+        dispatchers: Vec<String>,
+        dir: &Path,
+        name: &str,
+        delay_ms: u64,
+        extra: &[&str],
     ) -> WorkerProc {
         let node_id = canopy_shared::format_id(canopy_shared::new_id());
         let response = reqwest::Client::new()
@@ -166,6 +180,7 @@ impl WorkerProc {
             token,
             dispatchers,
             delay_ms,
+            extra: extra.iter().map(|arg| (*arg).to_owned()).collect(),
             log: dir.join(format!("{name}.log")),
             dir: dir.to_path_buf(),
             child: None,
@@ -204,6 +219,7 @@ impl WorkerProc {
                 "--log-format",
                 "json",
             ])
+            .args(&self.extra)
             .arg("--cache-dir")
             .arg(self.dir.join("cache"))
             .env("CANOPY_WORKER_NODE_TOKEN", &self.token)

@@ -23,6 +23,10 @@ pub struct NodeView {
     pub resources: Option<serde_json::Value>,
     /// Measured WebSocket round trip, ms.
     pub latency_ms: Option<i32>,
+    /// Grid carbon intensity at the node now, gCO₂e/kWh: live (its latest report or its zone's
+    /// feed) when it is connected to this replica, else as of its last `hello`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carbon_intensity: Option<u32>,
     pub running_tasks: i64,
     /// `offline`, `disabled`, `paused by owner` (the volunteer's conditions do not hold: it
     /// pulls nothing and its running tasks are frozen) or `online`.

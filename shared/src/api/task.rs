@@ -37,6 +37,29 @@ pub struct TaskView {
     /// Why a queued task is not running yet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_reason: Option<String>,
+    /// Deferral and grid carbon intensity (`GET /v1/task/{id}` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub carbon: Option<TaskCarbon>,
+}
+
+/// A task's carbon: when it had to finish (`Prefer: defer`), until when it was held for a
+/// greener window, and the grid intensity where it ran. gCO₂e = the task's Wh × intensity / 1000.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "camelCase")]
+pub struct TaskCarbon {
+    /// RFC 3339; set by `Prefer: defer`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub defer_until: Option<String>,
+    /// RFC 3339: held (queued) until this greener window.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held_until: Option<String>,
+    /// gCO₂e/kWh at the node while its finished attempt ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intensity: Option<i32>,
+    /// The task's emissions: its `energyWh` × `intensity` / 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grams_co2e: Option<f64>,
 }
 
 impl TaskView {

@@ -40,6 +40,8 @@ pub struct FileConfig {
     pub volunteer: Option<crate::volunteer::settings::VolunteerFile>,
     /// The `[power]` table: the power model.
     pub power: Option<crate::volunteer::settings::PowerFile>,
+    /// `[carbon]`: the node's grid carbon intensity.
+    pub carbon: Option<crate::carbon::CarbonFile>,
 }
 
 impl FileConfig {

@@ -95,6 +95,8 @@ pub struct WorkerConfig {
     pub noop_delay: Duration,
     /// Volunteer controls and the power model.
     pub volunteer: VolunteerSettings,
+    /// The node's grid carbon intensity.
+    pub carbon: crate::carbon::CarbonConfig,
 }
 
 /// The runtime images the contract names (`docs/runtime-contract.md`).
@@ -234,6 +236,11 @@ impl WorkerConfig {
             noop_delay: Duration::from_millis(
                 flags.noop_delay_ms.or(file.noop_delay_ms).unwrap_or(0),
             ),
+            carbon: crate::carbon::CarbonConfig::resolve(
+                file.carbon,
+                &flags.carbon,
+                crate::carbon::unix_now(),
+            )?,
         };
         if config.max_concurrency == 0 {
             return Err(ConfigError::Invalid(

@@ -113,6 +113,9 @@ pub struct Supervisor<R: TaskRunner> {
     stopping_since: Option<Instant>,
     /// The volunteer's conditions: no credits and frozen tasks while closed.
     owner: owner::OwnerPause,
+    /// The node's grid carbon intensity, and what was last reported of it.
+    carbon: crate::carbon::CarbonConfig,
+    reported_energy: Option<canopy_shared::protocol::Energy>,
 }
 
 /// How a session ended.
@@ -147,6 +150,8 @@ impl<R: TaskRunner> Supervisor<R> {
             unsent: VecDeque::new(),
             stopping_since: None,
             owner: owner::OwnerPause::default(),
+            carbon: crate::carbon::CarbonConfig::default(),
+            reported_energy: None,
         }
     }
 
@@ -161,12 +166,31 @@ impl<R: TaskRunner> Supervisor<R> {
         self
     }
 
-    fn hello(&self) -> Hello {
+    /// Reports `carbon` in `hello` and, when it changes, in `energy` messages.
+    pub fn with_carbon(mut self, carbon: crate::carbon::CarbonConfig) -> Self {
+        self.carbon = carbon;
+        self
+    }
+
+    /// The energy to report now if it changed since the last report.
+    fn energy_update(&mut self) -> Option<canopy_shared::protocol::Energy> {
+        let energy = self.carbon.energy(crate::carbon::unix_now());
+        if energy == self.reported_energy {
+            return None;
+        }
+        self.reported_energy.clone_from(&energy);
+        energy
+    }
+
+    fn hello(&mut self) -> Hello {
+        let mut resources = self.resources.clone();
+        resources.energy = self.carbon.energy(crate::carbon::unix_now());
+        self.reported_energy.clone_from(&resources.energy);
         Hello {
             protocol: PROTOCOL_VERSION,
             node_id: self.node_id.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
-            resources: self.resources.clone(),
+            resources,
             warm_functions: self.runner.warm_functions(),
             running: self
                 .running

@@ -112,6 +112,9 @@ impl<R: TaskRunner> Supervisor<R> {
                 _ = heartbeat.tick() => {
                     let beat = self.heartbeat();
                     let _ = outbox.send(WorkerMessage::Heartbeat(beat));
+                    if let Some(energy) = self.energy_update() {
+                        let _ = outbox.send(WorkerMessage::Energy(energy));
+                    }
                 }
                 _ = self.shutdown.cancelled(), if self.stopping_since.is_none() => {
                     info!(running = self.running.len(), "shutting down: no new tasks; waiting for running ones");

@@ -391,6 +391,7 @@ async fn a_refused_token_is_retried_slowly_and_fail_over_reaches_the_next_dispat
     worker.handle.await.expect("joined").expect("clean exit");
 }
 
+mod carbon;
 mod noop;
 
 #[tokio::test]

@@ -27,9 +27,12 @@ function resources(node) {
 
 function energy(node) {
   const e = node.resources?.energy;
-  if (!e) return h('span', { class: 'muted', text: 'not reported' });
+  const now = node.carbonIntensity ?? e?.carbonIntensity;
+  if (!e && now == null) return h('span', { class: 'muted', text: 'not reported' });
+  const rule = e?.renewableOnly ? ` (renewable only, ≤ ${e.renewableThreshold ?? 100})` : '';
+  if (now != null) return `${now} gCO₂/kWh${rule}`;
   if (e.renewable) return badge('renewable', 'ok');
-  return e.carbonIntensity ? `${e.carbonIntensity} gCO₂/kWh` : h('span', { class: 'muted', text: 'grid' });
+  return h('span', { class: 'muted', text: e.zone ? `zone ${e.zone}` : 'grid' });
 }
 
 function outcomes(node, recent) {

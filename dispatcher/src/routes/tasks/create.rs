@@ -82,11 +82,13 @@ fn request_hash(
 /// response when it finishes in time, else 202 `{"id"}`. A paused function is 409
 /// `FUNCTION_PAUSED`; one without a successful build is 409 `NO_RUNNER`. With `Idempotency-Key`,
 /// the same request within 24 h returns the first task (`Idempotent-Replayed: true`); the same key
-/// with a different request is 422 `IDEMPOTENCY_KEY_REUSED`.
+/// with a different request is 422 `IDEMPOTENCY_KEY_REUSED`. With `Prefer: defer=N` (1 s to 48 h)
+/// the task must finish within N seconds and may be held for a greener window meanwhile (400
+/// `INVALID_PREFER_DEFER` for a bad N).
 #[utoipa::path(tag = "task", security(("bearer" = [])), params(("functionId" = String, Path)),
     request_body(content = Vec<u8>, description = "any body; its content type is kept", content_type = "*/*"),
     responses((status = 201, description = "`{\"id\"}`"), (status = 202, description = "`Prefer: wait` ran out: `{\"id\"}`"),
-              (status = 404, description = "FUNCTION_NOT_FOUND"), (status = 409, description = "FUNCTION_PAUSED or NO_RUNNER"),
+              (status = 400, description = "INVALID_PREFER_DEFER"), (status = 404, description = "FUNCTION_NOT_FOUND"), (status = 409, description = "FUNCTION_PAUSED or NO_RUNNER"),
               (status = 413, description = "PAYLOAD_TOO_LARGE"), (status = 422, description = "IDEMPOTENCY_KEY_REUSED")))]
 #[post("/task/{functionId}")]
 #[tracing::instrument(skip_all, fields(account.id = %user.account_id, task.id = tracing::field::Empty))]
@@ -99,6 +101,7 @@ pub async fn create_task(
 ) -> ApiResult<HttpResponse> {
     let function_id = path_id(&path, "FUNCTION_NOT_FOUND", "function")?;
     let key = idempotency_key(&req)?;
+    let defer = super::defer::preferred_defer(&req)?;
     let body = read_body(&req, payload.into_inner(), state.dispatch.task_body_limit).await?;
     let content_type = req
         .headers()
@@ -129,6 +132,9 @@ pub async fn create_task(
         idempotency,
         priority: 0,
         deadline: None,
+        defer_until: defer.map(|seconds| {
+            chrono::Utc::now() + chrono::Duration::seconds(i64::try_from(seconds).unwrap_or(0))
+        }),
     };
     let wait = preferred_wait(&req);
     let (submitted, output) = match wait {

@@ -2,6 +2,7 @@
 
 pub(super) mod attempts;
 pub(super) mod create;
+mod defer;
 pub(super) mod read;
 pub(super) mod result;
 pub(super) mod retry;

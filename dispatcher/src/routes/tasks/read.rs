@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
-use canopy_shared::api::task::{TaskError, TaskSummary, TaskTimings, TaskView};
+use canopy_shared::api::task::{TaskCarbon, TaskError, TaskSummary, TaskTimings, TaskView};
 use canopy_shared::Capabilities;
 use serde::Deserialize;
 use utoipa::IntoParams;
@@ -16,6 +16,18 @@ use crate::extract::AuthUser;
 use crate::routes::{path_id, query_id, unix_string};
 use crate::state::AppState;
 use crate::tasks::{self, TaskStatus};
+
+fn carbon_view(row: db::carbon::TaskCarbonRow) -> Option<TaskCarbon> {
+    let rfc3339 =
+        |at: chrono::DateTime<chrono::Utc>| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let deferred = row.defer_until.is_some();
+    (deferred || row.carbon_intensity.is_some()).then(|| TaskCarbon {
+        defer_until: row.defer_until.map(rfc3339),
+        held_until: row.not_before.filter(|_| deferred).map(rfc3339),
+        intensity: row.carbon_intensity,
+        grams_co2e: None,
+    })
+}
 
 fn capabilities_of(row: &TaskRow) -> Capabilities {
     capabilities_from_columns(
@@ -65,6 +77,7 @@ fn view(row: TaskRow, pending_reason: Option<String>) -> TaskView {
         cpu_seconds: row.cpu_seconds,
         energy_wh: row.energy_wh,
         pending_reason,
+        carbon: None,
         status: row.status.as_str().to_owned(),
     }
 }
@@ -85,13 +98,19 @@ pub async fn get_task(
     let row = db::tasks::find(&mut conn, user.account_id, id)
         .await?
         .ok_or_else(|| not_found(&path))?;
+    let carbon = db::carbon::find_task_carbon(&mut conn, user.account_id, id).await?;
     drop(conn);
     let reason = if row.status == TaskStatus::Queued {
-        Some(tasks::explain(&state, user.account_id, &row).await?)
+        Some(tasks::explain(&state, user.account_id, &row, carbon.as_ref()).await?)
     } else {
         None
     };
-    Ok(HttpResponse::Ok().json(view(row, reason)))
+    let mut view = view(row, reason);
+    view.carbon = carbon.and_then(carbon_view);
+    if let (Some(carbon), Some(wh)) = (view.carbon.as_mut(), view.energy_wh) {
+        carbon.grams_co2e = carbon.intensity.map(|g| wh * f64::from(g) / 1000.0);
+    }
+    Ok(HttpResponse::Ok().json(view))
 }
 
 /// Query of the task list.

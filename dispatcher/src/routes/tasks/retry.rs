@@ -56,6 +56,7 @@ pub async fn retry_task(
             idempotency: None,
             priority: 0,
             deadline: None,
+            defer_until: None,
         },
     )
     .await?;

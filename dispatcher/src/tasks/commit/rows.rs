@@ -8,6 +8,7 @@ use canopy_shared::protocol::FunctionSpec;
 use canopy_shared::Lang;
 use uuid::Uuid;
 
+use super::super::carbon::hold_until;
 use super::super::placement::{place, requirements};
 use super::super::submit::{Pending, Submission};
 use super::super::TaskError;
@@ -35,20 +36,26 @@ pub(super) fn accept(
         Ok(function) => function,
         Err(error) => return Err((pending, error)),
     };
+    let needs = requirements(pending.submission.account_id, &function);
+    // A deferrable task may wait for a greener window; it is then queued, held until it.
+    let hold = pending
+        .submission
+        .defer_until
+        .and_then(|finish_by| hold_until(state, &needs, finish_by));
     // Older queued tasks go first: place at submit only when none may be waiting.
-    let session = if state.scheduler.may_have_queued() {
+    let session = if hold.is_some() || state.scheduler.may_have_queued() {
         None
     } else {
         place(
             state,
             pending.id,
-            &requirements(pending.submission.account_id, &function),
+            &needs,
             &function.version_key(),
             // A task that must start by a deadline goes to the nearest worker.
             pending.submission.deadline.is_some(),
         )
     };
-    push_row(rows, &pending, &function, session.as_deref());
+    push_row(rows, &pending, &function, session.as_deref(), hold);
     Ok(Accepted {
         pending,
         function,
@@ -110,6 +117,7 @@ fn push_row(
     pending: &Pending,
     function: &FunctionSpec,
     session: Option<&SessionHandle>,
+    hold: Option<chrono::DateTime<chrono::Utc>>,
 ) {
     let submission = &pending.submission;
     let request = &submission.request;
@@ -136,6 +144,8 @@ fn push_row(
     rows.body.push(request.body.clone());
     rows.priority.push(submission.priority);
     rows.deadline.push(submission.deadline);
+    rows.defer_until.push(submission.defer_until);
+    rows.not_before.push(hold);
     rows.node_id.push(session.map(|session| session.node_id));
     rows.session_id
         .push(session.map(|session| session.session_id));
