@@ -10,6 +10,7 @@ pub mod doctor;
 pub mod executor;
 pub mod host;
 pub mod register;
+pub mod service;
 pub mod telemetry;
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ mod accounts;
 mod admin_views;
 mod affinity;
 mod auth_failures;
+mod binary;
 mod builds;
 mod dashboard;
 mod endpoints;
