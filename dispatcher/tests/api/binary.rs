@@ -71,59 +71,92 @@ async fn migrate_applies_every_migration_and_exits(pool: PgPool) {
     assert_eq!(applied, files as i64);
 }
 
-struct Running(Child);
+/// The binary serving on a free port, its stdout (where it logs) read line by line.
+struct LoggingDispatcher {
+    address: String,
+    lines: std::sync::mpsc::Receiver<String>,
+    child: Child,
+}
 
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl LoggingDispatcher {
+    fn start(pool: &PgPool, log_format: &str) -> LoggingDispatcher {
+        let mut child = dispatcher()
+            .args(["--listen", "127.0.0.1:0", "--log-format", log_format])
+            .env("CANOPY_DATABASE_URL", database_url(pool))
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (lines_in, lines) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if lines_in.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut running = LoggingDispatcher {
+            address: String::new(),
+            lines,
+            child,
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        running.address = loop {
+            let line = running
+                .next_line(deadline)
+                .expect("the dispatcher says where it listens");
+            if let Some((_, rest)) = line.split_once("http://127.0.0.1:") {
+                let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
+                break format!("http://127.0.0.1:{port}");
+            }
+        };
+        running
+    }
+
+    fn next_line(&self, deadline: Instant) -> Option<String> {
+        self.lines
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .ok()
+    }
+
+    async fn get(&self, paths: &[&str]) {
+        let client = reqwest::Client::new();
+        for path in paths {
+            client
+                .get(format!("{}{path}", self.address))
+                .send()
+                .await
+                .expect("sent");
+        }
+    }
+
+    /// Every line logged until nothing more comes for 300 ms.
+    fn drain(&self) -> Vec<String> {
+        let mut seen = Vec::new();
+        while let Some(line) = self.next_line(Instant::now() + Duration::from_millis(300)) {
+            seen.push(line);
+        }
+        seen
     }
 }
 
+impl Drop for LoggingDispatcher {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const PATHS: [&str; 3] = ["/readyz", "/v1/function/list", "/no/such/route"];
+
 #[sqlx::test(migrations = "../migrations")]
 async fn the_short_log_format_prints_one_line_per_request(pool: PgPool) {
-    let mut child = dispatcher()
-        .args(["--listen", "127.0.0.1:0", "--log-format", "short"])
-        .env("CANOPY_DATABASE_URL", database_url(&pool))
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("starts");
-    let stdout = child.stdout.take().expect("stdout");
-    let _running = Running(child);
-    let (lines_in, lines) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if lines_in.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let next_line = |deadline: Instant| {
-        lines
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .ok()
-    };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let address = loop {
-        let line = next_line(deadline).expect("the dispatcher says where it listens");
-        if let Some((_, rest)) = line.split_once("http://127.0.0.1:") {
-            let port: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            break format!("http://127.0.0.1:{port}");
-        }
-    };
-
-    let client = reqwest::Client::new();
-    for path in ["/readyz", "/v1/function/list", "/no/such/route"] {
-        client
-            .get(format!("{address}{path}"))
-            .send()
-            .await
-            .expect("sent");
-    }
+    let dispatcher = LoggingDispatcher::start(&pool, "short");
+    dispatcher.get(&PATHS).await;
     let requests = [
         "GET /readyz 200 ",
-        "GET /v1/function/list 401 ",
-        "GET /no/such/route 404 ",
+        "GET /v1/function/list 401 NEEDS_LOGIN ",
+        "GET /no/such/route 404 ROUTE_NOT_FOUND ",
     ];
     let mut seen = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -131,14 +164,13 @@ async fn the_short_log_format_prints_one_line_per_request(pool: PgPool) {
         .iter()
         .all(|request| seen.iter().any(|line: &String| line.contains(request)))
     {
-        let line = next_line(deadline)
+        let line = dispatcher
+            .next_line(deadline)
             .unwrap_or_else(|| panic!("an access line per request, saw {seen:?}"));
         seen.push(line);
     }
     // Later lines about these requests would come within a moment.
-    while let Some(line) = next_line(Instant::now() + Duration::from_millis(300)) {
-        seen.push(line);
-    }
+    seen.extend(dispatcher.drain());
     for request in requests {
         let path = request.split(' ').nth(1).expect("a path");
         let about: Vec<&String> = seen.iter().filter(|line| line.contains(path)).collect();
@@ -152,4 +184,15 @@ async fn the_short_log_format_prints_one_line_per_request(pool: PgPool) {
             "{line}"
         );
     }
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn the_text_log_format_has_no_access_lines_unless_rust_log_asks(pool: PgPool) {
+    let dispatcher = LoggingDispatcher::start(&pool, "text");
+    dispatcher.get(&PATHS).await;
+    let seen = dispatcher.drain();
+    assert!(
+        !seen.iter().any(|line| line.contains("GET /readyz 200")),
+        "{seen:?}"
+    );
 }
