@@ -19,6 +19,9 @@ pub struct Cli {
 pub enum Command {
     /// Serve the API (the default).
     Serve,
+    /// Apply the database migrations and exit (serving applies them too; this lets a
+    /// deployment run them once, before any replica starts).
+    Migrate,
     /// Administer accounts.
     #[command(subcommand)]
     Admin(AdminCommand),

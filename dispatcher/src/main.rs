@@ -6,11 +6,15 @@ use canopy_dispatcher::cli::{AdminCommand, Cli, Command};
 use canopy_dispatcher::embedded_pg::EmbeddedPostgres;
 use canopy_dispatcher::startup::Application;
 use canopy_dispatcher::{admin, db, telemetry};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+    // The version line carries the git commit; only this binary relinks when it changes.
+    let matches = Cli::command()
+        .version(canopy_version::VERSION)
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     cli.settings.validate()?;
     telemetry::init(&cli.settings.log_format);
 
@@ -40,6 +44,11 @@ async fn run(cli: &Cli, url: &str) -> anyhow::Result<()> {
     match &cli.command {
         Some(Command::Admin(AdminCommand::Create(args))) => {
             println!("{}", admin::create_admin(&pool, args).await?);
+            Ok(())
+        }
+        Some(Command::Migrate) => {
+            println!("migrations applied");
+            pool.close().await;
             Ok(())
         }
         None | Some(Command::Serve) => serve(cli, pool).await,

@@ -75,8 +75,9 @@ pub struct Settings {
     #[arg(long, env = "CANOPY_HTTP_WORKERS", default_value_t = 0)]
     pub http_workers: usize,
 
-    /// Log format: `text` for people, `json` for log shippers.
-    #[arg(long, env = "CANOPY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
+    /// Log format: `text` (each line with its span chain), `json` for log shippers, or `short`
+    /// (one line per request and per event, no spans).
+    #[arg(long, env = "CANOPY_LOG_FORMAT", default_value = "text", value_parser = ["text", "json", "short"])]
     pub log_format: String,
 }
 

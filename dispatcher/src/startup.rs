@@ -67,6 +67,9 @@ impl Application {
         };
         let server = HttpServer::new(move || {
             App::new()
+                .wrap(actix_web::middleware::from_fn(
+                    crate::telemetry::access::log_request,
+                ))
                 .wrap(tracing_actix_web::TracingLogger::default())
                 .app_data(data.clone())
                 .app_data(facade.clone())

@@ -35,6 +35,8 @@ pub enum LogFormat {
     Text,
     /// One JSON object per line (`fields.message`, `fields."task.id"`, …).
     Json,
+    /// Short lines for a terminal: time, message and the event's own fields, no spans.
+    Short,
 }
 
 /// What to do.
@@ -46,6 +48,26 @@ pub enum Command {
     Run(Overrides),
     /// Checks Docker, the runtime images, the dispatcher and the registration.
     Doctor(Overrides),
+    /// Writes the systemd unit that keeps the worker running (root), or prints it (--print).
+    InstallService(InstallServiceArgs),
+}
+
+/// Arguments of `install-service`; `--config` names the settings file the unit uses (default:
+/// the user's ~/.config/canopy/worker.toml).
+#[derive(Debug, Args)]
+pub struct InstallServiceArgs {
+    /// Print the unit on stdout instead of writing it (needs no root).
+    #[arg(long)]
+    pub print: bool,
+    /// Account the worker runs as (default: the user who ran sudo, else the current user).
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Where the unit is written.
+    #[arg(long, default_value = "/etc/systemd/system/canopy-worker.service")]
+    pub unit_file: PathBuf,
+    /// The worker binary the unit starts (default: this one).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
 }
 
 /// Arguments of `register`.

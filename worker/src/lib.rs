@@ -11,6 +11,7 @@ pub mod doctor;
 pub mod executor;
 pub mod host;
 pub mod register;
+pub mod service;
 pub mod telemetry;
 pub mod volunteer;
 

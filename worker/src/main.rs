@@ -6,12 +6,17 @@ use anyhow::Context;
 use canopy_worker::cli::{Cli, Command};
 use canopy_worker::config::{default_config_path, WorkerConfig};
 use canopy_worker::host::HostSampler;
+use canopy_worker::service::{self, Outcome};
 use canopy_worker::{daemon, doctor, register, telemetry};
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The version line carries the git commit; only this binary relinks when it changes.
+    let matches = Cli::command()
+        .version(canopy_version::VERSION)
+        .get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|error| error.exit());
     telemetry::init(cli.log_format);
     // One TLS provider for reqwest and the WebSocket client.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -44,6 +49,7 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             daemon::run(config).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::InstallService(args) => install_service(&args, cli.config.as_deref()),
         Command::Doctor(overrides) => {
             let config = WorkerConfig::load(Some(&config_path), &overrides, host.facts())
                 .context("while loading the configuration")?;
@@ -58,4 +64,37 @@ async fn execute(cli: Cli) -> anyhow::Result<ExitCode> {
             })
         }
     }
+}
+
+fn install_service(
+    args: &canopy_worker::cli::InstallServiceArgs,
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
+    // Unknown uid: try as if root and let the write itself say no.
+    let uid = service::effective_uid().unwrap_or(0);
+    match service::install(args, config, uid)? {
+        Outcome::Printed(unit) => print!("{unit}"),
+        Outcome::Written {
+            path,
+            options,
+            warning,
+        } => {
+            println!(
+                "wrote {}: canopy-worker runs as {} with {}, caching code in {}",
+                path.display(),
+                options.user,
+                options.config.display(),
+                service::CACHE_DIR
+            );
+            if let Some(warning) = warning {
+                println!("note: {warning}");
+            }
+            println!("start it now and at every boot:");
+            println!("  systemctl daemon-reload && systemctl enable --now canopy-worker");
+            println!(
+                "then check it:  systemctl status canopy-worker; journalctl -u canopy-worker -f"
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,4 @@
-//! Tracing setup: `RUST_LOG` filtering (default `info`), text or JSON lines on stderr.
+//! Tracing setup: `RUST_LOG` filtering (default `info`), text, JSON or short lines on stderr.
 
 use tracing::Subscriber;
 use tracing_subscriber::fmt::MakeWriter;
@@ -22,6 +22,7 @@ where
     match format {
         LogFormat::Text => Box::new(builder.finish()),
         LogFormat::Json => Box::new(builder.json().finish()),
+        LogFormat::Short => Box::new(builder.event_format(canopy_telemetry::ShortFormat).finish()),
     }
 }
 

@@ -7,6 +7,7 @@ mod admin_views;
 mod affinity;
 mod attempts;
 mod auth_failures;
+mod binary;
 mod builds;
 mod carbon;
 mod dashboard;
