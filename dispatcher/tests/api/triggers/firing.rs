@@ -7,7 +7,7 @@ use std::time::Duration;
 use canopy_dispatcher::triggers::{run_once, TriggerSettings};
 use canopy_shared::protocol::decode_body;
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::{chain, finish_all, tasks_of, trigger, until_tasks};
@@ -67,7 +67,17 @@ async fn the_next_task_gets_the_sources_response_and_its_lineage(pool: PgPool) {
         Some("200")
     );
     worker.respond(&next, 200, "text/plain", b"ok").await;
-    assert_eq!(trigger(&app, &user.token, &on_200).await["fired"], 1);
+    // The firing is marked fired just after the next task's commit, which may be after its
+    // assignment reached the worker: wait for it rather than race it.
+    let mut fired = Value::Null;
+    for _ in 0..50 {
+        fired = trigger(&app, &user.token, &on_200).await["fired"].clone();
+        if fired == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(fired, 1);
 
     // A 500 does not fire a trigger on 200.
     id_of(
