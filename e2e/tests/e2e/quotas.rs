@@ -84,6 +84,11 @@ async fn a_live_task_quota_holds_while_a_task_runs_on_a_real_worker(pool: PgPool
         .expect("sent");
     assert_eq!(result.status(), StatusCode::OK);
     assert_eq!(result.text().await.expect("text"), "done");
+    // Reading the task waits until its end is written, after which it no longer counts as live.
+    assert_eq!(
+        platform.get_json(&format!("/v1/task/{id}")).await["status"],
+        "succeeded"
+    );
     let next = platform.invoke(&function, "", b"").await;
     assert_eq!(next.status(), StatusCode::OK);
     assert_eq!(next.text().await.expect("text"), "done");
