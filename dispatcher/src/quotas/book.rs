@@ -48,6 +48,11 @@ impl QuotaBook {
         Ok(quota)
     }
 
+    /// The quota of accounts without their own.
+    pub fn defaults(&self) -> Quota {
+        self.defaults
+    }
+
     /// Forgets what was remembered of `account` (its quota was just changed).
     pub fn forget(&self, account: Uuid) {
         if let Ok(mut known) = self.known.lock() {

@@ -57,15 +57,15 @@ pub struct LedgerQuery {
 
 pub(super) async fn quota_view(state: &AppState, account: Uuid) -> ApiResult<QuotaView> {
     let mut conn = state.pool.acquire().await?;
+    // The row itself, not the cached quota: the view says whose limits these are.
     let own = db::quotas::get(&mut conn, account).await?;
-    let quota = state.quotas.quota(&state.pool, account).await?;
     let (tasks_today, live_tasks) = db::quotas::task_counts(&mut conn, account).await?;
     let storage_bytes = db::quotas::storage_bytes(&mut conn, account, None).await?;
     let Quota {
         tasks_per_day,
         concurrent_tasks,
         storage_mb,
-    } = own.as_ref().map_or(quota, Quota::from);
+    } = own.as_ref().map_or(state.quotas.defaults(), Quota::from);
     Ok(QuotaView {
         tasks_per_day,
         concurrent_tasks,
