@@ -250,6 +250,11 @@ pub struct TaskResult {
     /// CPU time and energy of the attempt, when the worker could measure them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<Usage>,
+    /// The slot the attempt held is offered again, as one credit, in the same frame. A separate
+    /// `pull` after the result would leave a moment where the task's caller has its answer but
+    /// the node has no credit, and the caller's next task would go to a colder or dirtier node.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub regrant: bool,
 }
 
 /// What an attempt consumed on its node (`docs/energy.md`).
@@ -417,6 +422,7 @@ mod tests {
                    "request": {"method": "POST", "query": "a=1", "headers": [["x-a", "1"]], "contentType": "application/json", "body": "e30="}}),
         );
         let result = WorkerMessage::Result(TaskResult {
+            regrant: false,
             task_id: "t".into(),
             attempt: 1,
             outcome: Outcome::Response {
@@ -467,6 +473,7 @@ mod tests {
             json!({"type": "ownerResumed"}),
         );
         let result = WorkerMessage::Result(TaskResult {
+            regrant: false,
             task_id: "t".into(),
             attempt: 1,
             outcome: Outcome::TimedOut {

@@ -288,6 +288,7 @@ async fn feed_finish(
     sink.feed(Message::text(serde_json::to_string(&started)?))
         .await?;
     let result = WorkerMessage::Result(TaskResult {
+        regrant: false,
         task_id,
         attempt,
         outcome: Outcome::Response {

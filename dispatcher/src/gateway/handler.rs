@@ -91,8 +91,12 @@ pub(super) async fn handle(
         WorkerMessage::Result(result) => {
             let task = task_uuid(&result.task_id)?;
             let held = session.holds(task);
-            // What the attempt held is free now, whatever the database says of the result.
+            // What the attempt held is free now, whatever the database says of the result, and
+            // its credit is back before the caller is answered (`TaskResult::regrant`).
             session.release(task);
+            if result.regrant && state.registry.add_credits(session, 1) {
+                state.scheduler.nudge();
+            }
             let (attempt, kind) = outcome(result)?;
             return report(state, session, (task, attempt), held, kind)
                 .await

@@ -79,3 +79,36 @@ async fn tasks_go_to_the_worker_holding_their_function_warm(pool: PgPool) {
     let task = create(&app, &user.token, &function).await;
     assert_eq!(cold.expect_assign().await.task_id, task);
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_result_that_regrants_its_slot_takes_the_next_task_without_a_pull(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let user = app.signup("dev@example.com").await;
+    let function = deployed_function(&app, &user.token).await;
+    let mut worker = connect_warm(&app, &user.token, vec![]).await;
+    worker.pull(1).await;
+    let first = create(&app, &user.token, &function).await;
+    let assignment = worker.expect_assign().await;
+    assert_eq!(assignment.task_id, first);
+
+    // The result carries the credit: the next task is assigned with no `pull` in between.
+    worker
+        .respond_and_regrant(&assignment, 200, "text/plain", b"ok", true)
+        .await;
+    let second = create(&app, &user.token, &function).await;
+    let assignment = worker.expect_assign().await;
+    assert_eq!(assignment.task_id, second);
+
+    // A result without it leaves the node with no credit: the third task waits in the queue.
+    worker
+        .respond_and_regrant(&assignment, 200, "text/plain", b"ok", false)
+        .await;
+    let third = create(&app, &user.token, &function).await;
+    assert!(
+        worker
+            .stays_quiet(std::time::Duration::from_millis(500))
+            .await
+    );
+    worker.pull(1).await;
+    assert_eq!(worker.expect_assign().await.task_id, third);
+}

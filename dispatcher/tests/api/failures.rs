@@ -13,6 +13,7 @@ use crate::reliability::create;
 async fn fail(worker: &mut FakeWorker, task: &str, attempt: u32, message: &str, retryable: bool) {
     worker
         .send(&WorkerMessage::Result(TaskResult {
+            regrant: false,
             task_id: task.to_owned(),
             attempt,
             outcome: Outcome::Failed {

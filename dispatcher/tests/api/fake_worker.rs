@@ -166,12 +166,26 @@ impl FakeWorker {
         content_type: &str,
         body: &[u8],
     ) {
+        self.respond_and_regrant(assignment, status, content_type, body, false)
+            .await;
+    }
+
+    /// Reports a response; with `regrant`, the result frame also offers the slot again.
+    pub async fn respond_and_regrant(
+        &mut self,
+        assignment: &Assignment,
+        status: u16,
+        content_type: &str,
+        body: &[u8],
+        regrant: bool,
+    ) {
         self.send(&WorkerMessage::Started {
             task_id: assignment.task_id.clone(),
             attempt: assignment.attempt,
         })
         .await;
         let result = TaskResult {
+            regrant,
             task_id: assignment.task_id.clone(),
             attempt: assignment.attempt,
             outcome: Outcome::Response {

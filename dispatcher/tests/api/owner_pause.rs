@@ -173,6 +173,7 @@ async fn reported_usage_is_stored_returned_and_summed(pool: PgPool) {
         let task = submit(&app, &alice.token, &function).await;
         let assignment = worker.expect_assign().await;
         let result = TaskResult {
+            regrant: false,
             task_id: assignment.task_id.clone(),
             attempt: assignment.attempt,
             outcome: Outcome::Response {

@@ -25,6 +25,7 @@ async fn run_task(app: &TestApp, token: &str, function: &str, worker: &mut FakeW
         (500, Some("boom".to_owned()))
     };
     let result = TaskResult {
+        regrant: false,
         task_id: assignment.task_id.clone(),
         attempt: assignment.attempt,
         outcome: Outcome::Response {

@@ -77,7 +77,9 @@ impl<R: TaskRunner> Supervisor<R> {
         if self.stopping_since.is_none() && self.owner.is_open() && free > 0 {
             let _ = outbox.send(WorkerMessage::Pull { credits: free });
         }
-        while let Some(result) = self.unsent.pop_front() {
+        while let Some(mut result) = self.unsent.pop_front() {
+            // The `pull` above already offered every free slot of this new session.
+            result.regrant = false;
             self.send_or_keep(outbox, WorkerMessage::Result(result));
         }
         let every = Duration::from_millis(heartbeat_interval_ms.max(100));
@@ -200,6 +202,7 @@ impl<R: TaskRunner> Supervisor<R> {
         if let Some(reason) = refusal {
             warn!(task.id = %key.0, reason, "assignment handed back");
             let result = TaskResult {
+                regrant: false,
                 task_id: key.0,
                 attempt: key.1,
                 outcome: Outcome::Failed {
@@ -259,19 +262,21 @@ impl<R: TaskRunner> Supervisor<R> {
         let Some(running) = self.running.remove(&finished.key) else {
             return;
         };
-        if !running.discard {
-            let mut result = finished.result;
-            self.owner.explain(&mut result);
-            if handed_back && matches!(result.outcome, Outcome::Failed { .. }) {
-                result.outcome = Outcome::Failed {
-                    message: "the worker shut down before the task finished".into(),
-                    retryable: true,
-                };
+        if running.discard {
+            if regrant {
+                let _ = outbox.send(WorkerMessage::Pull { credits: 1 });
             }
-            self.send_or_keep(outbox, WorkerMessage::Result(result));
+            return;
         }
-        if regrant {
-            let _ = outbox.send(WorkerMessage::Pull { credits: 1 });
+        let mut result = finished.result;
+        self.owner.explain(&mut result);
+        if handed_back && matches!(result.outcome, Outcome::Failed { .. }) {
+            result.outcome = Outcome::Failed {
+                message: "the worker shut down before the task finished".into(),
+                retryable: true,
+            };
         }
+        result.regrant = regrant;
+        self.send_or_keep(outbox, WorkerMessage::Result(result));
     }
 }

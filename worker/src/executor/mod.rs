@@ -181,6 +181,7 @@ impl<E: ContainerEngine> Executor<E> {
             Err(_) => (failed("the executor is closed"), Timings::default(), None),
         };
         TaskResult {
+            regrant: false,
             task_id: assignment.task_id.clone(),
             attempt: assignment.attempt,
             outcome,

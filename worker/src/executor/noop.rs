@@ -93,6 +93,7 @@ fn cancelled() -> Outcome {
 
 fn noop_result(assignment: Assignment, outcome: Outcome, started: Instant) -> TaskResult {
     TaskResult {
+        regrant: false,
         task_id: assignment.task_id,
         attempt: assignment.attempt,
         outcome,

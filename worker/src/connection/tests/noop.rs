@@ -23,7 +23,10 @@ async fn a_noop_worker_runs_the_whole_protocol_without_docker() {
     while results.len() < 2 || credits < 2 {
         match recv_event(&mut socket).await {
             WorkerMessage::Started { task_id, .. } => started.push(task_id),
-            WorkerMessage::Result(result) => results.push(result),
+            WorkerMessage::Result(result) => {
+                credits += u32::from(result.regrant);
+                results.push(result);
+            }
             WorkerMessage::Pull { credits: more } => credits += more,
             other => panic!("unexpected {other:?}"),
         }
