@@ -64,6 +64,7 @@ fn view(row: NodeRow, show_owner: bool) -> NodeView {
         latency_ms: row.latency_ms,
         carbon_intensity: None,
         running_tasks: row.running_tasks,
+        free_slots: None,
         owner: show_owner.then(|| canopy_shared::format_id(row.account_id)),
         created_at: row.created_at,
     }
@@ -127,11 +128,12 @@ pub async fn list_nodes(user: AuthUser, state: web::Data<AppState>) -> ApiResult
     Ok(HttpResponse::Ok().json(
         rows.into_iter()
             .map(|row| {
-                let live = state
-                    .registry
-                    .get(row.id)
+                let session = state.registry.get(row.id);
+                let live = session
+                    .as_ref()
                     .and_then(|session| session.carbon_intensity());
                 let mut node = view(row, admin);
+                node.free_slots = session.map(|session| session.credits());
                 node.carbon_intensity = live.or_else(|| {
                     let reported = node
                         .resources

@@ -31,17 +31,28 @@ async fn a_registered_node_is_listed_and_its_token_opens_the_gateway(pool: PgPoo
     assert_eq!(list[0]["disabled"], false);
     assert!(list[0].get("token").is_none(), "the token is never listed");
 
-    let _worker = FakeWorker::connect(&app, &id, &token, resources(1024)).await;
-    let list: Vec<Value> = app
-        .get("/v1/node/list", &user.token)
-        .await
-        .json()
-        .await
-        .expect("json");
+    assert!(list[0].get("freeSlots").is_none(), "not connected here");
+
+    let mut worker = FakeWorker::connect(&app, &id, &token, resources(1024)).await;
+    worker.pull(3).await;
+    let mut list: Vec<Value> = Vec::new();
+    for _ in 0..50 {
+        list = app
+            .get("/v1/node/list", &user.token)
+            .await
+            .json()
+            .await
+            .expect("json");
+        if list[0]["freeSlots"] == 3 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
     assert_eq!(list[0]["connected"], true);
     assert_eq!(list[0]["available"], true);
     assert_eq!(list[0]["resources"]["memoryMb"], 1024);
     assert_eq!(list[0]["runningTasks"], 0);
+    assert_eq!(list[0]["freeSlots"], 3, "the credits its worker granted");
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -28,6 +28,10 @@ pub struct NodeView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub carbon_intensity: Option<u32>,
     pub running_tasks: i64,
+    /// Tasks the node may be given now (the credits its worker granted), when it is connected to
+    /// the replica that answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub free_slots: Option<u32>,
     /// `offline`, `disabled`, `paused by owner` (the volunteer's conditions do not hold: it
     /// pulls nothing and its running tasks are frozen) or `online`.
     pub state: String,

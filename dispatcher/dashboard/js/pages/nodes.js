@@ -92,6 +92,7 @@ export async function render(root) {
       { label: 'Latency', num: true, cell: (n) => (n.latencyMs === null || n.latencyMs === undefined ? '—' : `${n.latencyMs} ms`) },
       { label: 'Heartbeat', cell: (n) => ago(n.lastSeen) },
       { label: 'Running', num: true, cell: (n) => String(n.runningTasks) },
+      { label: 'Free slots', num: true, cell: (n) => (n.freeSlots == null ? '—' : String(n.freeSlots)) },
       { label: 'Last hour', cell: (n) => outcomes(n, recent) },
       { label: 'Energy', cell: energy },
       isAdmin() ? { label: 'Owner', cell: (n) => h('code', { text: short(n.owner) }) } : null,
