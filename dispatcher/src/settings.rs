@@ -208,6 +208,16 @@ pub struct DispatchSettings {
     )]
     pub max_attempts: u32,
 
+    /// A volunteer node whose verification score (+1 per agreeing vote, -5 per disagreeing one,
+    /// docs/security.md) falls below this stops receiving other accounts' tasks.
+    #[arg(
+        long = "min-trust-score",
+        env = "CANOPY_MIN_TRUST_SCORE",
+        default_value_t = -10,
+        allow_negative_numbers = true
+    )]
+    pub min_trust_score: i32,
+
     /// Largest WebSocket message from a worker, bytes.
     #[arg(long = "max-frame-bytes", env = "CANOPY_MAX_FRAME_BYTES", default_value_t = canopy_shared::protocol::MAX_FRAME_BYTES)]
     pub max_frame_bytes: usize,

@@ -76,6 +76,8 @@ pub enum FnCommand {
     },
     /// Shows the capabilities, or changes those given.
     Capabilities(CapabilityArgs),
+    /// Shows k-of-n result verification, or sets it with `--quorum`.
+    Verify(super::verification::VerifyArgs),
     /// The function's builds, newest first.
     Builds {
         #[arg(value_parser = parse_id)]
@@ -137,6 +139,7 @@ pub async fn run(target: &Target, args: FnArgs) -> CliResult<()> {
         FnCommand::Pause { id } => set_paused(&api, out, function_id(id)?, true).await,
         FnCommand::Resume { id } => set_paused(&api, out, function_id(id)?, false).await,
         FnCommand::Capabilities(args) => capabilities::run(&api, out, args).await,
+        FnCommand::Verify(args) => super::verification::run(&api, out, args).await,
         FnCommand::Builds { id, page } => {
             let id = function_id(id)?;
             let builds: Page<BuildSummary> = api

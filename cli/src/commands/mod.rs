@@ -13,3 +13,4 @@ pub mod schedules;
 pub mod tags;
 pub mod tasks;
 pub mod triggers;
+pub mod verification;

@@ -19,9 +19,11 @@ pub struct Candidate {
 }
 
 /// Whose queued tasks a node may claim: those of `accounts` (its owner and pool partners),
-/// and, when `volunteer`, those of functions that allow volunteers.
+/// and, when `volunteer`, those of functions that allow volunteers; never a task under
+/// verification that a node of the same `owner` already ran.
 #[derive(Debug, Clone, Copy)]
 pub struct Serving<'a> {
+    pub owner: Uuid,
     pub accounts: &'a [Uuid],
     pub volunteer: bool,
 }
@@ -43,13 +45,15 @@ pub async fn lock_candidates(
            AND (t.account_id = ANY($3) OR ($4 AND t.volunteers))
            AND (t.not_before IS NULL OR t.not_before <= now())
            AND (t.deadline IS NULL OR t.deadline > now())
+           AND NOT ($5::uuid = ANY(t.voter_owners))
          ORDER BY t.priority DESC, t.issued_at
          LIMIT $2
          FOR UPDATE OF t SKIP LOCKED",
         langs,
         limit,
         serving.accounts,
-        serving.volunteer
+        serving.volunteer,
+        serving.owner
     )
     .fetch_all(conn)
     .await
@@ -76,6 +80,8 @@ pub struct Assigned {
     pub request_body: Vec<u8>,
     pub artifact_sha256: String,
     pub artifact_size: i64,
+    /// Its result is a vote (k-of-n verification), never handed to a waiter before it is counted.
+    pub quorum: i16,
     /// Seconds from issue to this assignment (the queue wait).
     pub queued_s: f64,
 }
@@ -97,7 +103,7 @@ pub async fn assign(
            RETURNING t.id, t.attempt, t.function_id, t.build_id, t.lang, t.timeout_s, t.cpu_count, t.mem_size_mb,
                      t.network_latency_ms, t.privileged, t.volunteers, t.request_method, t.request_query, t.request_headers,
                      t.request_content_type, t.request_body, a.sha256 AS artifact_sha256, a.size_bytes AS artifact_size,
-                     extract(epoch FROM clock_timestamp() - t.issued_at)::float8 AS "queued_s!""#,
+                     t.quorum, extract(epoch FROM clock_timestamp() - t.issued_at)::float8 AS "queued_s!""#,
         ids,
         node_id,
         lease_ms as f64,

@@ -36,6 +36,7 @@ pub mod tasks;
 pub mod triggers;
 pub mod trust;
 pub mod usage;
+pub mod votes;
 
 use std::time::Duration;
 

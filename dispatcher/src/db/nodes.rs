@@ -22,6 +22,10 @@ pub struct NodeRow {
     /// Paused by its owner's conditions since then, and why.
     pub owner_paused_at: Option<DateTime<Utc>>,
     pub owner_paused_reason: Option<String>,
+    /// k-of-n verification: +1 per agreeing vote, -5 per disagreeing one.
+    pub trust_score: i32,
+    pub votes_agreed: i32,
+    pub votes_disagreed: i32,
 }
 
 /// Registers a node; a taken id fails on `nodes_pkey`.
@@ -55,6 +59,7 @@ pub async fn list(
         r#"SELECT n.id, n.account_id, n.description, n.volunteer, n.deleted_at, n.resources, n.latency_ms,
                   (n.session_id IS NOT NULL AND n.last_seen_at > now() - make_interval(secs => $2)) AS "connected!",
                   n.last_seen_at, n.created_at, n.owner_paused_at, n.owner_paused_reason,
+                  n.trust_score, n.votes_agreed, n.votes_disagreed,
                   (SELECT count(*) FROM tasks t WHERE t.node_id = n.id AND t.status IN ('assigned', 'running')) AS "running_tasks!"
            FROM nodes n
            WHERE ($1::uuid IS NULL OR n.account_id = $1)

@@ -17,7 +17,8 @@ pub struct Requeue<'a> {
 }
 
 /// Re-queues these (task, attempt) pairs if each attempt is still current and live (and, with
-/// `node`, on that node). Returns how many moved.
+/// `node`, on that node). Returns how many moved. A task under verification has its runs on
+/// top of `max_attempts` (each run is an attempt).
 pub async fn requeue_attempts(
     conn: &mut PgConnection,
     tasks: &[Uuid],
@@ -30,17 +31,17 @@ pub async fn requeue_attempts(
     }
     let result = sqlx::query!(
         "UPDATE tasks t SET
-             status = CASE WHEN t.attempt >= $4 THEN 'failed' ELSE 'queued' END,
-             attempt = CASE WHEN t.attempt >= $4 THEN t.attempt ELSE t.attempt + 1 END,
-             node_id = CASE WHEN t.attempt >= $4 THEN t.node_id END,
-             error_kind = CASE WHEN t.attempt >= $4 THEN $5 END,
+             status = CASE WHEN t.attempt >= $4::int4 + t.quorum_runs THEN 'failed' ELSE 'queued' END,
+             attempt = CASE WHEN t.attempt >= $4::int4 + t.quorum_runs THEN t.attempt ELSE t.attempt + 1 END,
+             node_id = CASE WHEN t.attempt >= $4::int4 + t.quorum_runs THEN t.node_id END,
+             error_kind = CASE WHEN t.attempt >= $4::int4 + t.quorum_runs THEN $5 END,
              error_message = $6,
-             finished_at = CASE WHEN t.attempt >= $4 THEN now() END,
-             not_before = CASE WHEN $7 AND t.attempt < $4
+             finished_at = CASE WHEN t.attempt >= $4::int4 + t.quorum_runs THEN now() END,
+             not_before = CASE WHEN $7 AND t.attempt < $4::int4 + t.quorum_runs
                                THEN now() + make_interval(secs => least(30.0, 0.5 * power(2, t.attempt - 1))) END,
              assigned_at = NULL, started_at = NULL, lease_expires_at = NULL, progress = 0,
              owner_paused_at = NULL, owner_paused_s = 0,
-             session_id = CASE WHEN t.attempt >= $4 THEN t.session_id END
+             session_id = CASE WHEN t.attempt >= $4::int4 + t.quorum_runs THEN t.session_id END
          FROM unnest($1::uuid[], $2::int4[]) AS v(id, attempt)
          WHERE t.id = v.id AND t.attempt = v.attempt AND t.status IN ('assigned', 'running')
            AND ($3::uuid IS NULL OR t.node_id = $3)",

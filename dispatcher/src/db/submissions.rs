@@ -21,6 +21,8 @@ pub struct FunctionSnapshotRow {
     pub build_id: Option<Uuid>,
     pub artifact_sha256: Option<String>,
     pub artifact_size: Option<i64>,
+    /// k-of-n verification: such tasks are never placed at submit (their runs are claimed).
+    pub quorum: i16,
 }
 
 /// Live functions among `ids`, with their current build's artifact.
@@ -32,7 +34,7 @@ pub async fn function_snapshots(
         FunctionSnapshotRow,
         r#"SELECT f.id, f.account_id, f.lang, f.timeout_s, f.cpu_count, f.mem_size_mb, f.network_latency_ms,
                   f.privileged, f.volunteers, f.paused, f.current_build_id AS build_id,
-                  a.sha256 AS "artifact_sha256?", a.size_bytes AS "artifact_size?"
+                  a.sha256 AS "artifact_sha256?", a.size_bytes AS "artifact_size?", f.quorum
            FROM functions f
            LEFT JOIN builds b ON b.id = f.current_build_id
            LEFT JOIN artifacts a ON a.sha256 = b.artifact_sha256
@@ -98,14 +100,14 @@ pub async fn insert_batch(
                               network_latency_ms, privileged, request_method, request_query, request_headers,
                               request_content_type, request_body, priority, deadline,
                               status, node_id, session_id, assigned_at, lease_expires_at, volunteers,
-                              defer_until, not_before)
+                              defer_until, not_before, quorum, quorum_runs)
            SELECT v.id, v.account_id, v.function_id, v.build_id, v.lang, v.timeout_s, v.cpu_count, v.mem_size_mb,
                   v.network_latency_ms, v.privileged, v.method, v.query, v.headers, v.content_type, v.body,
                   v.priority, v.deadline,
                   CASE WHEN v.node_id IS NULL THEN 'queued' ELSE 'assigned' END, v.node_id, v.session_id,
                   CASE WHEN v.node_id IS NULL THEN NULL ELSE clock_timestamp() END,
                   CASE WHEN v.node_id IS NULL THEN NULL ELSE now() + make_interval(secs => $19::float8 / 1000) END,
-                  v.volunteers, v.defer_until, v.not_before
+                  v.volunteers, v.defer_until, v.not_before, f.quorum, f.quorum_runs
            FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[], $7::int4[], $8::int4[],
                        $9::int4[], $10::bool[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::bytea[],
                        $16::int2[], $17::timestamptz[], $18::uuid[], $20::uuid[], $21::bool[],
@@ -119,6 +121,8 @@ pub async fn insert_batch(
              AND f.cpu_count = v.cpu_count AND f.mem_size_mb = v.mem_size_mb
              AND f.network_latency_ms = v.network_latency_ms AND f.privileged = v.privileged
              AND f.volunteers = v.volunteers
+             -- Runs of a task under verification are claimed, each on another owner's node.
+             AND (v.node_id IS NULL OR f.quorum = 0)
            RETURNING id"#,
         &tasks.id,
         &tasks.account_id,

@@ -7,17 +7,20 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// The trust of each of `nodes` (deleted nodes included: a connected session may still hold one).
+/// A node whose verification score fell below `min_score` no longer volunteers.
 pub async fn of_nodes(
     conn: &mut PgConnection,
     nodes: &[Uuid],
+    min_score: i32,
 ) -> sqlx::Result<Vec<(Uuid, NodeTrust)>> {
     let rows = sqlx::query!(
-        r#"SELECT n.id, n.account_id, n.volunteer,
+        r#"SELECT n.id, n.account_id, n.volunteer AND n.trust_score >= $2 AS "volunteer!",
                   array(SELECT DISTINCT other.account_id FROM pool_members mine
                         JOIN pool_members other ON other.pool_id = mine.pool_id
                         WHERE mine.account_id = n.account_id AND other.account_id <> n.account_id) AS "pooled!"
            FROM nodes n WHERE n.id = ANY($1)"#,
-        nodes
+        nodes,
+        min_score
     )
     .fetch_all(conn)
     .await?;

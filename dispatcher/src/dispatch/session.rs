@@ -1,7 +1,7 @@
 //! One worker connected to this replica: its outbound channel, trust, credits, warm functions
 //! and the attempts it holds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use canopy_shared::carbon::{Forecast, IntensityPoint};
@@ -23,6 +23,8 @@ struct SessionState {
     latency_ms: Option<u32>,
     /// Task id → memory reserved for it, MB.
     running: HashMap<Uuid, u32>,
+    /// Tasks held whose results are votes (k-of-n verification): never delivered early.
+    voting: HashSet<Uuid>,
     /// What the worker said it runs in its last heartbeat; those leases are renewed.
     reported_running: Vec<Uuid>,
     /// Function versions the worker holds warm (`functionId@buildId`), from `hello` and heartbeats.
@@ -83,6 +85,7 @@ impl SessionHandle {
                 credits: 0,
                 latency_ms: None,
                 running: HashMap::new(),
+                voting: HashSet::new(),
                 reported_running: Vec::new(),
                 warm: Vec::new(),
                 energy,
@@ -161,10 +164,22 @@ impl SessionHandle {
     }
 
     /// Books a task the scheduler claimed with credits it took (it already checked the fit).
-    pub fn record_claimed(&self, task: Uuid, memory_mb: u32) {
+    pub fn record_claimed(&self, task: Uuid, memory_mb: u32, voting: bool) {
         if let Ok(mut state) = self.state.lock() {
             state.running.insert(task, memory_mb);
+            if voting {
+                state.voting.insert(task);
+            }
         }
+    }
+
+    /// Whether this connection holds `task` and its result may reach waiters before it is
+    /// written (not a vote, which counts only once tallied).
+    pub fn delivers_early(&self, task: Uuid) -> bool {
+        self.state
+            .lock()
+            .map(|state| state.running.contains_key(&task) && !state.voting.contains(&task))
+            .unwrap_or(false)
     }
 
     /// Undoes a reservation whose task was never written: the credit comes back (use
@@ -263,6 +278,7 @@ impl SessionHandle {
     pub fn release(&self, task: Uuid) {
         if let Ok(mut state) = self.state.lock() {
             state.running.remove(&task);
+            state.voting.remove(&task);
         }
     }
 

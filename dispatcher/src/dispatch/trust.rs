@@ -14,7 +14,7 @@ pub async fn refresh(state: &AppState, sessions: &[Arc<SessionHandle>]) -> sqlx:
     }
     let nodes: Vec<_> = sessions.iter().map(|session| session.node_id).collect();
     let mut conn = state.pool.acquire().await?;
-    let trusts = db::trust::of_nodes(&mut conn, &nodes).await?;
+    let trusts = db::trust::of_nodes(&mut conn, &nodes, state.dispatch.min_trust_score).await?;
     drop(conn);
     for (node, trust) in trusts {
         if let Some(session) = sessions.iter().find(|session| session.node_id == node) {

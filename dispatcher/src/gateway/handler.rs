@@ -91,6 +91,7 @@ pub(super) async fn handle(
         WorkerMessage::Result(result) => {
             let task = task_uuid(&result.task_id)?;
             let held = session.holds(task);
+            let early = session.delivers_early(task);
             // What the attempt held is free now, whatever the database says of the result, and
             // its credit is back before the caller is answered (`TaskResult::regrant`).
             session.release(task);
@@ -98,7 +99,7 @@ pub(super) async fn handle(
                 state.scheduler.nudge();
             }
             let (attempt, kind) = outcome(result)?;
-            return report(state, session, (task, attempt), held, kind)
+            return report(state, session, (task, attempt), early, kind)
                 .await
                 .map(|()| held);
         }

@@ -65,6 +65,9 @@ fn view(row: NodeRow, show_owner: bool) -> NodeView {
         carbon_intensity: None,
         running_tasks: row.running_tasks,
         free_slots: None,
+        trust_score: row.trust_score,
+        votes_agreed: row.votes_agreed,
+        votes_disagreed: row.votes_disagreed,
         owner: show_owner.then(|| canopy_shared::format_id(row.account_id)),
         created_at: row.created_at,
     }

@@ -27,6 +27,7 @@ pub mod scheduler;
 mod snapshots;
 mod status;
 mod submit;
+mod votes;
 mod wait;
 
 use std::sync::Arc;

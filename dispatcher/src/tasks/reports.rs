@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::votes::{self, Tally};
 use super::{TaskError, TaskStatus};
 use crate::db;
 use crate::db::reports::{Finishes, Progresses, Starts};
@@ -29,8 +30,8 @@ const WRITE_TRIES: u32 = 3;
 #[derive(Debug)]
 pub struct Report {
     pub session: Arc<SessionHandle>,
-    /// The connection held this attempt when the message arrived: a result then reaches this
-    /// replica's waiters at once, before it is written.
+    /// The connection held this attempt when the message arrived (and, for a result, it is not
+    /// a vote): a result then reaches this replica's waiters at once, before it is written.
     pub held: bool,
     pub task: Uuid,
     pub attempt: i32,
@@ -108,6 +109,8 @@ struct Merged {
     started_at: Option<DateTime<Utc>>,
     progress: Option<i16>,
     finish: Option<Finish>,
+    /// The result already reached this replica's waiters (so it cannot be a vote).
+    early: bool,
     retry: Option<String>,
     /// Messages folded into this entry (each stale one is counted).
     messages: u64,
@@ -126,6 +129,7 @@ pub async fn run_once(state: &AppState, batch: Vec<Report>) {
                 started_at: None,
                 progress: None,
                 finish: None,
+                early: false,
                 retry: None,
                 messages: 0,
             }
@@ -134,7 +138,10 @@ pub async fn run_once(state: &AppState, batch: Vec<Report>) {
         match report.kind {
             ReportKind::Started => entry.started_at = Some(report.at),
             ReportKind::Progress(percent) => entry.progress = Some(percent),
-            ReportKind::Finished(finish) => entry.finish = Some(finish),
+            ReportKind::Finished(finish) => {
+                entry.early = report.held;
+                entry.finish = Some(finish);
+            }
             ReportKind::Retry(message) => entry.retry = Some(message),
         }
     }
@@ -169,6 +176,15 @@ async fn write(state: &AppState, attempts: &[((Uuid, i32), Merged)]) -> sqlx::Re
     let mut starts = Starts::default();
     let mut progresses = Progresses::default();
     let mut retries: HashMap<Uuid, Vec<(Uuid, i32, String)>> = HashMap::new();
+    let mut conn = state.pool.acquire().await?;
+    let not_early: Vec<Uuid> = attempts
+        .iter()
+        .filter(|(_, entry)| entry.retry.is_none() && entry.finish.is_some() && !entry.early)
+        .map(|((task, _), _)| *task)
+        .collect();
+    let voting = votes::voting_tasks(&mut conn, &not_early).await?;
+    let mut decided: HashMap<Uuid, Finish> = HashMap::new();
+    let mut next_runs: Vec<Uuid> = Vec::new();
     for ((task, attempt), entry) in attempts {
         let node = entry.session.node_id;
         if let Some(message) = &entry.retry {
@@ -177,6 +193,18 @@ async fn write(state: &AppState, attempts: &[((Uuid, i32), Merged)]) -> sqlx::Re
                 .or_default()
                 .push((*task, *attempt, message.clone()));
         } else if let Some(finish) = &entry.finish {
+            let finish = if voting.contains(task) {
+                match votes::count(state, &mut conn, (*task, *attempt), node, finish).await? {
+                    Tally::Decided(verdict) => &*decided.entry(*task).or_insert(verdict),
+                    Tally::NextRun => {
+                        next_runs.push(*task);
+                        continue;
+                    }
+                    Tally::Stale => finish,
+                }
+            } else {
+                finish
+            };
             push_finish(
                 &mut finishes,
                 *task,
@@ -198,7 +226,6 @@ async fn write(state: &AppState, attempts: &[((Uuid, i32), Merged)]) -> sqlx::Re
             progresses.progress.push(progress);
         }
     }
-    let mut conn = state.pool.acquire().await?;
     let applied = db::reports::apply(&mut conn, &finishes, &starts, &progresses).await?;
     let mut changed: Vec<Uuid> = Vec::with_capacity(attempts.len());
     for (task, seconds) in &applied.finished {
@@ -220,6 +247,7 @@ async fn write(state: &AppState, attempts: &[((Uuid, i32), Merged)]) -> sqlx::Re
     )
     .await?;
     changed.extend(applied.started.iter().chain(&applied.progressed));
+    changed.extend(next_runs.iter().copied());
     for (node, list) in &retries {
         let unmoved = super::requeue::retry_attempts(state, &mut conn, *node, list).await?;
         let moved = list
@@ -236,7 +264,9 @@ async fn write(state: &AppState, attempts: &[((Uuid, i32), Merged)]) -> sqlx::Re
     for ((task, attempt), entry) in attempts {
         if changed.binary_search(task).is_err() {
             fence(state, &mut conn, entry, *task, *attempt).await?;
-        } else if let Some(finish) = &entry.finish {
+        } else if next_runs.contains(task) {
+            // A vote counted, and the task runs again: its waiters wait on.
+        } else if let Some(finish) = decided.get(task).or(entry.finish.as_ref()) {
             wake_waiters(state, *task, finish);
         }
     }

@@ -152,6 +152,7 @@ async fn claim_for(
     let mut accounts = offer.trust.pooled.clone();
     accounts.push(offer.trust.owner);
     let serving = Serving {
+        owner: offer.trust.owner,
         accounts: &accounts,
         volunteer: offer.trust.volunteer,
     };
@@ -202,6 +203,7 @@ async fn claim_for(
         session.record_claimed(
             row.id,
             reserved_memory(u32::try_from(row.mem_size_mb).unwrap_or(0)),
+            row.quorum > 0,
         );
         state.metrics.queue_wait.observe(row.queued_s);
         let (task, attempt) = (row.id, row.attempt);

@@ -81,6 +81,7 @@ mod tests {
             build_id: Some(Uuid::from_u128(200)),
             artifact_sha256: Some("ab".into()),
             artifact_size: Some(1),
+            quorum: 0,
         }
     }
 

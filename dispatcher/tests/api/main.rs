@@ -39,3 +39,4 @@ mod trust;
 mod twofa;
 mod usage;
 mod validation;
+mod verification;

@@ -192,6 +192,23 @@ test("the function's details are edited, a build's log is shown, and a delete is
   assert.match(await page.locator('pre[aria-label="Build log"]').textContent(), /entry point handler\.py/);
   await shoot(page, 'function-edit');
 
+  const verification = page.locator('section[aria-labelledby="verify-title"]');
+  await verification.getByLabel('Quorum').fill('1');
+  await provoking(page, problems, [400], async () => {
+    await verification.getByRole('button', { name: 'Save verification' }).click();
+    await verification.getByText('VALIDATION_FAILED').waitFor();
+  });
+  assert.equal(await verification.getByLabel('Quorum').getAttribute('aria-invalid'), 'true');
+  await verification.getByLabel('Quorum').fill('2');
+  await verification.getByRole('button', { name: 'Save verification' }).click();
+  await verification.getByText('New tasks need 2 agreeing answers (at most 4 runs).').waitFor();
+  assert.equal(await verification.getByLabel('Most runs').inputValue(), '4');
+  // Off again: the single test worker could never make a quorum of owners.
+  await verification.getByLabel('Quorum').fill('0');
+  await verification.getByLabel('Most runs').fill('0');
+  await verification.getByRole('button', { name: 'Save verification' }).click();
+  await verification.getByText('Verification is off for new tasks.').waitFor();
+
   await page.getByRole('button', { name: 'Delete', exact: true }).click();
   await page.getByText('is deleted: new tasks are refused').waitFor();
   await page.getByRole('button', { name: 'Restore' }).click();

@@ -106,6 +106,55 @@ pub struct SetCapabilities {
     pub volunteers: Option<bool>,
 }
 
+/// `GET|PUT /v1/function/{id}/verification`: k-of-n result verification (BOINC's quorum). Each
+/// task runs on nodes of `quorum` different owners, one after another, and its result is the
+/// answer `quorum` of them gave; after `maxRuns` runs without that, the task fails `no_quorum`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "validate", derive(Validate))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Verification {
+    /// 0 (off) or 2–5.
+    pub quorum: u32,
+    /// Most runs of one task, `quorum`–10; 0 or left out means twice the quorum.
+    #[serde(default)]
+    pub max_runs: u32,
+}
+
+impl Verification {
+    pub const QUORUM_MAX: u32 = 5;
+    pub const RUNS_MAX: u32 = 10;
+
+    /// The stored form: `max_runs` made explicit (0 with no quorum); or the field at fault.
+    pub fn normalized(self) -> Result<Verification, (&'static str, String)> {
+        match self.quorum {
+            0 if self.max_runs == 0 => Ok(self),
+            0 => Err(("maxRuns", "must be 0 when quorum is 0".into())),
+            1 => Err((
+                "quorum",
+                "must be 0 (off) or between 2 and 5: one run verifies nothing".into(),
+            )),
+            quorum if quorum > Self::QUORUM_MAX => {
+                Err(("quorum", "must be 0 (off) or between 2 and 5".into()))
+            }
+            quorum => {
+                let max_runs = if self.max_runs == 0 {
+                    (2 * quorum).min(Self::RUNS_MAX)
+                } else {
+                    self.max_runs
+                };
+                if max_runs < quorum || max_runs > Self::RUNS_MAX {
+                    return Err((
+                        "maxRuns",
+                        format!("must be between the quorum ({quorum}) and 10"),
+                    ));
+                }
+                Ok(Verification { quorum, max_runs })
+            }
+        }
+    }
+}
+
 /// Task counters of a function.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -32,6 +32,15 @@ pub struct NodeView {
     /// the replica that answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub free_slots: Option<u32>,
+    /// k-of-n verification (docs/security.md): +1 per vote that agreed with the accepted
+    /// answer, -5 per vote that did not; below the dispatcher's `--min-trust-score` the node
+    /// stops volunteering.
+    #[serde(default)]
+    pub trust_score: i32,
+    #[serde(default)]
+    pub votes_agreed: i32,
+    #[serde(default)]
+    pub votes_disagreed: i32,
     /// `offline`, `disabled`, `paused by owner` (the volunteer's conditions do not hold: it
     /// pulls nothing and its running tasks are frozen) or `online`.
     pub state: String,

@@ -1,5 +1,5 @@
-// One function: facts, details editor, pause, delete (with undo), capabilities editor, code
-// upload, builds with their logs, and the invoke form.
+// One function: facts, details editor, pause, delete (with undo), capabilities and verification
+// editors, code upload, builds with their logs, and the invoke form.
 
 import { api, request } from '../api.js';
 import { ApiError } from '../api.js';
@@ -47,6 +47,33 @@ function capabilitiesForm(id, caps) {
   return h('section', { class: 'panel', 'aria-labelledby': 'caps-title' }, h('h2', { id: 'caps-title', text: 'Capabilities' }), form);
 }
 
+// k-of-n result verification (docs/security.md): runs on nodes of `quorum` different owners.
+function verificationForm(id, current) {
+  const out = h('div', { 'aria-live': 'polite' });
+  const quorum = h('input', { name: 'quorum', type: 'number', value: String(current.quorum), min: '0', max: '5', required: true });
+  const maxRuns = h('input', { name: 'maxRuns', type: 'number', value: String(current.maxRuns), min: '0', max: '10', required: true });
+  const button = h('button', { type: 'submit', text: 'Save verification' });
+  const form = h('form', { class: 'stack' },
+    field('Quorum', quorum, '0 = off; 2–5 agreeing answers from nodes of different owners'),
+    field('Most runs', maxRuns, 'the quorum to 10; 0 = twice the quorum'),
+    h('div', {}, button), out);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    busy(button, async () => {
+      try {
+        const saved = await api(`/v1/function/${id}/verification`, { method: 'PUT', json: { quorum: Number(quorum.value), maxRuns: Number(maxRuns.value) } });
+        maxRuns.value = String(saved.maxRuns);
+        markInvalid(form, {});
+        fill(out, notice('ok', saved.quorum ? `New tasks need ${saved.quorum} agreeing answers (at most ${saved.maxRuns} runs).` : 'Verification is off for new tasks.'));
+      } catch (error) {
+        markInvalid(form, error);
+        fill(out, errorNotice(error, 'Not saved'));
+      }
+    });
+  });
+  return h('section', { class: 'panel', 'aria-labelledby': 'verify-title' }, h('h2', { id: 'verify-title', text: 'Result verification' }), form);
+}
+
 function uploadForm(fn, onUploaded) {
   const out = h('div', { 'aria-live': 'polite' });
   const file = h('input', { name: 'archive', type: 'file', accept: '.zip,.tar.gz,.tgz,application/zip,application/gzip', required: true });
@@ -88,7 +115,8 @@ async function buildsTable(id) {
 
 export async function render(root, route) {
   const id = route.params.id;
-  const [fn, tags, usage] = await Promise.all([api(`/v1/function/${id}`), api('/v1/tag/list'), api(`/v1/function/${id}/metrics`)]);
+  const [fn, tags, usage, verification] = await Promise.all([api(`/v1/function/${id}`), api('/v1/tag/list'),
+    api(`/v1/function/${id}/metrics`), api(`/v1/function/${id}/verification`)]);
   const out = h('div', { 'aria-live': 'polite' });
   const state = h('span', {}, fn.paused ? badge('paused', 'warn') : badge('active', 'ok'));
   const pause = h('button', { type: 'button', class: 'secondary', text: fn.paused ? 'Resume' : 'Pause' });
@@ -132,7 +160,8 @@ export async function render(root, route) {
       invokePanel(fn),
       h('section', { class: 'panel', 'aria-labelledby': 'code-title' },
         h('h2', { id: 'code-title', text: 'Code and builds' }), uploadForm(fn, reloadBuilds), builds)),
-    h('div', { class: 'grid2' }, editForm(fn, tags, () => render(root, route)), capabilitiesForm(id, fn.capabilities)));
+    h('div', { class: 'grid2' }, editForm(fn, tags, () => render(root, route)), capabilitiesForm(id, fn.capabilities)),
+    h('div', { class: 'grid2' }, verificationForm(id, verification)));
   await reloadBuilds();
   return null;
 }

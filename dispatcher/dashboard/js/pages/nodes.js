@@ -93,6 +93,7 @@ export async function render(root) {
       { label: 'Heartbeat', cell: (n) => ago(n.lastSeen) },
       { label: 'Running', num: true, cell: (n) => String(n.runningTasks) },
       { label: 'Free slots', num: true, cell: (n) => (n.freeSlots == null ? '—' : String(n.freeSlots)) },
+      { label: 'Trust', num: true, cell: (n) => `${n.trustScore} (${n.votesAgreed}✓ ${n.votesDisagreed}✗)` },
       { label: 'Last hour', cell: (n) => outcomes(n, recent) },
       { label: 'Energy', cell: energy },
       isAdmin() ? { label: 'Owner', cell: (n) => h('code', { text: short(n.owner) }) } : null,

@@ -1,10 +1,11 @@
 //! `/v1/function/*`: the GreenCloud function API (create, edit, get, list, list by tag,
-//! togglePause, delete, restore, capabilities), and prewarm.
+//! togglePause, delete, restore, capabilities), prewarm and verification.
 
 pub(super) mod create;
 pub(super) mod prewarm;
 pub(super) mod read;
 pub(super) mod update;
+pub(super) mod verification;
 pub(super) mod view;
 
 use actix_web::web;
@@ -27,6 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(update::restore_function)
         .service(read::get_capabilities)
         .service(update::set_capabilities)
+        .service(verification::get_verification)
+        .service(verification::set_verification)
         .service(prewarm::prewarm_function);
 }
 

@@ -7,6 +7,7 @@ pub(super) mod read;
 pub(super) mod result;
 pub(super) mod retry;
 pub(super) mod search;
+pub(super) mod votes;
 
 use actix_web::http::header;
 use actix_web::{web, HttpResponse};
@@ -22,6 +23,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(create::create_task)
         .service(read::get_task)
         .service(attempts::list_attempts)
+        .service(votes::list_votes)
         .service(result::get_result)
         .service(result::cancel_task)
         .service(retry::retry_task);

@@ -42,8 +42,12 @@ pub(super) fn accept(
         .submission
         .defer_until
         .and_then(|finish_by| hold_until(state, &needs, finish_by));
-    // Older queued tasks go first: place at submit only when none may be waiting.
-    let session = if hold.is_some() || state.scheduler.may_have_queued() {
+    // Older queued tasks go first: place at submit only when none may be waiting. A task under
+    // verification is always claimed, so the claim path can keep its runs on distinct owners.
+    let verified = snapshots
+        .get(&pending.submission.function_id)
+        .is_some_and(|row| row.quorum > 0);
+    let session = if hold.is_some() || verified || state.scheduler.may_have_queued() {
         None
     } else {
         place(

@@ -103,6 +103,20 @@ async fn functions_keys_tags_and_nodes_are_managed_from_the_cli(pool: PgPool) {
     refused.assert_error(1, "VALIDATION_FAILED");
     assert!(refused.stderr.contains("timeout:"), "{}", refused.stderr);
 
+    let verified = user
+        .run(&["fn", "verify", &function, "--quorum", "3", "-o", "json"])
+        .await;
+    verified.assert_ok();
+    assert_eq!(
+        verified.json(),
+        serde_json::json!({"quorum": 3, "maxRuns": 6})
+    );
+    let refused = user
+        .run(&["fn", "verify", &function, "--quorum", "1"])
+        .await;
+    refused.assert_error(1, "VALIDATION_FAILED");
+    assert!(refused.stderr.contains("quorum:"), "{}", refused.stderr);
+
     user.run(&["fn", "rm", &function]).await.assert_ok();
     user.run(&["fn", "get", &function])
         .await
