@@ -16,4 +16,5 @@ mod restarts;
 mod run;
 mod security;
 mod serverledge;
+mod verification;
 mod volunteer;
