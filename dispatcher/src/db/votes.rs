@@ -127,19 +127,19 @@ pub async fn cast(conn: &mut PgConnection, vote: &NewVote<'_>) -> sqlx::Result<(
     Ok((row.agreeing, row.all))
 }
 
-/// Ends the vote: with a `winner` digest, each vote is marked as agreeing or not and its node's
-/// score moves (`agree_points` up or `disagree_points` down); without one (no quorum), the votes
-/// stay undecided and no score moves. Nodes that lost points are re-read by every replica
-/// (`canopy_nodes trust:<node>`), since a low score ends their volunteering.
+/// Ends the vote on the `winner` digest: each vote is marked as agreeing or not and its node's
+/// score moves (`agree_points` up or `disagree_points` down). Returns the nodes that lost points;
+/// every replica re-reads their trust (`canopy_nodes trust:<node>`), since a low score ends their
+/// volunteering.
 pub async fn settle(
     conn: &mut PgConnection,
     task: Uuid,
     winner: &[u8],
     agree_points: i32,
     disagree_points: i32,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "WITH marked AS (
+) -> sqlx::Result<Vec<Uuid>> {
+    let rows = sqlx::query!(
+        r#"WITH marked AS (
              UPDATE task_votes SET agreed = (digest = $2) WHERE task_id = $1
              RETURNING node_id, agreed
          ), scored AS (
@@ -150,7 +150,8 @@ pub async fn settle(
              FROM marked m WHERE n.id = m.node_id
              RETURNING n.id, m.agreed
          )
-         SELECT pg_notify('canopy_nodes', 'trust:' || id::text) FROM scored WHERE NOT agreed",
+         SELECT id AS "id!", pg_notify('canopy_nodes', 'trust:' || id::text) AS notified
+         FROM scored WHERE NOT agreed"#,
         task,
         winner,
         agree_points,
@@ -158,7 +159,7 @@ pub async fn settle(
     )
     .fetch_all(conn)
     .await?;
-    Ok(())
+    Ok(rows.into_iter().map(|row| row.id).collect())
 }
 
 /// Sends the task back to the queue for its next run, on a node of none of the owners that

@@ -85,8 +85,10 @@ pub(super) async fn count(
         error_message: finish.error_message.as_deref(),
     };
     let (agreeing, all) = db::votes::cast(&mut tx, &vote).await?;
+    let mut dissenters = Vec::new();
     let tally = if agreeing >= i64::from(ballot.quorum) {
-        db::votes::settle(&mut tx, task, &digest, AGREE_POINTS, DISAGREE_POINTS).await?;
+        dissenters =
+            db::votes::settle(&mut tx, task, &digest, AGREE_POINTS, DISAGREE_POINTS).await?;
         tracing::info!(task.id = %canopy_shared::format_id(task), votes = all, "verified: the quorum agreed");
         Tally::Decided(finish.clone())
     } else if all >= i64::from(ballot.quorum_runs) {
@@ -100,6 +102,16 @@ pub(super) async fn count(
     tx.commit().await?;
     if matches!(tally, Tally::NextRun) {
         state.scheduler.wake();
+    }
+    // Before the task is written as ended: a dissenter connected here stops volunteering (if its
+    // score fell too low) before its caller can send the next task. Other replicas follow the
+    // notification.
+    let sessions: Vec<_> = dissenters
+        .into_iter()
+        .filter_map(|node| state.registry.get(node))
+        .collect();
+    if let Err(error) = crate::dispatch::trust::refresh(state, &sessions).await {
+        tracing::warn!(error = %error, "could not re-read the trust of dissenting nodes");
     }
     Ok(tally)
 }

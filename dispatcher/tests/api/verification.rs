@@ -78,6 +78,18 @@ async fn json_of(app: &TestApp, path: &str, token: &str) -> Value {
     app.get(path, token).await.json().await.expect("json")
 }
 
+/// Polls the task until no node holds it (its vote counted: ended, or queued for the next run).
+async fn released(app: &TestApp, token: &str, task: &str) -> Value {
+    for _ in 0..200 {
+        let view = json_of(app, &format!("/v1/task/{task}"), token).await;
+        if !matches!(view["status"].as_str(), Some("assigned" | "running")) {
+            return view;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("task {task} is still held");
+}
+
 /// Polls the task until it ends.
 async fn ended(app: &TestApp, token: &str, task: &str) -> Value {
     for _ in 0..100 {
@@ -117,12 +129,15 @@ async fn runs_go_to_other_owners_until_two_answers_agree_and_scores_follow_the_v
     let first = bob_worker.expect_assign().await;
     assert_eq!((first.task_id.as_str(), first.attempt), (task.as_str(), 1));
     answer(&mut bob_worker, &first, b"42").await;
+    assert_eq!(
+        released(&app, &owner.token, &task).await["status"],
+        "queued",
+        "one vote is not a quorum: the task waits for another owner's node"
+    );
     assert!(
         bob_worker.stays_quiet(QUIET).await,
         "a node of an owner that voted is never asked again"
     );
-    let waiting = json_of(&app, &format!("/v1/task/{task}"), &owner.token).await;
-    assert_eq!(waiting["status"], "queued", "one vote is not a quorum");
 
     // Run 2 on Carol's node disagrees; run 3 on Dave's agrees with Bob.
     let (carol_node, mut carol_worker) = volunteer(&app, &carol).await;
