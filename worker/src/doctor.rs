@@ -79,6 +79,7 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
         )),
     }
     checks.extend(volunteer_checks(config));
+    checks.push(Check::pass(custom_images_line(config.allow_custom_images)));
     if config.dispatchers.is_empty() {
         checks.push(Check::fail(
             "no dispatcher URL is configured",
@@ -107,6 +108,15 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
         });
     }
     checks
+}
+
+/// Whether functions that bring their own image may run here (a setting, not a problem).
+pub fn custom_images_line(allowed: bool) -> &'static str {
+    if allowed {
+        "custom images: allowed (--allow-custom-images); they run hardened and pinned by digest"
+    } else {
+        "custom images: not allowed (the default; --allow-custom-images to accept them)"
+    }
 }
 
 /// The task containers' parent cgroup: version, driver, and whether the caps can be enforced.

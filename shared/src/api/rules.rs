@@ -152,3 +152,8 @@ mod tests {
         assert!(unique_ids(&["63fe131f02975e4956238b39".to_owned()]).is_err());
     }
 }
+
+/// A custom image reference: `repo[:tag][@sha256:<64 hex>]` (`crate::image`).
+pub fn image_reference(value: &str) -> Result<(), ValidationError> {
+    crate::image::check_reference(value).map_err(|message| error("image", message))
+}

@@ -40,6 +40,9 @@ pub async fn create_function(
     };
     db::functions::insert(&mut tx, &function).await?;
     db::functions::set_tags(&mut tx, id, &tags).await?;
+    if let Some(image) = request.image.as_deref() {
+        db::images::set_image(&mut tx, id, Some(image)).await?;
+    }
     tx.commit().await?;
     Ok(created(
         format!("/v1/function/{}", canopy_shared::format_id(id)),
