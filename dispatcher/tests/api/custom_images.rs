@@ -138,3 +138,24 @@ async fn only_a_node_that_allows_custom_images_gets_their_tasks_and_the_pin_stic
     assert_eq!(view["image"], "team/echo:2");
     assert!(view.get("imagePin").is_none(), "{view}");
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn serverledge_custom_runtime_creates_a_custom_image_function(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let user = app.signup("dev@example.com").await;
+    let key = crate::serverledge::api_key(&app, &user.token).await;
+    let body = json!({"Name": "cpp", "Runtime": "custom", "CustomImage": "team/cpp:2",
+                      "MemoryMB": 256, "CPUDemand": 1.0});
+    let response = crate::serverledge::call(&app, Method::POST, "/create", &key, Some(body)).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let list: Value = app
+        .get("/v1/function/list", &user.token)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let id = list[0]["id"].as_str().expect("id");
+    let view = function(&app, &user.token, id).await;
+    assert_eq!(view["image"], "team/cpp:2");
+    assert_eq!(view["capabilities"]["memSize"], 256);
+}
