@@ -11,16 +11,15 @@ pub struct ImageRow {
     pub image_pin: Option<String>,
 }
 
-/// Sets or clears (`None`) a function's custom image; a change drops the pin.
+/// Sets or clears (`None`) a function's custom image and drops its pin: setting the image, even
+/// the same reference, is how an owner accepts what the tag names now.
 pub async fn set_image(
     conn: &mut PgConnection,
     function_id: Uuid,
     image: Option<&str>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "UPDATE functions SET image = $2,
-                image_pin = CASE WHEN image IS NOT DISTINCT FROM $2 THEN image_pin END
-         WHERE id = $1",
+        "UPDATE functions SET image = $2, image_pin = NULL WHERE id = $1",
         function_id,
         image
     )

@@ -25,19 +25,19 @@ const MAX_CPUS: f64 = 4.0;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "lowercase")]
-struct CreateRequest {
-    name: String,
-    runtime: String,
+pub(super) struct CreateRequest {
+    pub name: String,
+    pub runtime: String,
     #[serde(default)]
-    memorymb: i64,
+    pub memorymb: i64,
     #[serde(default)]
-    cpudemand: f64,
+    pub cpudemand: f64,
     #[serde(default)]
-    handler: String,
+    pub handler: String,
     #[serde(default)]
-    tarfunctioncode: String,
+    pub tarfunctioncode: String,
     #[serde(default)]
-    customimage: String,
+    pub customimage: String,
 }
 
 /// What was checked before anything is stored.
@@ -48,44 +48,14 @@ struct Checked {
 }
 
 /// The function's columns.
-struct Meta {
-    lang: &'static str,
-    memory_mb: i32,
-    cpu_count: i32,
-}
-
-/// `Runtime: "custom"`: the image holds the code, so there is no handler file or archive to
-/// check; the function runs on workers that allow custom images (docs/serverledge.md).
-fn check_custom(request: &CreateRequest) -> Result<Meta, FacadeError> {
-    if request.customimage.is_empty() {
-        return Err(FacadeError::bad_request(
-            "CUSTOM_IMAGE_MISSING",
-            "CustomImage is required with Runtime custom",
-        ));
-    }
-    canopy_shared::image::check_reference(&request.customimage).map_err(|message| {
-        FacadeError::bad_request(
-            "INVALID_FIELD",
-            format!("Invalid CustomImage {:?}: {message}", request.customimage),
-        )
-    })?;
-    if !request.tarfunctioncode.is_empty() {
-        return Err(FacadeError::bad_request(
-            "INVALID_FIELD",
-            "TarFunctionCode is not taken with Runtime custom: the image holds the code",
-        ));
-    }
-    let (memory_mb, cpu_count) = limits(request)?;
-    Ok(Meta {
-        // A custom image needs no runtime image; the column still wants a language.
-        lang: canopy_shared::Lang::Py.code(),
-        memory_mb,
-        cpu_count,
-    })
+pub(super) struct Meta {
+    pub lang: &'static str,
+    pub memory_mb: i32,
+    pub cpu_count: i32,
 }
 
 /// `MemoryMB` and `CPUDemand` as capability columns.
-fn limits(request: &CreateRequest) -> Result<(i32, i32), FacadeError> {
+pub(super) fn limits(request: &CreateRequest) -> Result<(i32, i32), FacadeError> {
     if !(1..=MAX_MEMORY_MB).contains(&request.memorymb) {
         return Err(FacadeError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -190,7 +160,7 @@ pub async fn create(
     let request: CreateRequest = body::read(&req, payload, limit).await?;
     check_name(&request.name)?;
     if request.runtime == "custom" {
-        let meta = check_custom(&request)?;
+        let meta = super::custom::check(&request)?;
         ensure_new(&state, &caller, &request.name).await?;
         let upload = builds::Upload {
             account_id: caller.account_id,

@@ -68,8 +68,8 @@ pub struct UpdateFunction {
     #[cfg_attr(feature = "validate", validate(length(max = 64, message = "must list at most 64 tags"), custom(function = rules::unique_ids)))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<Vec<String>>,
-    /// A new custom image; the empty string goes back to the language's runtime image. A change
-    /// drops the pin (the next worker to run the function pins the new image).
+    /// A custom image; the empty string goes back to the language's runtime image. Setting it,
+    /// even to the same reference, drops the pin (the next worker to run the function pins again).
     #[cfg_attr(feature = "validate", validate(custom(function = image_or_none)))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,

@@ -105,6 +105,11 @@ pub fn person_name(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// A custom image reference: `repo[:tag][@sha256:<64 hex>]` (`crate::image`).
+pub fn image_reference(value: &str) -> Result<(), ValidationError> {
+    crate::image::check_reference(value).map_err(|message| error("image", message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -151,9 +156,4 @@ mod tests {
         assert!(unique_ids(&[id.clone(), id.to_uppercase()]).is_err());
         assert!(unique_ids(&["63fe131f02975e4956238b39".to_owned()]).is_err());
     }
-}
-
-/// A custom image reference: `repo[:tag][@sha256:<64 hex>]` (`crate::image`).
-pub fn image_reference(value: &str) -> Result<(), ValidationError> {
-    crate::image::check_reference(value).map_err(|message| error("image", message))
 }
