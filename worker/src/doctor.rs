@@ -274,8 +274,13 @@ mod tests {
         .expect("valid");
         let lines: Vec<String> = checks(&config).await.iter().map(Check::line).collect();
         // Registration, the skipped Docker checks, the volunteer conditions and energy source,
-        // the missing dispatcher: nothing about Docker, images or the firewall is probed.
-        assert_eq!(lines.len(), 5, "{lines:?}");
+        // the custom images setting, the missing dispatcher: nothing about Docker, images or the
+        // firewall is probed.
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert_eq!(
+            lines[4],
+            "✓ custom images: not allowed (the default; --allow-custom-images to accept them)"
+        );
         assert!(lines[2].contains("volunteer conditions: none"), "{lines:?}");
         assert!(
             lines[3]
