@@ -36,7 +36,10 @@ fn defaults_come_from_the_host_and_the_contract() {
     assert_eq!(config.max_concurrency, 4);
     assert_eq!(config.memory_mb, 8_000);
     assert!(!config.allow_privileged && !config.allow_egress && !config.allow_host_access);
-    assert!(!config.allow_custom_images, "custom images are off by default");
+    assert!(
+        !config.allow_custom_images,
+        "custom images are off by default"
+    );
     assert_eq!(config.idle_expiry, Duration::from_secs(300));
     assert_eq!(config.shutdown_grace, Duration::from_secs(30));
     assert_eq!(config.runtime_images[&Lang::Py], "canopy-runtime-python:1");

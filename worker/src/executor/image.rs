@@ -8,6 +8,9 @@ use canopy_shared::protocol::{FunctionSpec, Outcome};
 use super::engine::{ContainerEngine, EngineError};
 use super::Executor;
 
+/// Longest a pull of a custom image the node lacks may take.
+const PULL_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// Why a custom image cannot run here.
 #[derive(Debug, thiserror::Error)]
 pub enum ImageError {
@@ -111,13 +114,20 @@ impl<E: ContainerEngine> Executor<E> {
         {
             return Ok(id);
         }
-        self.engine
-            .pull(reference)
+        let unavailable = |source| ImageError::Unavailable {
+            reference: reference.to_owned(),
+            source,
+        };
+        // An unreachable registry must not hold the task's slot for long.
+        tokio::time::timeout(PULL_TIMEOUT, self.engine.pull(reference))
             .await
-            .map_err(|source| ImageError::Unavailable {
-                reference: reference.to_owned(),
-                source,
-            })?;
+            .map_err(|_| {
+                unavailable(EngineError::new(
+                    "pull image",
+                    format!("no answer within {} s", PULL_TIMEOUT.as_secs()),
+                ))
+            })?
+            .map_err(unavailable)?;
         self.engine
             .image_id(reference)
             .await
