@@ -70,3 +70,19 @@ pub async fn store_success(
     tracing::info!(build.id = %canopy_shared::format_id(id), artifact.sha256 = %package.sha256, "build succeeded");
     Ok(id)
 }
+
+/// The code package of a function created with a custom image and no code: an empty tar (two
+/// zero blocks), so its tasks have a build to run and an empty `/app` until code is uploaded.
+pub fn empty_package() -> CodePackage {
+    use sha2::{Digest, Sha256};
+    let tar = vec![0_u8; 1024];
+    let sha256 = hex::encode(Sha256::digest(&tar));
+    CodePackage {
+        tar,
+        sha256,
+        files: 0,
+        unpacked_bytes: 0,
+        entry_point: "(the custom image's own command)".to_owned(),
+        format: "no code: the custom image runs alone",
+    }
+}

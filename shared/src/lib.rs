@@ -7,6 +7,7 @@ pub mod api;
 pub mod carbon;
 pub mod function;
 pub mod id;
+pub mod image;
 pub mod matching;
 pub mod protocol;
 

@@ -13,6 +13,8 @@ pub struct Requirements {
     pub account: Uuid,
     pub lang: Lang,
     pub capabilities: Capabilities,
+    /// The function runs in a custom image: only nodes that allow them may take it.
+    pub custom_image: bool,
 }
 
 /// Whose tasks a node may run (docs/security.md): its owner's, its owner's pool partners', and,
@@ -54,6 +56,8 @@ pub enum Mismatch {
     /// The node may not run this account's tasks at all.
     Trust,
     Runtime,
+    /// The function has a custom image and the node does not allow them.
+    CustomImage,
     Cpus {
         needed: u32,
         offered: u32,
@@ -80,7 +84,11 @@ pub fn check(task: &Requirements, node: &NodeOffer) -> Result<(), Mismatch> {
     if !node.trust.serves(task.account, caps.volunteers) {
         return Err(Mismatch::Trust);
     }
-    if !node.resources.runtimes.contains(&task.lang) {
+    if task.custom_image {
+        if !node.resources.allows_custom_images {
+            return Err(Mismatch::CustomImage);
+        }
+    } else if !node.resources.runtimes.contains(&task.lang) {
         return Err(Mismatch::Runtime);
     }
     if caps.cpu_count > node.resources.cpus {
@@ -171,13 +179,24 @@ pub fn explain(task: &Requirements, nodes: &[NodeOffer]) -> String {
     // Narrow down in the predicate's order and report the first requirement nobody meets.
     let caps = &task.capabilities;
     let lang = task.lang.lowercase();
+    // A custom image needs no runtime image, only a node whose owner allows custom images.
     let with_runtime: Vec<&NodeOffer> = nodes
         .iter()
         .copied()
-        .filter(|n| n.resources.runtimes.contains(&task.lang))
+        .filter(|n| {
+            if task.custom_image {
+                n.resources.allows_custom_images
+            } else {
+                n.resources.runtimes.contains(&task.lang)
+            }
+        })
         .collect();
     if with_runtime.is_empty() {
-        return format!("no connected node offers runtime {lang}");
+        return if task.custom_image {
+            "no connected node allows custom images".to_owned()
+        } else {
+            format!("no connected node offers runtime {lang}")
+        };
     }
     let with_cpus: Vec<&NodeOffer> = with_runtime
         .iter()
@@ -267,6 +286,7 @@ mod tests {
                 max_concurrency: 2,
                 allows_privileged: false,
                 allows_egress: false,
+                allows_custom_images: false,
                 energy: None,
             },
             free_memory_mb: 1024,
@@ -282,6 +302,7 @@ mod tests {
             account: OWNER,
             lang: Lang::Py,
             capabilities,
+            custom_image: false,
         }
     }
 
@@ -345,6 +366,7 @@ mod tests {
             account: OWNER,
             lang: Lang::Rs,
             capabilities: Capabilities::default(),
+            custom_image: false,
         };
         assert_eq!(check(&rust, &node()), Err(Mismatch::Runtime));
         assert_eq!(
@@ -472,5 +494,28 @@ mod tests {
             energy.renewable_only = false;
         }
         assert_eq!(check(&task, &node), Ok(()), "the rule is the node's choice");
+    }
+
+    #[test]
+    fn a_custom_image_goes_only_to_nodes_that_allow_custom_images() {
+        let custom = Requirements {
+            custom_image: true,
+            ..task(|_| {})
+        };
+        assert_eq!(check(&custom, &node()), Err(Mismatch::CustomImage));
+        assert_eq!(
+            explain(&custom, &[node()]),
+            "no connected node allows custom images"
+        );
+        let mut allowing = node();
+        allowing.resources.allows_custom_images = true;
+        // The image replaces the runtime image: no runtime of the language is needed.
+        allowing.resources.runtimes.clear();
+        assert_eq!(check(&custom, &allowing), Ok(()));
+        assert_eq!(
+            check(&task(|_| {}), &allowing),
+            Err(Mismatch::Runtime),
+            "a node without runtimes still cannot run plain functions"
+        );
     }
 }

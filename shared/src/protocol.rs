@@ -138,6 +138,9 @@ pub struct Resources {
     pub max_concurrency: u32,
     pub allows_privileged: bool,
     pub allows_egress: bool,
+    /// The owner lets functions with a custom image run here (`--allow-custom-images`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub allows_custom_images: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub energy: Option<Energy>,
 }
@@ -215,12 +218,25 @@ pub struct FunctionSpec {
     pub artifact_sha256: String,
     pub artifact_size: u64,
     pub capabilities: Capabilities,
+    /// The custom image to run instead of the language's runtime image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<crate::image::CustomImage>,
 }
 
 impl FunctionSpec {
-    /// Key of the warm container for this function version.
+    /// Key of the warm container for this function version; a custom image's pin (or
+    /// reference) is part of it, so a container of an image the function no longer names is
+    /// never reused.
     pub fn version_key(&self) -> String {
-        format!("{}@{}", self.function_id, self.build_id)
+        match &self.image {
+            None => format!("{}@{}", self.function_id, self.build_id),
+            Some(image) => format!(
+                "{}@{}@{}",
+                self.function_id,
+                self.build_id,
+                image.pin.as_ref().unwrap_or(&image.reference)
+            ),
+        }
     }
 }
 
@@ -255,6 +271,10 @@ pub struct TaskResult {
     /// the node has no credit, and the caller's next task would go to a colder or dirtier node.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub regrant: bool,
+    /// The image id an unpinned custom image resolved to on this worker; the dispatcher pins
+    /// the function to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pin: Option<crate::image::ImagePin>,
 }
 
 /// What an attempt consumed on its node (`docs/energy.md`).
@@ -336,6 +356,7 @@ mod tests {
             max_concurrency: 4,
             allows_privileged: false,
             allows_egress: false,
+            allows_custom_images: false,
             energy: None,
         }
     }
@@ -405,6 +426,7 @@ mod tests {
                 artifact_sha256: "ab".into(),
                 artifact_size: 10,
                 capabilities: Capabilities::default(),
+                image: None,
             },
             request: TaskRequest {
                 method: "POST".into(),
@@ -423,6 +445,7 @@ mod tests {
         );
         let result = WorkerMessage::Result(TaskResult {
             regrant: false,
+            image_pin: None,
             task_id: "t".into(),
             attempt: 1,
             outcome: Outcome::Response {
@@ -474,6 +497,7 @@ mod tests {
         );
         let result = WorkerMessage::Result(TaskResult {
             regrant: false,
+            image_pin: None,
             task_id: "t".into(),
             attempt: 1,
             outcome: Outcome::TimedOut {

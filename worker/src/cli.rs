@@ -121,6 +121,10 @@ pub struct Overrides {
     /// Accept functions that need outbound network access.
     #[arg(long, env = "CANOPY_WORKER_ALLOW_EGRESS", num_args = 0..=1, default_missing_value = "true")]
     pub allow_egress: Option<bool>,
+    /// Accept functions that run in their own image instead of a runtime image (still
+    /// hardened and pinned by digest; docs/runtime-contract.md).
+    #[arg(long, env = "CANOPY_WORKER_ALLOW_CUSTOM_IMAGES", num_args = 0..=1, default_missing_value = "true")]
+    pub allow_custom_images: Option<bool>,
     /// Run even when the firewall rule that keeps function containers away from this host's
     /// own services cannot be installed (default: refuse to start).
     #[arg(long, env = "CANOPY_WORKER_ALLOW_HOST_ACCESS", num_args = 0..=1, default_missing_value = "true")]

@@ -150,6 +150,7 @@ impl Node<'_> {
             max_concurrency: config.max_concurrency,
             allows_privileged: config.allow_privileged,
             allows_egress: config.allow_egress,
+            allows_custom_images: config.allow_custom_images,
             energy: None,
         };
         info!(node.id = %self.node_id, ?resources, "worker starting");
@@ -232,6 +233,7 @@ async fn run_docker(node: Node<'_>, background: CancellationToken) -> anyhow::Re
         network: ISOLATED_NETWORK.to_owned(),
         oci_runtime,
         allow_privileged: config.allow_privileged,
+        allow_custom_images: config.allow_custom_images,
         idle_expiry: config.idle_expiry,
         start_timeout: Duration::from_secs(10),
         max_concurrency: config.max_concurrency,

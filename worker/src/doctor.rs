@@ -79,6 +79,7 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
         )),
     }
     checks.extend(volunteer_checks(config));
+    checks.push(Check::pass(custom_images_line(config.allow_custom_images)));
     if config.dispatchers.is_empty() {
         checks.push(Check::fail(
             "no dispatcher URL is configured",
@@ -107,6 +108,15 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
         });
     }
     checks
+}
+
+/// Whether functions that bring their own image may run here (a setting, not a problem).
+pub fn custom_images_line(allowed: bool) -> &'static str {
+    if allowed {
+        "custom images: allowed (--allow-custom-images); they run hardened and pinned by digest"
+    } else {
+        "custom images: not allowed (the default; --allow-custom-images to accept them)"
+    }
 }
 
 /// The task containers' parent cgroup: version, driver, and whether the caps can be enforced.
@@ -264,8 +274,13 @@ mod tests {
         .expect("valid");
         let lines: Vec<String> = checks(&config).await.iter().map(Check::line).collect();
         // Registration, the skipped Docker checks, the volunteer conditions and energy source,
-        // the missing dispatcher: nothing about Docker, images or the firewall is probed.
-        assert_eq!(lines.len(), 5, "{lines:?}");
+        // the custom images setting, the missing dispatcher: nothing about Docker, images or the
+        // firewall is probed.
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert_eq!(
+            lines[4],
+            "✓ custom images: not allowed (the default; --allow-custom-images to accept them)"
+        );
         assert!(lines[2].contains("volunteer conditions: none"), "{lines:?}");
         assert!(
             lines[3]

@@ -147,6 +147,7 @@ fn hello(identity: &Identity) -> Hello {
             max_concurrency: identity.max_concurrency,
             allows_privileged: false,
             allows_egress: false,
+            allows_custom_images: false,
             energy: None,
         },
         warm_functions: Vec::new(),
@@ -289,6 +290,7 @@ async fn feed_finish(
         .await?;
     let result = WorkerMessage::Result(TaskResult {
         regrant: false,
+        image_pin: None,
         task_id,
         attempt,
         outcome: Outcome::Response {

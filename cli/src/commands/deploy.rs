@@ -103,6 +103,7 @@ pub async fn init(target: &Target, out: Out, args: InitArgs) -> CliResult<()> {
         tag: None,
         lang,
         kind: FunctionType::Docker,
+        image: None,
     };
     let created: Created = api.post("/v1/function", &request).await?;
     project::write_template(&args.dir, &template, args.force)?;

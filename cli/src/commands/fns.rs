@@ -115,6 +115,7 @@ pub async fn run(target: &Target, args: FnArgs) -> CliResult<()> {
                 name,
                 description,
                 tag: tags,
+                image: None,
             };
             api.call(Method::PATCH, &format!("/v1/function/{id}"), Some(&change))
                 .await?;

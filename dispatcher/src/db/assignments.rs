@@ -16,6 +16,8 @@ pub struct Candidate {
     pub network_latency_ms: i32,
     pub privileged: bool,
     pub volunteers: bool,
+    /// The function runs in a custom image.
+    pub custom_image: bool,
 }
 
 /// Whose queued tasks a node may claim: those of `accounts` (its owner and pool partners),
@@ -26,6 +28,8 @@ pub struct Serving<'a> {
     pub owner: Uuid,
     pub accounts: &'a [Uuid],
     pub volunteer: bool,
+    /// The node allows custom images (else their functions' tasks are not its to claim).
+    pub custom_images: bool,
 }
 
 /// Queued tasks of unpaused functions in a runtime the node has and that it may run, highest
@@ -38,21 +42,23 @@ pub async fn lock_candidates(
 ) -> sqlx::Result<Vec<Candidate>> {
     sqlx::query_as!(
         Candidate,
-        "SELECT t.id, t.account_id, t.lang, t.timeout_s, t.cpu_count, t.mem_size_mb, t.network_latency_ms,
-                t.privileged, t.volunteers
+        r#"SELECT t.id, t.account_id, t.lang, t.timeout_s, t.cpu_count, t.mem_size_mb, t.network_latency_ms,
+                t.privileged, t.volunteers, f.image IS NOT NULL AS "custom_image!"
          FROM tasks t JOIN functions f ON f.id = t.function_id
-         WHERE t.status = 'queued' AND t.lang = ANY($1) AND NOT f.paused AND f.deleted_at IS NULL
+         WHERE t.status = 'queued' AND NOT f.paused AND f.deleted_at IS NULL
+           AND (CASE WHEN f.image IS NULL THEN t.lang = ANY($1) ELSE $5 END)
            AND (t.account_id = ANY($3) OR ($4 AND t.volunteers))
            AND (t.not_before IS NULL OR t.not_before <= now())
            AND (t.deadline IS NULL OR t.deadline > now())
-           AND NOT ($5::uuid = ANY(t.voter_owners))
+           AND NOT ($6::uuid = ANY(t.voter_owners))
          ORDER BY t.priority DESC, t.issued_at
          LIMIT $2
-         FOR UPDATE OF t SKIP LOCKED",
+         FOR UPDATE OF t SKIP LOCKED"#,
         langs,
         limit,
         serving.accounts,
         serving.volunteer,
+        serving.custom_images,
         serving.owner
     )
     .fetch_all(conn)
@@ -80,6 +86,8 @@ pub struct Assigned {
     pub request_body: Vec<u8>,
     pub artifact_sha256: String,
     pub artifact_size: i64,
+    pub image: Option<String>,
+    pub image_pin: Option<String>,
     /// Its result is a vote (k-of-n verification), never handed to a waiter before it is counted.
     pub quorum: i16,
     /// Seconds from issue to this assignment (the queue wait).
@@ -98,12 +106,13 @@ pub async fn assign(
         Assigned,
         r#"UPDATE tasks t SET status = 'assigned', node_id = $2, session_id = $4, assigned_at = clock_timestamp(),
                   lease_expires_at = now() + make_interval(secs => $3::float8 / 1000)
-           FROM builds b JOIN artifacts a ON a.sha256 = b.artifact_sha256
-           WHERE t.id = ANY($1) AND t.status = 'queued' AND b.id = t.build_id
+           FROM builds b JOIN artifacts a ON a.sha256 = b.artifact_sha256, functions f
+           WHERE t.id = ANY($1) AND t.status = 'queued' AND b.id = t.build_id AND f.id = t.function_id
            RETURNING t.id, t.attempt, t.function_id, t.build_id, t.lang, t.timeout_s, t.cpu_count, t.mem_size_mb,
                      t.network_latency_ms, t.privileged, t.volunteers, t.request_method, t.request_query, t.request_headers,
                      t.request_content_type, t.request_body, a.sha256 AS artifact_sha256, a.size_bytes AS artifact_size,
-                     t.quorum, extract(epoch FROM clock_timestamp() - t.issued_at)::float8 AS "queued_s!""#,
+                     f.image, f.image_pin, t.quorum,
+                     extract(epoch FROM clock_timestamp() - t.issued_at)::float8 AS "queued_s!""#,
         ids,
         node_id,
         lease_ms as f64,

@@ -14,6 +14,7 @@ pub mod energy;
 pub mod functions;
 pub mod history;
 pub mod idempotency;
+pub mod images;
 pub mod leases;
 pub mod login_failures;
 pub mod nodes;

@@ -21,6 +21,8 @@ pub struct FunctionSnapshotRow {
     pub build_id: Option<Uuid>,
     pub artifact_sha256: Option<String>,
     pub artifact_size: Option<i64>,
+    pub image: Option<String>,
+    pub image_pin: Option<String>,
     /// k-of-n verification: such tasks are never placed at submit (their runs are claimed).
     pub quorum: i16,
 }
@@ -34,7 +36,8 @@ pub async fn function_snapshots(
         FunctionSnapshotRow,
         r#"SELECT f.id, f.account_id, f.lang, f.timeout_s, f.cpu_count, f.mem_size_mb, f.network_latency_ms,
                   f.privileged, f.volunteers, f.paused, f.current_build_id AS build_id,
-                  a.sha256 AS "artifact_sha256?", a.size_bytes AS "artifact_size?", f.quorum
+                  a.sha256 AS "artifact_sha256?", a.size_bytes AS "artifact_size?",
+                  f.image, f.image_pin, f.quorum
            FROM functions f
            LEFT JOIN builds b ON b.id = f.current_build_id
            LEFT JOIN artifacts a ON a.sha256 = b.artifact_sha256
@@ -74,6 +77,9 @@ pub struct NewTasks {
     pub node_id: Vec<Option<Uuid>>,
     /// The connection of that node it is handed to.
     pub session_id: Vec<Option<Uuid>>,
+    /// The function's custom image and pin as the snapshot saw them (checked, not stored).
+    pub image: Vec<Option<String>>,
+    pub image_pin: Vec<Option<String>>,
 }
 
 impl NewTasks {
@@ -88,7 +94,7 @@ impl NewTasks {
 
 /// Inserts the batch in one statement (one commit) and returns the ids inserted. Tasks with a
 /// node start `assigned`, the others `queued`. A row is inserted only if its function is still
-/// as its snapshot says (live, unpaused, the same build and capabilities): the snapshot may be
+/// as its snapshot says (live, unpaused, the same build, capabilities and custom image): the snapshot may be
 /// one this replica remembered, and the ids left out name submissions to resolve again.
 pub async fn insert_batch(
     conn: &mut PgConnection,
@@ -111,16 +117,18 @@ pub async fn insert_batch(
            FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int4[], $7::int4[], $8::int4[],
                        $9::int4[], $10::bool[], $11::text[], $12::text[], $13::jsonb[], $14::text[], $15::bytea[],
                        $16::int2[], $17::timestamptz[], $18::uuid[], $20::uuid[], $21::bool[],
-                       $22::timestamptz[], $23::timestamptz[])
+                       $22::timestamptz[], $23::timestamptz[], $24::text[], $25::text[])
                 AS v(id, account_id, function_id, build_id, lang, timeout_s, cpu_count, mem_size_mb,
                      network_latency_ms, privileged, method, query, headers, content_type, body,
-                     priority, deadline, node_id, session_id, volunteers, defer_until, not_before)
+                     priority, deadline, node_id, session_id, volunteers, defer_until, not_before,
+                     image, image_pin)
            JOIN functions f ON f.id = v.function_id
            WHERE f.account_id = v.account_id AND f.deleted_at IS NULL AND NOT f.paused
              AND f.current_build_id = v.build_id AND f.lang = v.lang AND f.timeout_s = v.timeout_s
              AND f.cpu_count = v.cpu_count AND f.mem_size_mb = v.mem_size_mb
              AND f.network_latency_ms = v.network_latency_ms AND f.privileged = v.privileged
              AND f.volunteers = v.volunteers
+             AND f.image IS NOT DISTINCT FROM v.image AND f.image_pin IS NOT DISTINCT FROM v.image_pin
              -- Runs of a task under verification are claimed, each on another owner's node.
              AND (v.node_id IS NULL OR f.quorum = 0)
            RETURNING id"#,
@@ -146,7 +154,9 @@ pub async fn insert_batch(
         &tasks.session_id as &[Option<Uuid>],
         &tasks.volunteers,
         &tasks.defer_until as &[Option<DateTime<Utc>>],
-        &tasks.not_before as &[Option<DateTime<Utc>>]
+        &tasks.not_before as &[Option<DateTime<Utc>>],
+        &tasks.image as &[Option<String>],
+        &tasks.image_pin as &[Option<String>]
     )
     .fetch_all(conn)
     .await

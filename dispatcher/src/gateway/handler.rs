@@ -98,6 +98,12 @@ pub(super) async fn handle(
             if result.regrant && state.registry.add_credits(session, 1) {
                 state.scheduler.nudge();
             }
+            // Only the node holding the attempt may pin its function's image.
+            if let Some(pin) = result.image_pin.as_ref().filter(|_| held) {
+                if let Err(error) = tasks::record_image_pin(state, task, pin).await {
+                    tracing::warn!(%error, "could not record a custom image pin");
+                }
+            }
             let (attempt, kind) = outcome(result)?;
             return report(state, session, (task, attempt), early, kind)
                 .await

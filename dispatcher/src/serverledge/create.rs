@@ -25,19 +25,19 @@ const MAX_CPUS: f64 = 4.0;
 
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "lowercase")]
-struct CreateRequest {
-    name: String,
-    runtime: String,
+pub(super) struct CreateRequest {
+    pub name: String,
+    pub runtime: String,
     #[serde(default)]
-    memorymb: i64,
+    pub memorymb: i64,
     #[serde(default)]
-    cpudemand: f64,
+    pub cpudemand: f64,
     #[serde(default)]
-    handler: String,
+    pub handler: String,
     #[serde(default)]
-    tarfunctioncode: String,
+    pub tarfunctioncode: String,
     #[serde(default)]
-    customimage: String,
+    pub customimage: String,
 }
 
 /// What was checked before anything is stored.
@@ -48,43 +48,14 @@ struct Checked {
 }
 
 /// The function's columns.
-struct Meta {
-    lang: &'static str,
-    memory_mb: i32,
-    cpu_count: i32,
+pub(super) struct Meta {
+    pub lang: &'static str,
+    pub memory_mb: i32,
+    pub cpu_count: i32,
 }
 
-fn check(request: &CreateRequest) -> Result<Checked, FacadeError> {
-    let name = &request.name;
-    let name_ok = !name.is_empty()
-        && name.len() <= 64
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
-    if !name_ok {
-        return Err(FacadeError::bad_request(
-            "INVALID_NAME",
-            "Invalid Name: 1 to 64 ASCII letters, digits, '_', '-' or '.'",
-        ));
-    }
-    if request.runtime == "custom" || !request.customimage.is_empty() {
-        return Err(FacadeError::new(
-            StatusCode::NOT_FOUND,
-            "CUSTOM_IMAGE_NOT_SUPPORTED",
-            "Invalid runtime: custom images are not supported by this Canopy deployment",
-        ));
-    }
-    let runtime = runtime::parse(&request.runtime).ok_or_else(|| {
-        FacadeError::new(
-            StatusCode::NOT_FOUND,
-            "INVALID_RUNTIME",
-            format!(
-                "Invalid runtime {:?}. Chosen Runtime does not exist; available: {}",
-                request.runtime,
-                runtime::ACCEPTED
-            ),
-        )
-    })?;
+/// `MemoryMB` and `CPUDemand` as capability columns.
+pub(super) fn limits(request: &CreateRequest) -> Result<(i32, i32), FacadeError> {
     if !(1..=MAX_MEMORY_MB).contains(&request.memorymb) {
         return Err(FacadeError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -99,6 +70,41 @@ fn check(request: &CreateRequest) -> Result<Checked, FacadeError> {
             format!("Invalid CPUDemand: at most {MAX_CPUS} cores (-1 or 0: no cap)"),
         ));
     }
+    // A fraction of a core still needs a core's slot; -1 and 0 mean no cap.
+    Ok((
+        request.memorymb as i32,
+        request.cpudemand.max(0.0).ceil() as i32,
+    ))
+}
+
+fn check_name(name: &str) -> Result<(), FacadeError> {
+    let name_ok = !name.is_empty()
+        && name.len() <= 64
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if !name_ok {
+        return Err(FacadeError::bad_request(
+            "INVALID_NAME",
+            "Invalid Name: 1 to 64 ASCII letters, digits, '_', '-' or '.'",
+        ));
+    }
+    Ok(())
+}
+
+fn check(request: &CreateRequest) -> Result<Checked, FacadeError> {
+    let runtime = runtime::parse(&request.runtime).ok_or_else(|| {
+        FacadeError::new(
+            StatusCode::NOT_FOUND,
+            "INVALID_RUNTIME",
+            format!(
+                "Invalid runtime {:?}. Chosen Runtime does not exist; available: {}",
+                request.runtime,
+                runtime::ACCEPTED
+            ),
+        )
+    })?;
+    let (memory_mb, cpu_count) = limits(request)?;
     if request.handler.is_empty() {
         return Err(FacadeError::bad_request(
             "HANDLER_MISSING",
@@ -129,9 +135,8 @@ fn check(request: &CreateRequest) -> Result<Checked, FacadeError> {
     Ok(Checked {
         meta: Meta {
             lang: runtime.lang.code(),
-            memory_mb: request.memorymb as i32,
-            // A fraction of a core still needs a core's slot; -1 and 0 mean no cap.
-            cpu_count: request.cpudemand.max(0.0).ceil() as i32,
+            memory_mb,
+            cpu_count,
         },
         entries,
         code,
@@ -153,15 +158,25 @@ pub async fn create(
     let _turn = state.gates.build().await?;
     let received_at = Utc::now();
     let request: CreateRequest = body::read(&req, payload, limit).await?;
-    let checked = check(&request)?;
-    let mut conn = state.pool.acquire().await?;
-    if db::serverledge::find_function(&mut conn, caller.account_id, &request.name)
-        .await?
-        .is_some()
-    {
-        return Err(exists(&request.name));
+    check_name(&request.name)?;
+    if request.runtime == "custom" {
+        let meta = super::custom::check(&request)?;
+        ensure_new(&state, &caller, &request.name).await?;
+        let upload = builds::Upload {
+            account_id: caller.account_id,
+            function_id: canopy_shared::new_id(),
+            arch: "amd64",
+            size: 0,
+            received_at,
+            quota: state.quotas.quota(&state.pool, caller.account_id).await?,
+        };
+        let image = Some(request.customimage.as_str());
+        let package = builds::empty_package();
+        store(&state, &request, &meta, upload, &package, image).await?;
+        return Ok(HttpResponse::Ok().json(serde_json::json!({ "Created": request.name })));
     }
-    drop(conn);
+    let checked = check(&request)?;
+    ensure_new(&state, &caller, &request.name).await?;
     let manifest = serde_json::to_vec(&serde_json::json!({
         "handler": request.handler,
         "runtime": request.runtime,
@@ -187,8 +202,17 @@ pub async fn create(
         received_at,
         quota: state.quotas.quota(&state.pool, caller.account_id).await?,
     };
-    store(&state, &request, &meta, upload, &package).await?;
+    store(&state, &request, &meta, upload, &package, None).await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({ "Created": request.name })))
+}
+
+/// 409 when the account already has a function of this name (the insert checks again).
+async fn ensure_new(state: &AppState, caller: &Caller, name: &str) -> Result<(), FacadeError> {
+    let mut conn = state.pool.acquire().await?;
+    match db::serverledge::find_function(&mut conn, caller.account_id, name).await? {
+        Some(_) => Err(exists(name)),
+        None => Ok(()),
+    }
 }
 
 fn exists(name: &str) -> FacadeError {
@@ -206,6 +230,7 @@ async fn store(
     meta: &Meta,
     upload: builds::Upload<'_>,
     package: &CodePackage,
+    image: Option<&str>,
 ) -> Result<(), FacadeError> {
     let (account_id, function_id) = (upload.account_id, upload.function_id);
     let description = format!("Serverledge function ({})", request.runtime);
@@ -219,6 +244,9 @@ async fn store(
         kind: "DOCKER",
     };
     db::functions::insert(&mut tx, &function).await?;
+    if image.is_some() {
+        db::images::set_image(&mut tx, function_id, image).await?;
+    }
     let capabilities = CapabilityChange {
         mem_size_mb: Some(meta.memory_mb),
         cpu_count: Some(meta.cpu_count),

@@ -7,6 +7,7 @@
 mod auth;
 mod body;
 mod create;
+mod custom;
 mod delete;
 mod error;
 mod invoke;

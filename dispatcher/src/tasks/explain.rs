@@ -32,6 +32,10 @@ pub async fn explain(
     let Some(lang) = Lang::from_code(&task.lang) else {
         return Ok(format!("no runtime for {}", task.lang));
     };
+    let custom_image = db::images::image_of(&mut conn, task.function_id)
+        .await?
+        .image
+        .is_some();
     let window = state.dispatch.connected_window_s();
     let serving =
         db::nodes::connected_serving(&mut conn, window, account_id, task.volunteers).await?;
@@ -70,6 +74,7 @@ pub async fn explain(
             task.privileged,
             task.volunteers,
         ),
+        custom_image,
     };
     Ok(explain_fit(&requirements, &nodes))
 }

@@ -7,6 +7,7 @@
 //! - `record_report` — `started`, `progress` and results from workers, written in batches
 //!   (`reports`);
 //! - `wait`, `cancel`, `explain` — for callers;
+//! - `record_image_pin` — the image id a custom image function is pinned to;
 //! - `requeue` — every way an attempt goes back to the queue, and the sweeper;
 //! - `prewarm` — containers of a function started on workers ahead of its tasks;
 //! - `scheduler` — the claim path for tasks that were queued;
@@ -17,6 +18,7 @@ mod carbon;
 mod commit;
 mod error;
 mod explain;
+mod images;
 pub mod liveness;
 mod placement;
 mod prewarm;
@@ -38,6 +40,7 @@ use tokio_util::sync::CancellationToken;
 pub use cancel::cancel;
 pub use error::TaskError;
 pub use explain::explain;
+pub use images::record_image_pin;
 pub use prewarm::{prewarm, MAX_INSTANCES as MAX_PREWARM_INSTANCES};
 pub use queues::{Queues, TaskQueues};
 pub use reports::{record_report, Report, ReportKind};

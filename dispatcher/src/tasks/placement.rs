@@ -17,6 +17,7 @@ pub(super) fn requirements(account: Uuid, function: &FunctionSpec) -> Requiremen
         account,
         lang: function.lang,
         capabilities: function.capabilities,
+        custom_image: function.image.is_some(),
     }
 }
 

@@ -155,6 +155,7 @@ async fn claim_for(
         owner: offer.trust.owner,
         accounts: &accounts,
         volunteer: offer.trust.volunteer,
+        custom_images: offer.resources.allows_custom_images,
     };
     let mut tx = state.pool.begin().await?;
     let candidates =
@@ -234,6 +235,7 @@ fn requirements_of(candidate: &Candidate) -> Option<Requirements> {
             candidate.privileged,
             candidate.volunteers,
         ),
+        custom_image: candidate.custom_image,
     })
 }
 
@@ -255,6 +257,7 @@ fn frame(row: Assigned, lease_ms: u64) -> canopy_shared::protocol::Assignment {
             row.privileged,
             row.volunteers,
         ),
+        image: custom_image(row.image, row.image_pin),
     };
     let request = wire_request(
         row.request_method,
@@ -264,4 +267,12 @@ fn frame(row: Assigned, lease_ms: u64) -> canopy_shared::protocol::Assignment {
         &row.request_body,
     );
     assignment(row.id, row.attempt, lease_ms, function, request)
+}
+
+/// The wire form of a function's custom image and its pin.
+pub(super) fn custom_image(
+    image: Option<String>,
+    pin: Option<String>,
+) -> Option<canopy_shared::image::CustomImage> {
+    image.map(|reference| canopy_shared::image::CustomImage { reference, pin })
 }

@@ -81,6 +81,8 @@ mod tests {
             build_id: Some(Uuid::from_u128(200)),
             artifact_sha256: Some("ab".into()),
             artifact_size: Some(1),
+            image: None,
+            image_pin: None,
             quorum: 0,
         }
     }

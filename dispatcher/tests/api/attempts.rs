@@ -13,6 +13,7 @@ use crate::reliability::create;
 fn result(task_id: &str, attempt: u32, outcome: Outcome) -> WorkerMessage {
     WorkerMessage::Result(TaskResult {
         regrant: false,
+        image_pin: None,
         task_id: task_id.to_owned(),
         attempt,
         outcome,

@@ -14,6 +14,7 @@ async fn fail(worker: &mut FakeWorker, task: &str, attempt: u32, message: &str, 
     worker
         .send(&WorkerMessage::Result(TaskResult {
             regrant: false,
+            image_pin: None,
             task_id: task.to_owned(),
             attempt,
             outcome: Outcome::Failed {

@@ -33,6 +33,7 @@ pub fn resources(memory_mb: u32) -> Resources {
         max_concurrency: 4,
         allows_privileged: false,
         allows_egress: false,
+        allows_custom_images: false,
         energy: None,
     }
 }
@@ -186,6 +187,7 @@ impl FakeWorker {
         .await;
         let result = TaskResult {
             regrant,
+            image_pin: None,
             task_id: assignment.task_id.clone(),
             attempt: assignment.attempt,
             outcome: Outcome::Response {

@@ -174,6 +174,7 @@ async fn reported_usage_is_stored_returned_and_summed(pool: PgPool) {
         let assignment = worker.expect_assign().await;
         let result = TaskResult {
             regrant: false,
+            image_pin: None,
             task_id: assignment.task_id.clone(),
             attempt: assignment.attempt,
             outcome: Outcome::Response {

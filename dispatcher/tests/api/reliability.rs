@@ -46,6 +46,7 @@ pub(crate) async fn metric(app: &TestApp, name: &str) -> u64 {
 fn failed(task_id: &str, attempt: u32, retryable: bool) -> WorkerMessage {
     WorkerMessage::Result(TaskResult {
         regrant: false,
+        image_pin: None,
         task_id: task_id.to_owned(),
         attempt,
         outcome: Outcome::Failed {

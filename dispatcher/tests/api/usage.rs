@@ -26,6 +26,7 @@ async fn run_task(app: &TestApp, token: &str, function: &str, worker: &mut FakeW
     };
     let result = TaskResult {
         regrant: false,
+        image_pin: None,
         task_id: assignment.task_id.clone(),
         attempt: assignment.attempt,
         outcome: Outcome::Response {

@@ -45,6 +45,12 @@ pub struct CreateFunction {
     pub lang: Lang,
     #[serde(rename = "type")]
     pub kind: FunctionType,
+    /// A custom image (`repo[:tag][@sha256:<64 hex>]`) the function runs in instead of its
+    /// language's runtime image; it must serve the runtime contract. Runs only on workers that
+    /// allow custom images.
+    #[cfg_attr(feature = "validate", validate(custom(function = rules::image_reference)))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// Body of `PATCH /v1/function/{id}`: only the fields given change.
@@ -62,6 +68,19 @@ pub struct UpdateFunction {
     #[cfg_attr(feature = "validate", validate(length(max = 64, message = "must list at most 64 tags"), custom(function = rules::unique_ids)))]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tag: Option<Vec<String>>,
+    /// A custom image; the empty string goes back to the language's runtime image. Setting it,
+    /// even to the same reference, drops the pin (the next worker to run the function pins again).
+    #[cfg_attr(feature = "validate", validate(custom(function = image_or_none)))]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+#[cfg(feature = "validate")]
+fn image_or_none(value: &str) -> Result<(), validator::ValidationError> {
+    if value.is_empty() {
+        return Ok(());
+    }
+    rules::image_reference(value)
 }
 
 /// Body of `POST /v1/function/{id}/capabilities`: only the fields given change.
@@ -185,6 +204,12 @@ pub struct FunctionDetail {
     pub paused: bool,
     /// Unix seconds, as a string (the contract's list format).
     pub created_at: String,
+    /// The custom image, when the function has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The image id every start must use (docs/runtime-contract.md), once a worker pinned it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_pin: Option<String>,
 }
 
 /// An entry of `GET /v1/function/list`: the contract's fields plus `paused`.

@@ -105,6 +105,11 @@ pub fn person_name(value: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
+/// A custom image reference: `repo[:tag][@sha256:<64 hex>]` (`crate::image`).
+pub fn image_reference(value: &str) -> Result<(), ValidationError> {
+    crate::image::check_reference(value).map_err(|message| error("image", message))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

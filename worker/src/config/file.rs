@@ -24,6 +24,7 @@ pub struct FileConfig {
     pub memory_mb: Option<u32>,
     pub allow_privileged: Option<bool>,
     pub allow_egress: Option<bool>,
+    pub allow_custom_images: Option<bool>,
     pub allow_host_access: Option<bool>,
     pub cache_dir: Option<PathBuf>,
     pub idle_expiry_secs: Option<u64>,

@@ -76,6 +76,8 @@ pub struct WorkerConfig {
     pub memory_mb: u32,
     pub allow_privileged: bool,
     pub allow_egress: bool,
+    /// Run functions that bring their own image (off by default).
+    pub allow_custom_images: bool,
     /// Start although the host firewall rule could not be installed.
     pub allow_host_access: bool,
     pub cache_dir: PathBuf,
@@ -205,6 +207,10 @@ impl WorkerConfig {
                 .or(file.allow_privileged)
                 .unwrap_or(false),
             allow_egress: flags.allow_egress.or(file.allow_egress).unwrap_or(false),
+            allow_custom_images: flags
+                .allow_custom_images
+                .or(file.allow_custom_images)
+                .unwrap_or(false),
             allow_host_access: flags
                 .allow_host_access
                 .or(file.allow_host_access)

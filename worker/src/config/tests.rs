@@ -36,6 +36,10 @@ fn defaults_come_from_the_host_and_the_contract() {
     assert_eq!(config.max_concurrency, 4);
     assert_eq!(config.memory_mb, 8_000);
     assert!(!config.allow_privileged && !config.allow_egress && !config.allow_host_access);
+    assert!(
+        !config.allow_custom_images,
+        "custom images are off by default"
+    );
     assert_eq!(config.idle_expiry, Duration::from_secs(300));
     assert_eq!(config.shutdown_grace, Duration::from_secs(30));
     assert_eq!(config.runtime_images[&Lang::Py], "canopy-runtime-python:1");
@@ -98,6 +102,7 @@ fn file_is_overridden_by_env_which_is_overridden_by_flags() {
         "--max-concurrency",
         "3",
         "--allow-egress",
+        "--allow-custom-images",
         "--runtime-image",
         "py=flag-python",
     ]);
@@ -116,6 +121,7 @@ fn file_is_overridden_by_env_which_is_overridden_by_flags() {
     assert_eq!(config.memory_mb, 100, "file beats defaults");
     assert_eq!(config.idle_expiry, Duration::from_secs(7));
     assert!(config.allow_egress);
+    assert!(config.allow_custom_images);
     assert_eq!(config.dispatchers, ["http://env-a:2", "https://env-b"]);
     assert_eq!(config.runtime_images[&Lang::Py], "flag-python");
     assert_eq!(

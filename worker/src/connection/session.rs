@@ -203,6 +203,7 @@ impl<R: TaskRunner> Supervisor<R> {
             warn!(task.id = %key.0, reason, "assignment handed back");
             let result = TaskResult {
                 regrant: false,
+                image_pin: None,
                 task_id: key.0,
                 attempt: key.1,
                 outcome: Outcome::Failed {

@@ -38,6 +38,7 @@ impl TaskRunner for FakeRunner {
         };
         TaskResult {
             regrant: false,
+            image_pin: None,
             task_id: assignment.task_id,
             attempt: assignment.attempt,
             outcome,
@@ -150,6 +151,7 @@ fn assign(task: &str) -> DispatcherMessage {
             artifact_sha256: "00".into(),
             artifact_size: 0,
             capabilities: Capabilities::default(),
+            image: None,
         },
         request: TaskRequest {
             method: "GET".into(),
@@ -171,6 +173,7 @@ fn resources() -> Resources {
         max_concurrency: 2,
         allows_privileged: false,
         allows_egress: false,
+        allows_custom_images: false,
         energy: None,
     }
 }

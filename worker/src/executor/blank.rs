@@ -165,7 +165,11 @@ impl<E: ContainerEngine> Executor<E> {
     /// An idle blank container for the function, when it can use one (not privileged, a runtime
     /// whose runner loads on request).
     pub(super) fn take_blank(&self, function: &FunctionSpec) -> Option<BlankContainer> {
-        if function.capabilities.privileged || !self.blank_langs().contains(&function.lang) {
+        // Blank containers run the language's runtime image, not a custom one.
+        if function.capabilities.privileged
+            || function.image.is_some()
+            || !self.blank_langs().contains(&function.lang)
+        {
             return None;
         }
         self.blanks.take(function.lang)

@@ -313,6 +313,28 @@ impl ContainerEngine for DockerEngine {
             .map_err(|e| EngineError::new("unpause container", e))
     }
 
+    async fn image_id(&self, image: &str) -> Result<Option<String>, EngineError> {
+        match self.docker.inspect_image(image).await {
+            Ok(info) => Ok(info.id),
+            Err(e) if is_not_found(&e) => Ok(None),
+            Err(e) => Err(EngineError::new("inspect image", e)),
+        }
+    }
+
+    async fn pull(&self, image: &str) -> Result<(), EngineError> {
+        use futures_util::TryStreamExt;
+        let options = bollard::query_parameters::CreateImageOptions {
+            from_image: Some(image.to_owned()),
+            ..Default::default()
+        };
+        // A registry that cannot be reached fails within Docker's own dial timeout.
+        self.docker
+            .create_image(Some(options), None, None)
+            .try_for_each(|_| async { Ok(()) })
+            .await
+            .map_err(|e| EngineError::new("pull image", e))
+    }
+
     async fn image_exists(&self, image: &str) -> Result<bool, EngineError> {
         match self.docker.inspect_image(image).await {
             Ok(_) => Ok(true),

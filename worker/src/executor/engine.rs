@@ -99,6 +99,13 @@ pub trait ContainerEngine: Send + Sync + 'static {
     fn exit(&self, id: &str) -> impl Future<Output = Result<Option<Exit>, EngineError>> + Send;
     /// Whether the image is present locally.
     fn image_exists(&self, image: &str) -> impl Future<Output = Result<bool, EngineError>> + Send;
+    /// The id (`sha256:…`) of the local image `image` names; `None` when the node lacks it.
+    fn image_id(
+        &self,
+        image: &str,
+    ) -> impl Future<Output = Result<Option<String>, EngineError>> + Send;
+    /// Pulls `image` from its registry (custom images the node lacks).
+    fn pull(&self, image: &str) -> impl Future<Output = Result<(), EngineError>> + Send;
     /// Changes a running container's memory (MB, swap the same) and CPU limits.
     fn update_limits(
         &self,

@@ -8,6 +8,7 @@ pub mod docker;
 pub mod engine;
 pub mod firewall;
 mod freeze;
+pub mod image;
 pub mod invoke;
 mod janitor;
 pub mod noop;
@@ -62,6 +63,8 @@ pub struct ExecutorSettings {
     /// OCI runtime (`runsc` when the host has gVisor).
     pub oci_runtime: Option<String>,
     pub allow_privileged: bool,
+    /// Functions that bring their own image may run (`--allow-custom-images`).
+    pub allow_custom_images: bool,
     pub idle_expiry: Duration,
     /// Bound on container create + start + ready.
     pub start_timeout: Duration,
@@ -143,11 +146,17 @@ impl<E: ContainerEngine> Executor<E> {
         code_dir: std::path::PathBuf,
     ) -> Result<ContainerSpec, String> {
         let caps = &function.capabilities;
-        let image = self
-            .settings
-            .runtime_images
-            .get(&function.lang)
-            .ok_or_else(|| format!("runtime {} is not on this node", function.lang.lowercase()))?;
+        let image = match &function.image {
+            // Resolved beforehand (`resolve_image`): the pinned id, or a reference with its digest.
+            Some(custom) => custom.pin.as_ref().unwrap_or(&custom.reference),
+            None => self
+                .settings
+                .runtime_images
+                .get(&function.lang)
+                .ok_or_else(|| {
+                    format!("runtime {} is not on this node", function.lang.lowercase())
+                })?,
+        };
         if caps.privileged && !self.settings.allow_privileged {
             return Err("this node does not allow privileged containers".into());
         }
@@ -176,12 +185,27 @@ impl<E: ContainerEngine> Executor<E> {
         cancel: &CancellationToken,
         timeout: Duration,
     ) -> TaskResult {
+        let mut image_pin = None;
         let (outcome, timings, usage) = match self.slots.acquire().await {
-            Ok(_permit) => self.attempt(assignment, cancel, timeout).await,
+            Ok(_permit) => match self.resolve_image(&assignment.function).await {
+                Ok(resolved) => {
+                    image_pin = resolved.new_pin;
+                    let assignment = Assignment {
+                        function: resolved.function,
+                        ..assignment.clone()
+                    };
+                    self.attempt(&assignment, cancel, timeout).await
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "custom image refused");
+                    (error.outcome(), Timings::default(), None)
+                }
+            },
             Err(_) => (failed("the executor is closed"), Timings::default(), None),
         };
         TaskResult {
             regrant: false,
+            image_pin,
             task_id: assignment.task_id.clone(),
             attempt: assignment.attempt,
             outcome,

@@ -94,6 +94,7 @@ fn cancelled() -> Outcome {
 fn noop_result(assignment: Assignment, outcome: Outcome, started: Instant) -> TaskResult {
     TaskResult {
         regrant: false,
+        image_pin: None,
         task_id: assignment.task_id,
         attempt: assignment.attempt,
         outcome,

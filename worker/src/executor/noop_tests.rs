@@ -20,6 +20,7 @@ fn assignment(task: &str, attempt: u32) -> Assignment {
             artifact_sha256: "00".into(),
             artifact_size: 0,
             capabilities: Capabilities::default(),
+            image: None,
         },
         request: TaskRequest {
             method: "POST".into(),

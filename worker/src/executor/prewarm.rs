@@ -11,6 +11,16 @@ impl<E: ContainerEngine> Executor<E> {
     /// Starts up to `instances` warm containers of the version (at most the node's concurrency,
     /// counting those already idle); returns how many are idle when it is done.
     pub async fn prewarm(&self, function: &FunctionSpec, instances: u32) -> u32 {
+        // A custom image is resolved (and checked against its pin) as for a task; a new pin is
+        // reported by the first task instead.
+        let function = match self.resolve_image(function).await {
+            Ok(resolved) => resolved.function,
+            Err(error) => {
+                warn!(%error, "prewarm: custom image refused");
+                return 0;
+            }
+        };
+        let function = &function;
         let key = function.version_key();
         let wanted = instances.min(self.settings.max_concurrency) as usize;
         if wanted == 0 {

@@ -15,6 +15,8 @@ struct FakeEngine {
     addr: Mutex<Option<SocketAddr>>,
     created: Mutex<Vec<ContainerSpec>>,
     removed: Mutex<Vec<String>>,
+    /// Local images: reference → id.
+    images: Mutex<HashMap<String, String>>,
 }
 
 impl FakeEngine {
@@ -67,6 +69,15 @@ impl ContainerEngine for FakeEngine {
     async fn image_exists(&self, _image: &str) -> Result<bool, engine::EngineError> {
         Ok(true)
     }
+    async fn image_id(&self, image: &str) -> Result<Option<String>, engine::EngineError> {
+        Ok(self.images.lock().expect("lock").get(image).cloned())
+    }
+    async fn pull(&self, image: &str) -> Result<(), engine::EngineError> {
+        Err(engine::EngineError::new(
+            "pull image",
+            format!("no registry for {image}"),
+        ))
+    }
 }
 
 struct Harness {
@@ -114,6 +125,7 @@ async fn harness_with_images(runtime_images: HashMap<Lang, String>) -> Harness {
         network: "net".into(),
         oci_runtime: None,
         allow_privileged: false,
+        allow_custom_images: true,
         idle_expiry: Duration::from_secs(300),
         start_timeout: Duration::from_secs(5),
         max_concurrency: 4,
@@ -159,6 +171,7 @@ fn assignment(h: &Harness, task: &str, function: &str, query: &str) -> Assignmen
             artifact_sha256: h.sha.clone(),
             artifact_size: 0,
             capabilities: Capabilities::default(),
+            image: None,
         },
         request: TaskRequest {
             method: "POST".into(),
@@ -393,3 +406,6 @@ async fn missing_runtimes_and_forbidden_privilege_fail_retryably() {
     ));
     assert!(h.engine.created().is_empty());
 }
+
+#[path = "image_tests.rs"]
+mod image_tests;

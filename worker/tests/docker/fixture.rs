@@ -72,6 +72,7 @@ impl Fixture {
             network: ISOLATED_NETWORK.to_owned(),
             oci_runtime: None,
             allow_privileged: false,
+            allow_custom_images: true,
             idle_expiry: Duration::from_secs(300),
             start_timeout: Duration::from_secs(10),
             max_concurrency: 2,
@@ -136,6 +137,7 @@ impl Fixture {
                     privileged: false,
                     volunteers: false,
                 },
+                image: None,
             },
             request: TaskRequest {
                 method: method.into(),

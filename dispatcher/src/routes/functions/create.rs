@@ -3,6 +3,7 @@
 use actix_web::{post, web, HttpResponse};
 
 use super::owned_tags;
+use crate::builds;
 use crate::db;
 use crate::db::functions::NewFunction;
 use crate::domain::function::CreateFunction;
@@ -11,7 +12,8 @@ use crate::extract::{AuthUser, ValidJson};
 use crate::routes::created;
 use crate::state::AppState;
 
-/// Creates a function with default capabilities; responds 201 `{"id"}`.
+/// Creates a function with default capabilities; responds 201 `{"id"}`. With a custom `image`
+/// it gets an empty first build, so its tasks run before any code upload.
 #[utoipa::path(tag = "function", security(("bearer" = [])), request_body = CreateFunction,
     responses((status = 201, description = "`{\"id\"}`"), (status = 400, body = crate::error::Problem)))]
 #[post("/function")]
@@ -40,6 +42,19 @@ pub async fn create_function(
     };
     db::functions::insert(&mut tx, &function).await?;
     db::functions::set_tags(&mut tx, id, &tags).await?;
+    if let Some(image) = request.image.as_deref() {
+        db::images::set_image(&mut tx, id, Some(image)).await?;
+        // The image may hold all the code: tasks can run before (or without) an upload.
+        let upload = builds::Upload {
+            account_id: user.account_id,
+            function_id: id,
+            arch: "amd64",
+            size: 0,
+            received_at: chrono::Utc::now(),
+            quota: state.quotas.quota(&state.pool, user.account_id).await?,
+        };
+        builds::store_success(&mut tx, upload, &builds::empty_package()).await?;
+    }
     tx.commit().await?;
     Ok(created(
         format!("/v1/function/{}", canopy_shared::format_id(id)),

@@ -56,7 +56,8 @@ pub async fn get_function(
         week_tasks,
         completed_tasks,
     };
-    Ok(HttpResponse::Ok().json(detail(row, tags, metrics)))
+    let image = db::images::image_of(&mut conn, id).await?;
+    Ok(HttpResponse::Ok().json(detail(row, tags, metrics, image)))
 }
 
 /// The caller's functions as a bare array, oldest first. Paged by `limit` and `cursor`; the

@@ -10,7 +10,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{AuthUser, ValidJson};
 use crate::state::AppState;
 
-/// Changes name, description and/or tags; fields left out keep their value.
+/// Changes name, description, tags and/or the custom image; fields left out keep their value.
 #[utoipa::path(tag = "function", security(("bearer" = [])), params(("id" = String, Path)), request_body = UpdateFunction,
     responses((status = 204), (status = 400, body = crate::error::Problem), (status = 404, description = "FUNCTION_NOT_FOUND")))]
 #[patch("/function/{id}")]
@@ -37,6 +37,11 @@ pub async fn edit_function(
     if let Some(raw_tags) = &request.tag {
         let tags = owned_tags(&mut tx, user.account_id, raw_tags).await?;
         db::functions::set_tags(&mut tx, id, &tags).await?;
+    }
+    if let Some(image) = request.image.as_deref() {
+        // The empty string goes back to the language's runtime image.
+        let image = Some(image).filter(|image| !image.is_empty());
+        db::images::set_image(&mut tx, id, image).await?;
     }
     tx.commit().await?;
     Ok(HttpResponse::NoContent().finish())

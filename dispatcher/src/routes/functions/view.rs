@@ -10,6 +10,7 @@ pub use canopy_shared::api::function::{FunctionDetail, FunctionSummary, Metrics}
 pub use canopy_shared::api::tag::TagView;
 
 use crate::db::functions::FunctionRow;
+use crate::db::images::ImageRow;
 use crate::db::tags::TagRow;
 use crate::domain::function::capabilities_from_columns;
 use crate::routes::unix_string;
@@ -41,7 +42,12 @@ pub fn capabilities(row: &FunctionRow) -> Capabilities {
 }
 
 /// `GET /v1/function/{id}`'s body.
-pub fn detail(row: FunctionRow, tags: Vec<TagRow>, metrics: Metrics) -> FunctionDetail {
+pub fn detail(
+    row: FunctionRow,
+    tags: Vec<TagRow>,
+    metrics: Metrics,
+    image: ImageRow,
+) -> FunctionDetail {
     FunctionDetail {
         id: canopy_shared::format_id(row.id),
         capabilities: capabilities(&row),
@@ -53,6 +59,8 @@ pub fn detail(row: FunctionRow, tags: Vec<TagRow>, metrics: Metrics) -> Function
         created_at: unix_string(row.created_at),
         name: row.name,
         description: row.description,
+        image: image.image,
+        image_pin: image.image_pin,
     }
 }
 

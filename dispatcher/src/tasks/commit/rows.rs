@@ -113,6 +113,7 @@ pub(in crate::tasks) fn function_spec(
             row.privileged,
             row.volunteers,
         ),
+        image: super::super::scheduler::custom_image(row.image.clone(), row.image_pin.clone()),
     })
 }
 
@@ -153,4 +154,8 @@ fn push_row(
     rows.node_id.push(session.map(|session| session.node_id));
     rows.session_id
         .push(session.map(|session| session.session_id));
+    let image = function.image.as_ref();
+    rows.image.push(image.map(|image| image.reference.clone()));
+    rows.image_pin
+        .push(image.and_then(|image| image.pin.clone()));
 }

@@ -259,6 +259,7 @@ async fn failures_report_the_error_and_unserved_requests_are_dropped_with_429(po
 async fn fail(worker: &mut FakeWorker, assignment: &Assignment, message: &str) {
     let result = TaskResult {
         regrant: false,
+        image_pin: None,
         task_id: assignment.task_id.clone(),
         attempt: assignment.attempt,
         outcome: Outcome::Response {

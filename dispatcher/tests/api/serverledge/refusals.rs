@@ -28,9 +28,20 @@ async fn bad_input_gets_a_text_error_with_a_code_and_nothing_is_created(pool: Pg
             "INVALID_RUNTIME",
         ),
         (
-            with(json!({"Runtime": "custom", "CustomImage": "alpine"})),
-            StatusCode::NOT_FOUND,
-            "CUSTOM_IMAGE_NOT_SUPPORTED",
+            with(json!({"Runtime": "custom", "TarFunctionCode": ""})),
+            StatusCode::BAD_REQUEST,
+            "CUSTOM_IMAGE_MISSING",
+        ),
+        (
+            with(json!({"Runtime": "custom", "CustomImage": "Bad//Image", "TarFunctionCode": ""})),
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
+        ),
+        (
+            // The image holds the code: an archive beside it is refused, not silently dropped.
+            with(json!({"Runtime": "custom", "CustomImage": "team/echo:1"})),
+            StatusCode::BAD_REQUEST,
+            "INVALID_FIELD",
         ),
         (
             with(json!({"MemoryMB": 0})),
