@@ -267,6 +267,7 @@ mod tests {
                 max_concurrency: 2,
                 allows_privileged: false,
                 allows_egress: false,
+                compiles: Vec::new(),
                 energy: None,
             },
             free_memory_mb: 1024,

@@ -150,6 +150,7 @@ impl Node<'_> {
             max_concurrency: config.max_concurrency,
             allows_privileged: config.allow_privileged,
             allows_egress: config.allow_egress,
+            compiles: Vec::new(),
             energy: None,
         };
         info!(node.id = %self.node_id, ?resources, "worker starting");

@@ -147,6 +147,7 @@ fn hello(identity: &Identity) -> Hello {
             max_concurrency: identity.max_concurrency,
             allows_privileged: false,
             allows_egress: false,
+            compiles: Vec::new(),
             energy: None,
         },
         warm_functions: Vec::new(),

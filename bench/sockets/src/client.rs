@@ -149,6 +149,7 @@ pub fn hello(node_id: &str) -> WorkerMessage {
             max_concurrency: 1,
             allows_privileged: false,
             allows_egress: false,
+            compiles: Vec::new(),
             energy: None,
         },
         warm_functions: Vec::new(),

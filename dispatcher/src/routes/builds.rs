@@ -126,7 +126,7 @@ pub async fn create_build(
         quota: state.quotas.quota(&state.pool, user.account_id).await?,
     };
     let mut tx = state.pool.begin().await?;
-    let id = builds::store_success(&mut tx, upload, &package).await?;
+    let id = builds::store(&mut tx, upload, &package, lang).await?;
     tx.commit().await?;
     Ok(created(
         format!("/v1/build/{}", canopy_shared::format_id(id)),

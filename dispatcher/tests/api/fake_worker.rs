@@ -33,6 +33,7 @@ pub fn resources(memory_mb: u32) -> Resources {
         max_concurrency: 4,
         allows_privileged: false,
         allows_egress: false,
+        compiles: Vec::new(),
         energy: None,
     }
 }

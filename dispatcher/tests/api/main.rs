@@ -10,6 +10,7 @@ mod auth_failures;
 mod binary;
 mod builds;
 mod carbon;
+mod compiles;
 mod dashboard;
 mod endpoints;
 mod errors;

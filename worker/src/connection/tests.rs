@@ -171,6 +171,7 @@ fn resources() -> Resources {
         max_concurrency: 2,
         allows_privileged: false,
         allows_egress: false,
+        compiles: Vec::new(),
         energy: None,
     }
 }
