@@ -141,6 +141,11 @@ impl Node<'_> {
     ) -> anyhow::Result<()> {
         let config = self.config;
         let snapshot = self.host.borrow().clone();
+        let compiles = runtimes
+            .iter()
+            .copied()
+            .filter(|lang| runner.compiles(*lang))
+            .collect();
         let resources = Resources {
             cpus: config.cpus,
             memory_mb: config.memory_mb,
@@ -150,7 +155,7 @@ impl Node<'_> {
             max_concurrency: config.max_concurrency,
             allows_privileged: config.allow_privileged,
             allows_egress: config.allow_egress,
-            compiles: Vec::new(),
+            compiles,
             energy: None,
         };
         info!(node.id = %self.node_id, ?resources, "worker starting");

@@ -79,6 +79,11 @@ impl Platform {
 
     /// A function in `lang` whose code is the files of `dir`, built; returns its id.
     pub async fn deploy(&self, lang: &str, dir: &Path) -> String {
+        self.deploy_build(lang, dir).await.0
+    }
+
+    /// Creates a function and uploads `dir` as its code: (function id, build id).
+    pub async fn deploy_build(&self, lang: &str, dir: &Path) -> (String, String) {
         let response = self
             .client
             .post(self.url("/v1/function"))
@@ -107,7 +112,23 @@ impl Platform {
             "{}",
             build.text().await.unwrap_or_default()
         );
-        function
+        let build = build.json::<Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        (function, build)
+    }
+
+    /// Polls the build until it is no longer `PENDING` (60 s at most); returns its view.
+    pub async fn wait_build(&self, build: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let view = self.get_json(&format!("/v1/build/{build}")).await;
+            if view["status"] != "PENDING" || std::time::Instant::now() > deadline {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Runs a task and waits for the function's response (`Prefer: wait`).
@@ -286,6 +307,11 @@ impl Worker {
     /// Starts the same node again after `stop`.
     pub async fn restart(self) -> Worker {
         self.run().await
+    }
+
+    /// The worker's cache directory (`code/<sha256>/` holds each extracted code package).
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache
     }
 
     pub fn log_text(&self) -> String {

@@ -5,6 +5,7 @@
 
 mod carbon;
 mod cli;
+mod compiles;
 mod endpoints;
 mod fault;
 mod harness;
