@@ -101,3 +101,24 @@ async fn a_go_build_that_does_not_compile_fails_with_the_compiler_message_and_ta
     assert_eq!(problem["code"], "BUILD_FAILED", "{problem}");
     assert!(problem["detail"].as_str().unwrap_or("").contains(&build));
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_go_function_with_a_vendored_module_compiles_without_network(pool: PgPool) {
+    if !docker_tests_enabled() {
+        return;
+    }
+    let platform = Platform::start(pool).await;
+    let _worker = platform.start_worker("compile-vendored").await;
+    platform.wait_connected("compile-vendored", true).await;
+    let (function, build) = platform
+        .deploy_build("GO", &repo_root().join("runtimes/testdata/go/vendored"))
+        .await;
+    let compiled = platform.wait_build(&build).await;
+    assert_eq!(compiled["status"], "SUCCESS", "{compiled}");
+    let response = platform.invoke(&function, "", b"").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.text().await.expect("text"),
+        "hello canopy from vendor"
+    );
+}

@@ -361,20 +361,33 @@ pub fn repo_root() -> PathBuf {
 pub fn zip_dir(dir: &Path) -> Vec<u8> {
     use std::io::Write;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("fixture dir")
-        .flatten()
-        .filter(|e| e.path().is_file())
-        .collect();
-    entries.sort_by_key(|entry| entry.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for (name, path) in files_under(dir, "") {
         writer
             .start_file(name, zip::write::SimpleFileOptions::default())
             .expect("start");
         writer
-            .write_all(&std::fs::read(entry.path()).expect("read"))
+            .write_all(&std::fs::read(path).expect("read"))
             .expect("write");
     }
     writer.finish().expect("finish").into_inner()
+}
+
+/// Files under `dir` as (relative name with `/`, path), sorted, subdirectories included.
+fn files_under(dir: &Path, prefix: &str) -> Vec<(String, PathBuf)> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("fixture dir")
+        .flatten()
+        .collect();
+    entries.sort_by_key(|entry| entry.file_name());
+    let mut files = Vec::new();
+    for entry in entries {
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path, &format!("{name}/")));
+        } else if path.is_file() {
+            files.push((name, path));
+        }
+    }
+    files
 }
