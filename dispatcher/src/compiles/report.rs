@@ -197,8 +197,8 @@ mod tests {
         header.set_size(0);
         builder
             .append_data(&mut header, ".canopy/function", &[][..])
-            .unwrap();
-        let only_binary = builder.into_inner().unwrap();
+            .expect("append");
+        let only_binary = builder.into_inner().expect("tar");
         assert!(!is_compiled_package(&only_binary));
     }
 }
