@@ -194,6 +194,30 @@ async fn a_compiled_package_makes_the_build_success_and_new_tasks_run_it(pool: P
 }
 
 #[sqlx::test(migrations = "../migrations")]
+async fn a_job_whose_node_went_away_is_offered_to_another_node_of_the_account(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let alice = app.signup("alice@example.com").await;
+    let (_, build) = go_function(&app, &alice.token).await;
+    let (first_node, first_token) = register_node(&app, &alice.token).await;
+    let mut first = FakeWorker::connect(&app, &first_node, &first_token, go_compiler()).await;
+    assert_eq!(expect_compile(&mut first).await.build_id, build);
+    // A second node is not offered the job while the first holds it.
+    let (second_node, second_token) = register_node(&app, &alice.token).await;
+    let mut second = FakeWorker::connect(&app, &second_node, &second_token, go_compiler()).await;
+    assert!(second.stays_quiet(Duration::from_millis(1500)).await);
+
+    drop(first);
+    assert_eq!(expect_compile(&mut second).await.build_id, build);
+    // The job is the second node's now: the first may no longer answer it.
+    let package = compiled_package();
+    let sha = sha256(&package);
+    let response = put_compiled(&app, &first_token, &build, &sha, package.clone()).await;
+    assert_problem(response, StatusCode::FORBIDDEN, "NOT_YOUR_COMPILE_JOB").await;
+    let response = put_compiled(&app, &second_token, &build, &sha, package).await;
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
+#[sqlx::test(migrations = "../migrations")]
 async fn a_failed_compile_shows_the_compiler_output_and_tasks_get_409(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let alice = app.signup("alice@example.com").await;
