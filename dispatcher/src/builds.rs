@@ -1,9 +1,12 @@
-//! Recording a checked code package as a function's successful build: the one place both upload
-//! paths (`POST /v1/build`, the Serverledge facade's `/create`) store code.
+//! Recording a checked code package as a function's build: the one place both upload paths
+//! (`POST /v1/build`, the Serverledge facade's `/create`) store code. GO and RS builds start
+//! `PENDING` (a compile job, `crate::compiles`); the others are `SUCCESS` at once.
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use canopy_shared::Lang;
 
 use crate::db;
 use crate::db::builds::NewBuild;
@@ -21,6 +24,76 @@ pub struct Upload<'a> {
     pub received_at: DateTime<Utc>,
     /// The account's quota; its storage limit is checked before the code is kept.
     pub quota: Quota,
+}
+
+/// Whether builds of `lang` are compiled once by a compile job: GO and RS, whose runners have a
+/// compile-only mode (`start.sh --compile`). CS still compiles at every cold start.
+pub fn compiled_once(lang: Lang) -> bool {
+    matches!(lang, Lang::Go | Lang::Rs)
+}
+
+/// Stores an upload of a `lang` function: a `PENDING` build (compiled later, its tasks run the
+/// source meanwhile) for GO and RS, a `SUCCESS` build otherwise. Returns the build's id.
+pub async fn store(
+    conn: &mut PgConnection,
+    upload: Upload<'_>,
+    package: &CodePackage,
+    lang: Lang,
+) -> Result<Uuid, QuotaError> {
+    if compiled_once(lang) {
+        store_pending(conn, upload, package).await
+    } else {
+        store_success(conn, upload, package).await
+    }
+}
+
+/// Stores the source package and a `PENDING` build that becomes the function's current one: its
+/// tasks run the source (compiling at cold start) until a compile job replaces the artifact.
+async fn store_pending(
+    conn: &mut PgConnection,
+    upload: Upload<'_>,
+    package: &CodePackage,
+) -> Result<Uuid, QuotaError> {
+    quotas::admit_code(
+        conn,
+        upload.account_id,
+        upload.function_id,
+        &upload.quota,
+        package.tar.len(),
+    )
+    .await?;
+    let id = canopy_shared::new_id();
+    let build = NewBuild {
+        id,
+        account_id: upload.account_id,
+        function_id: upload.function_id,
+        status: "PENDING",
+        arch: upload.arch,
+        artifact_sha256: Some(&package.sha256),
+        entry_point: Some(&package.entry_point),
+        timeline: serde_json::json!([{"status": "PENDING", "time": upload.received_at}]),
+        log: received_log(upload, package),
+    };
+    db::builds::store_artifact(&mut *conn, &package.sha256, &package.tar).await?;
+    db::builds::insert(&mut *conn, &build).await?;
+    db::compiles::open_job(conn, id, &package.sha256).await?;
+    tracing::info!(build.id = %canopy_shared::format_id(id), source.sha256 = %package.sha256, "build waits for a compile job");
+    Ok(id)
+}
+
+fn received_log(upload: Upload<'_>, package: &CodePackage) -> Vec<String> {
+    vec![
+        format!("received {} bytes ({})", upload.size, package.format),
+        format!(
+            "{} files, {} bytes unpacked, entry point {}",
+            package.files, package.unpacked_bytes, package.entry_point
+        ),
+        format!(
+            "artifact sha256 {} ({} bytes)",
+            package.sha256,
+            package.tar.len()
+        ),
+    ]
 }
 
 /// Stores the artifact (content-addressed) and a `SUCCESS` build that becomes the function's
@@ -52,18 +125,7 @@ pub async fn store_success(
             {"status": "PENDING", "time": upload.received_at},
             {"status": "SUCCESS", "time": Utc::now()},
         ]),
-        log: vec![
-            format!("received {} bytes ({})", upload.size, package.format),
-            format!(
-                "{} files, {} bytes unpacked, entry point {}",
-                package.files, package.unpacked_bytes, package.entry_point
-            ),
-            format!(
-                "artifact sha256 {} ({} bytes)",
-                package.sha256,
-                package.tar.len()
-            ),
-        ],
+        log: received_log(upload, package),
     };
     db::builds::store_artifact(&mut *conn, &package.sha256, &package.tar).await?;
     db::builds::insert(conn, &build).await?;

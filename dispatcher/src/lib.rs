@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod builds;
 pub mod cli;
+pub mod compiles;
 pub mod db;
 pub mod dispatch;
 pub mod domain;

@@ -243,6 +243,10 @@ pub struct DispatchSettings {
     #[arg(long = "build-archive-limit", env = "CANOPY_BUILD_ARCHIVE_LIMIT", default_value_t = 50 * 1024 * 1024)]
     pub build_archive_limit: usize,
 
+    /// Largest compiled package (source + binary) a node may upload for a compile job, bytes.
+    #[arg(long = "compiled-package-limit", env = "CANOPY_COMPILED_PACKAGE_LIMIT", default_value_t = 128 * 1024 * 1024)]
+    pub compiled_package_limit: usize,
+
     /// Code uploads received and unpacked at once; each may hold its archive plus up to
     /// 200 MiB unpacked, so this bounds their memory. Others wait (see --busy-wait-s).
     #[arg(

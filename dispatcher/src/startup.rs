@@ -49,6 +49,7 @@ impl Application {
         crate::schedules::spawn(&state, settings.schedules.clone(), &shutdown);
         crate::history::spawn(&state, settings.history.clone(), &shutdown);
         crate::dispatch::feeds::spawn(&state, &shutdown);
+        crate::compiles::spawn(&state, &shutdown);
         tokio::spawn(listener::run(Arc::clone(&state), shutdown.clone()));
         tokio::spawn(listener::reload_revocations_periodically(
             Arc::clone(&state),

@@ -287,6 +287,7 @@ mod tests {
                 allows_privileged: false,
                 allows_egress: false,
                 allows_custom_images: false,
+                compiles: Vec::new(),
                 energy: None,
             },
             free_memory_mb: 1024,

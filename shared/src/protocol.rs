@@ -94,11 +94,47 @@ pub enum DispatcherMessage {
         function: Box<FunctionSpec>,
         instances: u32,
     },
+    /// Compile a build's source package once (GO, RS): answered over HTTP, with the compiled
+    /// package (`PUT /v1/worker/compile/{buildId}`) or the compiler's output
+    /// (`POST /v1/worker/compile/{buildId}/failure`). Sent only to workers whose `hello` lists the
+    /// language in `resources.compiles`.
+    Compile(CompileJob),
     /// A protocol error; the dispatcher closes the socket after it.
     Error {
         code: String,
         message: String,
     },
+}
+
+/// A compile job: the node may fetch `source_sha256` while it holds the job.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CompileJob {
+    pub build_id: String,
+    pub lang: Lang,
+    pub source_sha256: String,
+    #[serde(default)]
+    pub limits: CompileLimits,
+}
+
+/// What a compile container may use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct CompileLimits {
+    /// Wall-clock limit of the compiler, seconds.
+    pub time_s: u32,
+    pub memory_mb: u32,
+    pub cpus: u32,
+}
+
+impl Default for CompileLimits {
+    fn default() -> Self {
+        CompileLimits {
+            time_s: 120,
+            memory_mb: 1024,
+            cpus: 1,
+        }
+    }
 }
 
 /// First message of a worker.
@@ -143,6 +179,10 @@ pub struct Resources {
     pub allows_custom_images: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub energy: Option<Energy>,
+    /// Languages this worker takes `compile` jobs for (its image has `start.sh --compile`); empty
+    /// from workers that predate compile jobs, which are never sent one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub compiles: Vec<Lang>,
 }
 
 /// Where the node's power comes from, as the volunteer reports it.
@@ -357,6 +397,7 @@ mod tests {
             allows_privileged: false,
             allows_egress: false,
             allows_custom_images: false,
+            compiles: Vec::new(),
             energy: None,
         }
     }

@@ -141,6 +141,11 @@ impl Node<'_> {
     ) -> anyhow::Result<()> {
         let config = self.config;
         let snapshot = self.host.borrow().clone();
+        let compiles = runtimes
+            .iter()
+            .copied()
+            .filter(|lang| runner.compiles(*lang))
+            .collect();
         let resources = Resources {
             cpus: config.cpus,
             memory_mb: config.memory_mb,
@@ -151,6 +156,7 @@ impl Node<'_> {
             allows_privileged: config.allow_privileged,
             allows_egress: config.allow_egress,
             allows_custom_images: config.allow_custom_images,
+            compiles,
             energy: None,
         };
         info!(node.id = %self.node_id, ?resources, "worker starting");

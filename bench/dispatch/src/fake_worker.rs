@@ -148,6 +148,7 @@ fn hello(identity: &Identity) -> Hello {
             allows_privileged: false,
             allows_egress: false,
             allows_custom_images: false,
+            compiles: Vec::new(),
             energy: None,
         },
         warm_functions: Vec::new(),

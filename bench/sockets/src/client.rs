@@ -150,6 +150,7 @@ pub fn hello(node_id: &str) -> WorkerMessage {
             allows_privileged: false,
             allows_egress: false,
             allows_custom_images: false,
+            compiles: Vec::new(),
             energy: None,
         },
         warm_functions: Vec::new(),

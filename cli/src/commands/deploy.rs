@@ -21,8 +21,9 @@ use crate::session::{self, Target};
 
 /// Bytes per upload chunk, and so per progress update.
 const CHUNK: usize = 64 * 1024;
-/// How long `deploy` waits for a pending build.
-const BUILD_WAIT: Duration = Duration::from_secs(300);
+/// How long `deploy` waits for a pending build: GO and RS builds are compiled once by a node of
+/// the account (seconds), but none may be connected, and their tasks run meanwhile anyway.
+const BUILD_WAIT: Duration = Duration::from_secs(30);
 
 /// `--lang`: the lowercase codes the API shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -186,6 +187,12 @@ pub async fn deploy(target: &Target, out: Out, args: DeployArgs) -> CliResult<()
             build.id,
             build.log.join("\n")
         )));
+    }
+    if build.status == "PENDING" {
+        eprintln!(
+            "The build is still PENDING: a node of your account compiles it once; until then its tasks compile at cold start (GET /v1/build/{})",
+            build.id
+        );
     }
     out.one(
         &build,

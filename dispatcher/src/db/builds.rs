@@ -57,8 +57,9 @@ pub async fn artifact(conn: &mut PgConnection, sha256: &str) -> sqlx::Result<Opt
     Ok(row.map(|row| row.content))
 }
 
-/// Whether `node` holds a live assignment of a task that runs the artifact: workers get code
-/// only for the tasks they were given, not by knowing a hash.
+/// Whether `node` holds a live assignment of a task that runs the artifact (the build's current
+/// package, or its source for a task assigned before the build was compiled), or the build's
+/// compile job: workers get code only for the work they were given, not by knowing a hash.
 pub async fn node_holds_artifact(
     conn: &mut PgConnection,
     node: Uuid,
@@ -67,7 +68,11 @@ pub async fn node_holds_artifact(
     sqlx::query_scalar!(
         r#"SELECT EXISTS (
                SELECT 1 FROM tasks t JOIN builds b ON b.id = t.build_id
-               WHERE t.node_id = $1 AND t.status IN ('assigned', 'running') AND b.artifact_sha256 = $2
+               WHERE t.node_id = $1 AND t.status IN ('assigned', 'running')
+                 AND (b.artifact_sha256 = $2 OR b.source_sha256 = $2)
+           ) OR EXISTS (
+               SELECT 1 FROM builds b
+               WHERE b.compile_node_id = $1 AND b.status = 'PENDING' AND b.source_sha256 = $2
            ) OR EXISTS (
                SELECT 1 FROM artifact_grants g
                WHERE g.node_id = $1 AND g.artifact_sha256 = $2 AND g.expires_at > now()
@@ -99,7 +104,7 @@ pub async fn grant_artifact(
     Ok(())
 }
 
-/// Records a build; a successful one becomes the function's current build.
+/// Records a build; a successful or pending one becomes the function's current build.
 pub async fn insert(conn: &mut PgConnection, build: &NewBuild<'_>) -> sqlx::Result<()> {
     sqlx::query!(
         "INSERT INTO builds (id, account_id, function_id, status, arch, artifact_sha256, entry_point, timeline, log)
@@ -116,7 +121,7 @@ pub async fn insert(conn: &mut PgConnection, build: &NewBuild<'_>) -> sqlx::Resu
     )
     .execute(&mut *conn)
     .await?;
-    if build.status == "SUCCESS" {
+    if matches!(build.status, "SUCCESS" | "PENDING") {
         sqlx::query!(
             "UPDATE functions SET current_build_id = $2, updated_at = now() WHERE id = $1",
             build.function_id,

@@ -9,6 +9,7 @@ pub mod assignments;
 pub mod attempts;
 pub mod builds;
 pub mod carbon;
+pub mod compiles;
 pub mod endpoints;
 pub mod energy;
 pub mod functions;

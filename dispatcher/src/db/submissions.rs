@@ -19,6 +19,8 @@ pub struct FunctionSnapshotRow {
     pub volunteers: bool,
     pub paused: bool,
     pub build_id: Option<Uuid>,
+    /// `PENDING` (its compile job is open), `SUCCESS` or `FAILED`.
+    pub build_status: Option<String>,
     pub artifact_sha256: Option<String>,
     pub artifact_size: Option<i64>,
     pub image: Option<String>,
@@ -36,7 +38,7 @@ pub async fn function_snapshots(
         FunctionSnapshotRow,
         r#"SELECT f.id, f.account_id, f.lang, f.timeout_s, f.cpu_count, f.mem_size_mb, f.network_latency_ms,
                   f.privileged, f.volunteers, f.paused, f.current_build_id AS build_id,
-                  a.sha256 AS "artifact_sha256?", a.size_bytes AS "artifact_size?",
+                  b.status AS "build_status?", a.sha256 AS "artifact_sha256?", a.size_bytes AS "artifact_size?",
                   f.image, f.image_pin, f.quorum
            FROM functions f
            LEFT JOIN builds b ON b.id = f.current_build_id

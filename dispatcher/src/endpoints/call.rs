@@ -112,6 +112,10 @@ fn public_error(raw: &str, error: TaskError) -> ApiError {
             "the function behind this endpoint has not been deployed yet",
             60,
         ),
+        TaskError::BuildFailed(_) => ApiError::conflict(
+            "BUILD_FAILED",
+            "the function behind this endpoint failed to build",
+        ),
         other => ApiError::from(other),
     }
 }

@@ -21,7 +21,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The node behind the request's node token.
-async fn authenticate_node(req: &HttpRequest, state: &AppState) -> ApiResult<Uuid> {
+pub(crate) async fn authenticate_node(req: &HttpRequest, state: &AppState) -> ApiResult<Uuid> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)

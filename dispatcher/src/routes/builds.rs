@@ -51,7 +51,10 @@ impl From<BuildRow> for BuildView {
 
 /// Uploads a function's code as a zip or tar.gz of its folder's contents (body up to 50 MiB).
 /// Paths must be relative without `..`; links are refused; `handler.py` (PY) or `handler.js` (JS)
-/// must be at the root. A successful build is what new tasks of the function run.
+/// must be at the root. The new build is what new tasks of the function run: `SUCCESS` at once, except
+/// GO and RS, `PENDING` until a node of the account compiles it (`SUCCESS`, tasks then run the compiled
+/// package; meanwhile they compile at cold start) or the compiler refuses it (`FAILED`, with its output
+/// in the log; tasks get 409 `BUILD_FAILED`).
 #[utoipa::path(tag = "build", security(("bearer" = [])), params(("functionId" = String, Path), BuildQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, description = "`{\"id\"}`"),
@@ -126,7 +129,7 @@ pub async fn create_build(
         quota: state.quotas.quota(&state.pool, user.account_id).await?,
     };
     let mut tx = state.pool.begin().await?;
-    let id = builds::store_success(&mut tx, upload, &package).await?;
+    let id = builds::store(&mut tx, upload, &package, lang).await?;
     tx.commit().await?;
     Ok(created(
         format!("/v1/build/{}", canopy_shared::format_id(id)),

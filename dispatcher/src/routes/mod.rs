@@ -43,6 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .configure(usage::configure)
                 .configure(auth::configure)
                 .configure(builds::configure)
+                .configure(crate::compiles::configure)
                 .configure(account::configure)
                 .configure(user::configure)
                 .configure(functions::configure)

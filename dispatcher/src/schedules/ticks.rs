@@ -87,6 +87,7 @@ async fn tick(state: &AppState, due: &Due) -> sqlx::Result<()> {
         Err(TaskError::FunctionNotFound(_)) => (None, Some("FUNCTION_NOT_FOUND")),
         Err(TaskError::FunctionPaused) => (None, Some("FUNCTION_PAUSED")),
         Err(TaskError::NoRunner) => (None, Some("NO_RUNNER")),
+        Err(TaskError::BuildFailed(_)) => (None, Some("BUILD_FAILED")),
         // The tick is skipped (and recorded); under a live-task limit it is tried again instead.
         Err(TaskError::QuotaExceeded(QuotaExceeded::TasksPerDay { .. })) => {
             (None, Some("NO_QUOTA_AVAILABLE"))

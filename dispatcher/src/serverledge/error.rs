@@ -110,6 +110,11 @@ impl From<TaskError> for FacadeError {
                 "NO_RUNNER",
                 "Function has no successful build",
             ),
+            TaskError::BuildFailed(_) => FacadeError::new(
+                StatusCode::CONFLICT,
+                "BUILD_FAILED",
+                "Function's current build failed to compile",
+            ),
             TaskError::FunctionChanged => FacadeError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "FUNCTION_CHANGED",

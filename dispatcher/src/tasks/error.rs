@@ -17,6 +17,8 @@ pub enum TaskError {
     FunctionChanged,
     #[error("the function has no successful build")]
     NoRunner,
+    #[error("the function's current build {0} failed to compile")]
+    BuildFailed(Uuid),
     #[error("the idempotency key was used for a different request")]
     IdempotencyKeyReused,
     #[error("no task with id {0}")]

@@ -40,13 +40,17 @@ impl FunctionSnapshots {
     }
 
     /// Remembers snapshots just read. Paused functions are not remembered: their submissions are
-    /// refused, and an unpause must be seen at once.
+    /// refused, and an unpause must be seen at once. Nor are functions whose build is `PENDING`:
+    /// its artifact changes (to the compiled package) under the same build id.
     pub fn remember(&self, rows: &[FunctionSnapshotRow]) {
         if let Ok(mut known) = self.known.lock() {
             if known.len() + rows.len() > CAPACITY {
                 known.clear();
             }
-            for row in rows.iter().filter(|row| !row.paused) {
+            for row in rows
+                .iter()
+                .filter(|row| !row.paused && row.build_status.as_deref() != Some("PENDING"))
+            {
                 known.insert(row.id, row.clone());
             }
         }
@@ -79,6 +83,7 @@ mod tests {
             volunteers: false,
             paused,
             build_id: Some(Uuid::from_u128(200)),
+            build_status: Some("SUCCESS".into()),
             artifact_sha256: Some("ab".into()),
             artifact_size: Some(1),
             image: None,

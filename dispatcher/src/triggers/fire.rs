@@ -93,6 +93,7 @@ async fn fire(state: &AppState, settings: &TriggerSettings, firing: &Firing) -> 
         Err(TaskError::FunctionNotFound(_)) => Outcome::Refused("FUNCTION_NOT_FOUND"),
         Err(TaskError::FunctionPaused) => Outcome::Refused("FUNCTION_PAUSED"),
         Err(TaskError::NoRunner) => Outcome::Refused("NO_RUNNER"),
+        Err(TaskError::BuildFailed(_)) => Outcome::Refused("BUILD_FAILED"),
         // Tomorrow is too late for a chain; a live-task limit frees up, so that one waits.
         Err(TaskError::QuotaExceeded(QuotaExceeded::TasksPerDay { .. })) => {
             Outcome::Refused("NO_QUOTA_AVAILABLE")

@@ -34,6 +34,7 @@ pub fn resources(memory_mb: u32) -> Resources {
         allows_privileged: false,
         allows_egress: false,
         allows_custom_images: false,
+        compiles: Vec::new(),
         energy: None,
     }
 }

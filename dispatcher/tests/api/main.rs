@@ -10,6 +10,7 @@ mod auth_failures;
 mod binary;
 mod builds;
 mod carbon;
+mod compiles;
 mod custom_images;
 mod dashboard;
 mod endpoints;

@@ -79,6 +79,11 @@ impl Platform {
 
     /// A function in `lang` whose code is the files of `dir`, built; returns its id.
     pub async fn deploy(&self, lang: &str, dir: &Path) -> String {
+        self.deploy_build(lang, dir).await.0
+    }
+
+    /// Creates a function and uploads `dir` as its code: (function id, build id).
+    pub async fn deploy_build(&self, lang: &str, dir: &Path) -> (String, String) {
         let response = self
             .client
             .post(self.url("/v1/function"))
@@ -107,7 +112,23 @@ impl Platform {
             "{}",
             build.text().await.unwrap_or_default()
         );
-        function
+        let build = build.json::<Value>().await.expect("json")["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        (function, build)
+    }
+
+    /// Polls the build until it is no longer `PENDING` (60 s at most); returns its view.
+    pub async fn wait_build(&self, build: &str) -> Value {
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let view = self.get_json(&format!("/v1/build/{build}")).await;
+            if view["status"] != "PENDING" || std::time::Instant::now() > deadline {
+                return view;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
     }
 
     /// Runs a task and waits for the function's response (`Prefer: wait`).
@@ -288,6 +309,11 @@ impl Worker {
         self.run().await
     }
 
+    /// The worker's cache directory (`code/<sha256>/` holds each extracted code package).
+    pub fn cache_dir(&self) -> &Path {
+        &self.cache
+    }
+
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
@@ -335,20 +361,33 @@ pub fn repo_root() -> PathBuf {
 pub fn zip_dir(dir: &Path) -> Vec<u8> {
     use std::io::Write;
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let mut entries: Vec<_> = std::fs::read_dir(dir)
-        .expect("fixture dir")
-        .flatten()
-        .filter(|e| e.path().is_file())
-        .collect();
-    entries.sort_by_key(|entry| entry.file_name());
-    for entry in entries {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for (name, path) in files_under(dir, "") {
         writer
             .start_file(name, zip::write::SimpleFileOptions::default())
             .expect("start");
         writer
-            .write_all(&std::fs::read(entry.path()).expect("read"))
+            .write_all(&std::fs::read(path).expect("read"))
             .expect("write");
     }
     writer.finish().expect("finish").into_inner()
+}
+
+/// Files under `dir` as (relative name with `/`, path), sorted, subdirectories included.
+fn files_under(dir: &Path, prefix: &str) -> Vec<(String, PathBuf)> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .expect("fixture dir")
+        .flatten()
+        .collect();
+    entries.sort_by_key(|entry| entry.file_name());
+    let mut files = Vec::new();
+    for entry in entries {
+        let name = format!("{prefix}{}", entry.file_name().to_string_lossy());
+        let path = entry.path();
+        if path.is_dir() {
+            files.extend(files_under(&path, &format!("{name}/")));
+        } else if path.is_file() {
+            files.push((name, path));
+        }
+    }
+    files
 }

@@ -1,5 +1,6 @@
 //! Every language of the contract end to end: each `examples/<lang>-hello` deployed through the
-//! dispatcher and run by a real worker in its runtime image, and compile errors reaching the task.
+//! dispatcher and run by a real worker in its runtime image, and compile errors reaching the build
+//! (GO, RS: compiled once) or the task (CS: compiled at cold start).
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -73,7 +74,20 @@ async fn a_function_that_does_not_compile_fails_its_tasks_with_the_compiler_mess
     ];
     for (lang, dir, compiler_says) in cases {
         let broken = repo_root().join(format!("runtimes/testdata/{dir}/broken"));
-        let function = platform.deploy(lang, &broken).await;
+        let (function, build) = platform.deploy_build(lang, &broken).await;
+        if lang != "CS" {
+            // Compiled once by a compile job: the build fails with the compiler's output and
+            // its tasks are refused (a task sent before the job ends runs the source, as CS).
+            let failed = platform.wait_build(&build).await;
+            assert_eq!(failed["status"], "FAILED", "{lang}: {failed}");
+            assert!(
+                failed["log"].to_string().contains(compiler_says),
+                "{lang}: {failed}"
+            );
+            let response = platform.invoke(&function, "", b"").await;
+            assert_eq!(response.status(), StatusCode::CONFLICT, "{lang}");
+            continue;
+        }
         let response = platform.invoke(&function, "", b"").await;
         assert_eq!(
             response.status(),

@@ -5,6 +5,7 @@
 
 mod carbon;
 mod cli;
+mod compiles;
 mod custom_images;
 mod endpoints;
 mod fault;

@@ -163,6 +163,10 @@ impl<R: TaskRunner> Supervisor<R> {
                 warn!(%code, %message, "error from the dispatcher");
             }
             DispatcherMessage::Welcome(_) => debug!("ignoring a second welcome"),
+            DispatcherMessage::Compile(job) => {
+                let runner = self.runner.clone();
+                tokio::spawn(async move { runner.compile(job).await });
+            }
             DispatcherMessage::Prewarm {
                 request_id,
                 function,

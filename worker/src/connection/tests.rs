@@ -174,6 +174,7 @@ fn resources() -> Resources {
         allows_privileged: false,
         allows_egress: false,
         allows_custom_images: false,
+        compiles: Vec::new(),
         energy: None,
     }
 }

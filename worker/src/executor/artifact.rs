@@ -194,6 +194,63 @@ impl ArtifactStore {
     }
 }
 
+impl ArtifactStore {
+    /// Uploads a compile job's package (`PUT /v1/worker/compile/{buildId}?sha256=`), trying the
+    /// dispatchers in order.
+    pub async fn upload_compiled(&self, build_id: &str, tar: Vec<u8>) -> Result<(), ArtifactError> {
+        let sha256 = hex::encode(Sha256::digest(&tar));
+        self.answer_compile(|http, base| {
+            http.put(format!(
+                "{base}/v1/worker/compile/{build_id}?sha256={sha256}"
+            ))
+            .header("content-type", "application/x-tar")
+            .body(tar.clone())
+        })
+        .await
+    }
+
+    /// Reports a compile job's failure with the compiler's output.
+    pub async fn report_compile_failure(
+        &self,
+        build_id: &str,
+        log: &str,
+    ) -> Result<(), ArtifactError> {
+        let body = serde_json::json!({ "log": log });
+        self.answer_compile(|http, base| {
+            http.post(format!("{base}/v1/worker/compile/{build_id}/failure"))
+                .json(&body)
+        })
+        .await
+    }
+
+    /// Sends the request `make` builds to the first dispatcher that answers it.
+    async fn answer_compile(
+        &self,
+        make: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
+    ) -> Result<(), ArtifactError> {
+        let mut last = ArtifactError::Download("no dispatcher".to_owned());
+        for base in &self.dispatchers {
+            let response = make(&self.http, base)
+                .bearer_auth(self.token.expose())
+                .send()
+                .await;
+            match response {
+                Ok(response) if response.status().is_success() => return Ok(()),
+                Ok(response) => {
+                    let status = response.status();
+                    let body = response.text().await.unwrap_or_default();
+                    // The dispatcher judged the answer: another one would judge the same.
+                    return Err(ArtifactError::Download(format!(
+                        "{base}: HTTP {status}: {body}"
+                    )));
+                }
+                Err(error) => last = ArtifactError::Download(format!("{base}: {error}")),
+            }
+        }
+        Err(last)
+    }
+}
+
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     if let Some(parent) = path.parent() {
         fs::create_dir_all(parent)?;

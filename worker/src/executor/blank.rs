@@ -147,6 +147,7 @@ impl<E: ContainerEngine> Executor<E> {
                 ),
             ]),
             env: vec!["CANOPY_BLANK=1".to_owned()],
+            compile_out: None,
             // Only compiled runtimes execute from /tmp, and none of them starts blank.
             tmp_exec: false,
         };

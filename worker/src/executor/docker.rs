@@ -144,8 +144,24 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
     } else {
         ("65534:65534", None)
     };
+    let mut binds = vec![format!("{}:/app:ro", spec.code_dir.display())];
+    let mut network = spec.network.clone();
+    let mut tmp_size = "64m";
+    let mut cmd = None;
+    if let Some(out) = &spec.compile_out {
+        binds.push(format!("{}:/out:rw", out.display()));
+        // A compile needs nothing from outside: no network, not even the private one.
+        network = "none".to_owned();
+        // Room for the Go build cache and rustc's temporaries.
+        tmp_size = "512m";
+        cmd = Some(
+            ["/bin/sh", "/opt/canopy/start.sh", "--compile", "/out"]
+                .map(str::to_owned)
+                .to_vec(),
+        );
+    }
     let host_config = HostConfig {
-        binds: Some(vec![format!("{}:/app:ro", spec.code_dir.display())]),
+        binds: Some(binds),
         memory: Some(spec.memory_bytes()),
         memory_swap: Some(spec.memory_bytes()),
         nano_cpus: Some(spec.nano_cpus()),
@@ -157,13 +173,12 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
         tmpfs: Some(HashMap::from([(
             "/tmp".to_owned(),
             if spec.tmp_exec {
-                "rw,exec,size=64m"
+                format!("rw,exec,size={tmp_size}")
             } else {
-                "rw,size=64m"
-            }
-            .to_owned(),
+                format!("rw,size={tmp_size}")
+            },
         )])),
-        network_mode: Some(spec.network.clone()),
+        network_mode: Some(network),
         privileged: Some(false),
         runtime: spec.runtime.clone(),
         ..Default::default()
@@ -177,6 +192,7 @@ pub fn container_body(spec: &ContainerSpec) -> ContainerCreateBody {
                 .collect(),
         ),
         labels: Some(spec.labels.clone()),
+        cmd,
         host_config: Some(host_config),
         ..Default::default()
     }

@@ -54,6 +54,9 @@ pub struct ContainerSpec {
     pub labels: HashMap<String, String>,
     /// Extra environment (`NAME=value`) beside `PORT`.
     pub env: Vec<String>,
+    /// A compile container (`start.sh --compile /out`): this host directory is mounted writable
+    /// at `/out`, and the container has no network at all.
+    pub compile_out: Option<PathBuf>,
 }
 
 impl ContainerSpec {

@@ -3,6 +3,7 @@
 
 pub mod artifact;
 mod blank;
+mod compile;
 mod crash;
 pub mod docker;
 pub mod engine;
@@ -21,7 +22,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use canopy_shared::protocol::{Assignment, FunctionSpec, Outcome, TaskResult, Timings, Usage};
+use canopy_shared::protocol::{
+    Assignment, CompileJob, FunctionSpec, Outcome, TaskResult, Timings, Usage,
+};
 use canopy_shared::Lang;
 use tokio::sync::{watch, Semaphore};
 use tokio_util::sync::CancellationToken;
@@ -50,6 +53,17 @@ pub trait TaskRunner: Send + Sync + 'static {
     /// Starts up to `instances` warm containers of the version ahead of its tasks; returns how
     /// many are idle and warm afterwards.
     fn prewarm(&self, function: FunctionSpec, instances: u32) -> impl Future<Output = u32> + Send;
+
+    /// Whether this runner takes compile jobs for `lang` (announced in `hello`).
+    fn compiles(&self, _lang: Lang) -> bool {
+        false
+    }
+
+    /// Runs a compile job to its end and answers the dispatcher (the compiled package or the
+    /// compiler's output). A job it cannot finish is left to expire and be offered again.
+    fn compile(&self, _job: CompileJob) -> impl Future<Output = ()> + Send {
+        async {}
+    }
 }
 
 /// How the executor builds and keeps containers.
@@ -175,6 +189,7 @@ impl<E: ContainerEngine> Executor<E> {
                 (LABEL_FUNCTION.to_owned(), function.version_key()),
             ]),
             env: Vec::new(),
+            compile_out: None,
         })
     }
 
@@ -319,6 +334,14 @@ impl<E: ContainerEngine> TaskRunner for Executor<E> {
 
     async fn prewarm(&self, function: FunctionSpec, instances: u32) -> u32 {
         Executor::prewarm(self, &function, instances).await
+    }
+
+    fn compiles(&self, lang: Lang) -> bool {
+        compile::has_compile_mode(lang) && self.settings.runtime_images.contains_key(&lang)
+    }
+
+    async fn compile(&self, job: CompileJob) {
+        Executor::compile(self, job).await
     }
 }
 

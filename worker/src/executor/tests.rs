@@ -281,6 +281,7 @@ fn a_privileged_function_gets_root_and_default_capabilities_but_never_docker_pri
         runtime: None,
         labels: std::collections::HashMap::new(),
         env: Vec::new(),
+        compile_out: None,
     };
     let body = docker::container_body(&spec);
     let host = body.host_config.expect("host config");

@@ -108,6 +108,13 @@ impl From<TaskError> for ApiError {
                 "NO_RUNNER",
                 "the function has no successful build yet; upload its code with POST /v1/build/{functionId}",
             ),
+            TaskError::BuildFailed(build) => {
+                let build = canopy_shared::format_id(build);
+                ApiError::conflict(
+                    "BUILD_FAILED",
+                    format!("the function's current build {build} failed to compile: see GET /v1/build/{build}, fix the code and upload it again"),
+                )
+            }
             TaskError::IdempotencyKeyReused => ApiError::unprocessable(
                 "IDEMPOTENCY_KEY_REUSED",
                 "this Idempotency-Key was used for a different request in the last 24 hours",

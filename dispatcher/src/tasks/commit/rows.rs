@@ -91,6 +91,9 @@ pub(in crate::tasks) fn function_spec(
     if row.paused {
         return Err(TaskError::FunctionPaused);
     }
+    if let (Some(build_id), Some("FAILED")) = (row.build_id, row.build_status.as_deref()) {
+        return Err(TaskError::BuildFailed(build_id));
+    }
     let (Some(build_id), Some(sha256), Some(size), Some(lang)) = (
         row.build_id,
         row.artifact_sha256.clone(),
