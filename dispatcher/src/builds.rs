@@ -36,7 +36,7 @@ pub async fn store_success(
         upload.account_id,
         upload.function_id,
         &upload.quota,
-        package.tar.len(),
+        usize::try_from(package.size).unwrap_or(usize::MAX),
     )
     .await?;
     let id = canopy_shared::new_id();
@@ -60,12 +60,12 @@ pub async fn store_success(
             ),
             format!(
                 "artifact sha256 {} ({} bytes)",
-                package.sha256,
-                package.tar.len()
+                package.sha256, package.size
             ),
         ],
     };
-    db::builds::store_artifact(&mut *conn, &package.sha256, &package.tar).await?;
+    let tar = tokio::fs::File::from_std(package.open_tar().map_err(sqlx::Error::Io)?);
+    db::builds::store_artifact(&mut *conn, &package.sha256, package.size, tar).await?;
     db::builds::insert(conn, &build).await?;
     tracing::info!(build.id = %canopy_shared::format_id(id), artifact.sha256 = %package.sha256, "build succeeded");
     Ok(id)

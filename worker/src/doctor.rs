@@ -79,6 +79,7 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
         )),
     }
     checks.extend(volunteer_checks(config));
+    checks.push(artifact_cache_check(config));
     if config.dispatchers.is_empty() {
         checks.push(Check::fail(
             "no dispatcher URL is configured",
@@ -193,6 +194,27 @@ fn volunteer_checks(config: &WorkerConfig) -> Vec<Check> {
         )),
         Check::pass(format!("energy per task from the {}{rapl}", meter.source())),
     ]
+}
+
+/// How much of its disk budget the code package cache takes.
+fn artifact_cache_check(config: &WorkerConfig) -> Check {
+    let usage = crate::executor::artifact_cache::Usage::default();
+    match crate::executor::artifact_cache::scan(&config.cache_dir, &usage) {
+        Ok(cached) => Check::pass(format!(
+            "code package cache: {} packages, {} MB of {} MB (--artifact-cache-mb) in {}",
+            cached.len(),
+            cached.iter().map(|entry| entry.bytes).sum::<u64>() / (1024 * 1024),
+            config.artifact_cache_mb,
+            config.cache_dir.display()
+        )),
+        Err(error) => Check::fail(
+            format!(
+                "code package cache {} is unreadable: {error}",
+                config.cache_dir.display()
+            ),
+            "check the permissions of --cache-dir",
+        ),
+    }
 }
 
 /// Docker reachable, each runtime image present, the host firewall rule in place.
