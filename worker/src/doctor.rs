@@ -286,8 +286,12 @@ mod tests {
         .expect("valid");
         let lines: Vec<String> = checks(&config).await.iter().map(Check::line).collect();
         // Registration, the skipped Docker checks, the volunteer conditions and energy source,
-        // the missing dispatcher: nothing about Docker, images or the firewall is probed.
-        assert_eq!(lines.len(), 5, "{lines:?}");
+        // the code cache, the missing dispatcher: nothing about Docker, images or the firewall.
+        assert_eq!(lines.len(), 6, "{lines:?}");
+        assert!(
+            lines[4].contains("code package cache:") && lines[4].contains("of 2048 MB"),
+            "{lines:?}"
+        );
         assert!(lines[2].contains("volunteer conditions: none"), "{lines:?}");
         assert!(
             lines[3]

@@ -197,9 +197,13 @@ impl ArtifactStore {
         let mut total: u64 = cached.iter().map(|entry| entry.bytes).sum();
         let usage = &self.usage;
         for entry in artifact_cache::to_evict(cached, self.budget, &|sha| usage.in_use(sha)) {
-            artifact_cache::remove(&self.root, &entry.sha256)?;
-            total -= entry.bytes;
-            tracing::info!(artifact.sha256 = %entry.sha256, bytes = entry.bytes, "removed from the code cache");
+            let removed = usage.remove_unless_leased(&entry.sha256, || {
+                artifact_cache::remove(&self.root, &entry.sha256)
+            })?;
+            if removed {
+                total -= entry.bytes;
+                tracing::info!(artifact.sha256 = %entry.sha256, bytes = entry.bytes, "removed from the code cache");
+            }
         }
         Ok(total)
     }

@@ -69,6 +69,25 @@ impl Usage {
             .unwrap_or(true)
     }
 
+    /// Runs `remove` unless `sha256` is leased, holding the lease table meanwhile, so a lease
+    /// taken concurrently (a cache hit) either comes first and keeps the package, or after and
+    /// finds it gone (and downloads it again). True when removed.
+    pub fn remove_unless_leased(
+        &self,
+        sha256: &str,
+        remove: impl FnOnce() -> std::io::Result<()>,
+    ) -> std::io::Result<bool> {
+        let Ok(leases) = self.leases.lock() else {
+            return Ok(false);
+        };
+        if leases.get(sha256).is_some_and(|count| *count > 0) {
+            return Ok(false);
+        }
+        remove()?;
+        drop(leases);
+        Ok(true)
+    }
+
     /// When `sha256` was last handed out by this process, if it was.
     pub fn last_used(&self, sha256: &str) -> Option<SystemTime> {
         self.last_used

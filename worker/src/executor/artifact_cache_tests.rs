@@ -54,3 +54,24 @@ fn a_lease_holds_until_its_last_clone_is_dropped() {
     assert!(!usage.in_use("a"));
     assert!(usage.last_used("a").is_some());
 }
+
+#[test]
+fn a_leased_package_is_not_removed_and_an_unleased_one_is() {
+    let usage = Arc::new(Usage::default());
+    let lease = usage.lease("a");
+    let mut removed = Vec::new();
+    assert!(!usage
+        .remove_unless_leased("a", || {
+            removed.push("a");
+            Ok(())
+        })
+        .expect("no error"));
+    drop(lease);
+    assert!(usage
+        .remove_unless_leased("a", || {
+            removed.push("a");
+            Ok(())
+        })
+        .expect("no error"));
+    assert_eq!(removed, ["a"]);
+}
