@@ -59,7 +59,7 @@ async fn store_pending(
         upload.account_id,
         upload.function_id,
         &upload.quota,
-        package.tar.len(),
+        usize::try_from(package.size).unwrap_or(usize::MAX),
     )
     .await?;
     let id = canopy_shared::new_id();
@@ -74,7 +74,7 @@ async fn store_pending(
         timeline: serde_json::json!([{"status": "PENDING", "time": upload.received_at}]),
         log: received_log(upload, package),
     };
-    db::builds::store_artifact(&mut *conn, &package.sha256, &package.tar).await?;
+    store_package(conn, package).await?;
     db::builds::insert(&mut *conn, &build).await?;
     db::compiles::open_job(conn, id, &package.sha256).await?;
     tracing::info!(build.id = %canopy_shared::format_id(id), source.sha256 = %package.sha256, "build waits for a compile job");
@@ -90,10 +90,15 @@ fn received_log(upload: Upload<'_>, package: &CodePackage) -> Vec<String> {
         ),
         format!(
             "artifact sha256 {} ({} bytes)",
-            package.sha256,
-            package.tar.len()
+            package.sha256, package.size
         ),
     ]
+}
+
+/// Streams the package's tar into the content-addressed artifacts.
+async fn store_package(conn: &mut PgConnection, package: &CodePackage) -> sqlx::Result<()> {
+    let tar = tokio::fs::File::from_std(package.open_tar().map_err(sqlx::Error::Io)?);
+    db::builds::store_artifact(conn, &package.sha256, package.size, tar).await
 }
 
 /// Stores the artifact (content-addressed) and a `SUCCESS` build that becomes the function's
@@ -109,7 +114,7 @@ pub async fn store_success(
         upload.account_id,
         upload.function_id,
         &upload.quota,
-        package.tar.len(),
+        usize::try_from(package.size).unwrap_or(usize::MAX),
     )
     .await?;
     let id = canopy_shared::new_id();
@@ -127,7 +132,7 @@ pub async fn store_success(
         ]),
         log: received_log(upload, package),
     };
-    db::builds::store_artifact(&mut *conn, &package.sha256, &package.tar).await?;
+    store_package(&mut *conn, package).await?;
     db::builds::insert(conn, &build).await?;
     tracing::info!(build.id = %canopy_shared::format_id(id), artifact.sha256 = %package.sha256, "build succeeded");
     Ok(id)
@@ -135,16 +140,19 @@ pub async fn store_success(
 
 /// The code package of a function created with a custom image and no code: an empty tar (two
 /// zero blocks), so its tasks have a build to run and an empty `/app` until code is uploaded.
-pub fn empty_package() -> CodePackage {
+pub fn empty_package() -> std::io::Result<CodePackage> {
     use sha2::{Digest, Sha256};
-    let tar = vec![0_u8; 1024];
-    let sha256 = hex::encode(Sha256::digest(&tar));
-    CodePackage {
+    use std::io::Write;
+    let bytes = [0_u8; 1024];
+    let mut tar = tempfile::tempfile()?;
+    tar.write_all(&bytes)?;
+    Ok(CodePackage {
         tar,
-        sha256,
+        size: bytes.len() as u64,
+        sha256: hex::encode(Sha256::digest(bytes)),
         files: 0,
         unpacked_bytes: 0,
         entry_point: "(the custom image's own command)".to_owned(),
         format: "no code: the custom image runs alone",
-    }
+    })
 }

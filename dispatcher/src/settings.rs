@@ -247,8 +247,8 @@ pub struct DispatchSettings {
     #[arg(long = "compiled-package-limit", env = "CANOPY_COMPILED_PACKAGE_LIMIT", default_value_t = 128 * 1024 * 1024)]
     pub compiled_package_limit: usize,
 
-    /// Code uploads received and unpacked at once; each may hold its archive plus up to
-    /// 200 MiB unpacked, so this bounds their memory. Others wait (see --busy-wait-s).
+    /// Code uploads received and unpacked at once (each spools to disk: up to its archive, the
+    /// unpacked files and the package). Others wait (see --busy-wait-s).
     #[arg(
         long = "concurrent-builds",
         env = "CANOPY_CONCURRENT_BUILDS",
@@ -256,7 +256,7 @@ pub struct DispatchSettings {
     )]
     pub concurrent_builds: usize,
 
-    /// Code packages served to workers at once (each is held in memory while it is sent).
+    /// Code packages served to workers at once (each streams in 1 MiB chunks).
     #[arg(
         long = "concurrent-artifact-downloads",
         env = "CANOPY_CONCURRENT_ARTIFACT_DOWNLOADS",
@@ -271,6 +271,16 @@ pub struct DispatchSettings {
         default_value_t = 60
     )]
     pub upload_timeout_s: u64,
+
+    /// Memory (MiB) code uploads and artifact downloads may hold together: each takes a fixed
+    /// working set (8 MiB an upload, 2 MiB a download; bodies go to disk and packages stream in
+    /// 1 MiB chunks); past it callers wait (see --busy-wait-s), then get 503 TRANSFER_MEMORY_BUSY.
+    #[arg(
+        long = "transfer-memory-mb",
+        env = "CANOPY_TRANSFER_MEMORY_MB",
+        default_value_t = 64
+    )]
+    pub transfer_memory_mb: u64,
 
     /// Seconds an upload or artifact download waits for its turn before a 503 with Retry-After.
     #[arg(long = "busy-wait-s", env = "CANOPY_BUSY_WAIT_S", default_value_t = 30)]

@@ -143,6 +143,10 @@ pub struct Overrides {
     /// recently used are removed (default: the memory offered, --memory-mb).
     #[arg(long, env = "CANOPY_WORKER_WARM_MEMORY_MB")]
     pub warm_memory_mb: Option<u32>,
+    /// Disk (MB) the code package cache (`artifacts/` and `code/` under the cache dir) may take;
+    /// past it the least recently used packages no container uses are removed (default: 2048).
+    #[arg(long, env = "CANOPY_WORKER_ARTIFACT_CACHE_MB")]
+    pub artifact_cache_mb: Option<u64>,
     /// Docker endpoint, e.g. unix:///var/run/docker.sock (default: DOCKER_HOST or the local socket).
     #[arg(long, env = "CANOPY_WORKER_DOCKER_HOST")]
     pub docker_host: Option<String>,

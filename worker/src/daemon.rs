@@ -232,7 +232,17 @@ async fn run_docker(node: Node<'_>, background: CancellationToken) -> anyhow::Re
         dispatcher_http,
         config.dispatchers.clone(),
         node.token.clone(),
-    );
+    )
+    .with_budget_mb(config.artifact_cache_mb);
+    // Packages left from an earlier run (or a larger budget) count from the start.
+    match artifacts.trim().await {
+        Ok(bytes) => info!(
+            artifact_cache.bytes = bytes,
+            artifact_cache.budget_mb = config.artifact_cache_mb,
+            "code package cache trimmed"
+        ),
+        Err(error) => warn!(%error, "could not trim the code package cache"),
+    }
     let settings = ExecutorSettings {
         node_id: node.node_id.clone(),
         runtime_images: config.runtime_images.clone(),

@@ -80,6 +80,7 @@ pub async fn checks(config: &WorkerConfig) -> Vec<Check> {
     }
     checks.extend(volunteer_checks(config));
     checks.push(Check::pass(custom_images_line(config.allow_custom_images)));
+    checks.push(artifact_cache_check(config));
     if config.dispatchers.is_empty() {
         checks.push(Check::fail(
             "no dispatcher URL is configured",
@@ -205,6 +206,27 @@ fn volunteer_checks(config: &WorkerConfig) -> Vec<Check> {
     ]
 }
 
+/// How much of its disk budget the code package cache takes.
+fn artifact_cache_check(config: &WorkerConfig) -> Check {
+    let usage = crate::executor::artifact_cache::Usage::default();
+    match crate::executor::artifact_cache::scan(&config.cache_dir, &usage) {
+        Ok(cached) => Check::pass(format!(
+            "code package cache: {} packages, {} MB of {} MB (--artifact-cache-mb) in {}",
+            cached.len(),
+            cached.iter().map(|entry| entry.bytes).sum::<u64>() / (1024 * 1024),
+            config.artifact_cache_mb,
+            config.cache_dir.display()
+        )),
+        Err(error) => Check::fail(
+            format!(
+                "code package cache {} is unreadable: {error}",
+                config.cache_dir.display()
+            ),
+            "check the permissions of --cache-dir",
+        ),
+    }
+}
+
 /// Docker reachable, each runtime image present, the host firewall rule in place.
 async fn docker_checks(config: &WorkerConfig) -> Vec<Check> {
     let mut checks = Vec::new();
@@ -274,12 +296,16 @@ mod tests {
         .expect("valid");
         let lines: Vec<String> = checks(&config).await.iter().map(Check::line).collect();
         // Registration, the skipped Docker checks, the volunteer conditions and energy source,
-        // the custom images setting, the missing dispatcher: nothing about Docker, images or the
-        // firewall is probed.
-        assert_eq!(lines.len(), 6, "{lines:?}");
+        // the custom images setting, the code cache, the missing dispatcher: nothing about
+        // Docker, images or the firewall is probed.
+        assert_eq!(lines.len(), 7, "{lines:?}");
         assert_eq!(
             lines[4],
             "✓ custom images: not allowed (the default; --allow-custom-images to accept them)"
+        );
+        assert!(
+            lines[5].contains("code package cache:") && lines[5].contains("of 2048 MB"),
+            "{lines:?}"
         );
         assert!(lines[2].contains("volunteer conditions: none"), "{lines:?}");
         assert!(

@@ -107,7 +107,7 @@ async fn upload_compiled(
         body.len()
     )];
     let mut tx = state.pool.begin().await?;
-    db::builds::store_artifact(&mut tx, &actual, &body).await?;
+    db::builds::store_artifact(&mut tx, &actual, body.len() as u64, &body[..]).await?;
     if !db::compiles::finish(&mut tx, build, node, "SUCCESS", Some(&actual), &log).await? {
         return Err(ApiError::conflict(
             "BUILD_NOT_PENDING",

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
+use tokio::io::{AsyncRead, AsyncReadExt};
 use uuid::Uuid;
 
 /// A build as shown by the API.
@@ -33,28 +34,80 @@ pub struct NewBuild<'a> {
     pub log: Vec<String>,
 }
 
-/// Stores an artifact once per content.
+/// Bytes of a package sent to Postgres per COPY message (twice that as hex).
+const COPY_CHUNK: usize = 512 * 1024;
+
+/// Stores an artifact once per content, streaming `content` (`size` bytes) with `COPY` so the
+/// dispatcher holds one chunk at a time. Uploads of the same content wait for each other's
+/// transaction (an advisory lock on the hash) rather than collide on the key.
 pub async fn store_artifact(
     conn: &mut PgConnection,
     sha256: &str,
-    content: &[u8],
+    size: u64,
+    mut content: impl AsyncRead + Unpin,
 ) -> sqlx::Result<()> {
-    sqlx::query!(
-        "INSERT INTO artifacts (sha256, size_bytes, content) VALUES ($1, $2, $3) ON CONFLICT (sha256) DO NOTHING",
-        sha256,
-        content.len() as i64,
-        content
+    sqlx::query_scalar!(
+        r#"SELECT true AS "locked!" FROM pg_advisory_xact_lock(hashtextextended($1, 0))"#,
+        sha256
     )
-    .execute(conn)
+    .fetch_one(&mut *conn)
     .await?;
+    let stored = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM artifacts WHERE sha256 = $1) AS "stored!""#,
+        sha256
+    )
+    .fetch_one(&mut *conn)
+    .await?;
+    if stored {
+        return Ok(());
+    }
+    let mut copy = conn
+        .copy_in_raw("COPY artifacts (sha256, size_bytes, content) FROM STDIN")
+        .await?;
+    // Text format: a bytea is `\x` and hex, the backslash escaped for COPY.
+    copy.send(format!("{sha256}\t{size}\t\\\\x").into_bytes())
+        .await?;
+    let mut chunk = vec![0u8; COPY_CHUNK];
+    loop {
+        let read = match content.read(&mut chunk).await {
+            Ok(read) => read,
+            Err(error) => {
+                copy.abort(error.to_string()).await?;
+                return Err(error.into());
+            }
+        };
+        if read == 0 {
+            break;
+        }
+        copy.send(hex::encode(&chunk[..read]).into_bytes()).await?;
+    }
+    copy.send(b"\n".as_slice()).await?;
+    copy.finish().await?;
     Ok(())
 }
 
-pub async fn artifact(conn: &mut PgConnection, sha256: &str) -> sqlx::Result<Option<Vec<u8>>> {
-    let row = sqlx::query!("SELECT content FROM artifacts WHERE sha256 = $1", sha256)
+/// A package's size, if it is stored.
+pub async fn artifact_size(conn: &mut PgConnection, sha256: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar!("SELECT size_bytes FROM artifacts WHERE sha256 = $1", sha256)
         .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|row| row.content))
+        .await
+}
+
+/// `len` bytes of a package from byte `offset` (0-based): downloads read it chunk by chunk.
+pub async fn artifact_chunk(
+    conn: &mut PgConnection,
+    sha256: &str,
+    offset: i32,
+    len: i32,
+) -> sqlx::Result<Option<Vec<u8>>> {
+    sqlx::query_scalar!(
+        r#"SELECT substring(content FROM $2 + 1 FOR $3) AS "chunk!" FROM artifacts WHERE sha256 = $1"#,
+        sha256,
+        offset,
+        len
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 /// Whether `node` holds a live assignment of a task that runs the artifact (the build's current

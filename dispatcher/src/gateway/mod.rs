@@ -1,6 +1,7 @@
 //! The worker gateway: `GET /v1/worker/connect` (WebSocket, node token) and
 //! `GET /v1/worker/artifact/{sha256}` (code packages, node token).
 
+mod artifact;
 mod budget;
 mod energy;
 mod handler;
@@ -17,7 +18,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(connect).service(artifact);
+    cfg.service(connect).service(artifact::artifact);
 }
 
 /// The node behind the request's node token.
@@ -79,33 +80,4 @@ async fn connect(
         oversized,
     ));
     Ok(response)
-}
-
-/// A code package by its sha256, for a worker that holds a live assignment of a task using it.
-#[get("/worker/artifact/{sha256}")]
-async fn artifact(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> ApiResult<HttpResponse> {
-    let node = authenticate_node(&req, &state).await?;
-    let sha256 = path.into_inner();
-    let not_found = || ApiError::not_found("ARTIFACT_NOT_FOUND", format!("no artifact {sha256:?}"));
-    if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(not_found());
-    }
-    let _turn = state.gates.artifact().await?;
-    let mut conn = state.pool.acquire().await?;
-    // Same answer for "not yours" and "does not exist": a hash reveals nothing.
-    if !db::builds::node_holds_artifact(&mut conn, node, &sha256).await? {
-        tracing::warn!(node.id = %canopy_shared::format_id(node), artifact.sha256 = %sha256, "artifact asked for without an assignment");
-        return Err(not_found());
-    }
-    let content = db::builds::artifact(&mut conn, &sha256)
-        .await?
-        .ok_or_else(not_found)?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/x-tar")
-        .insert_header(("Cache-Control", "private, max-age=31536000, immutable"))
-        .body(content))
 }

@@ -15,7 +15,7 @@ use crate::db;
 use crate::db::builds::BuildRow;
 use crate::domain::archive;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{read_body, AuthUser};
+use crate::extract::{spool_body, AuthUser};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -60,7 +60,7 @@ impl From<BuildRow> for BuildView {
     responses((status = 201, description = "`{\"id\"}`"),
               (status = 400, description = "UNSUPPORTED_ARCHIVE, CORRUPT_ARCHIVE, UNSAFE_ARCHIVE, ENTRY_POINT_MISSING"),
               (status = 404, description = "FUNCTION_NOT_FOUND"), (status = 413, description = "PAYLOAD_TOO_LARGE"),
-              (status = 408, description = "UPLOAD_TIMEOUT"), (status = 503, description = "BUILDS_BUSY, with Retry-After")))]
+              (status = 408, description = "UPLOAD_TIMEOUT"), (status = 503, description = "BUILDS_BUSY or TRANSFER_MEMORY_BUSY, with Retry-After")))]
 #[post("/build/{functionId}")]
 #[tracing::instrument(skip_all, fields(account.id = %user.account_id))]
 pub async fn create_build(
@@ -92,13 +92,14 @@ pub async fn create_build(
         .ok_or_else(|| anyhow::anyhow!("stored lang {} is unknown", function.lang))?;
     drop(conn);
 
-    // The body and its unpacking hold memory: a bounded number run at once.
+    // Each upload holds a bounded working set (the body and files go to disk): a bounded
+    // number run at once, within the transfer memory budget.
     let _turn = state.gates.build().await?;
     let received_at = Utc::now();
     let upload_timeout = std::time::Duration::from_secs(state.dispatch.upload_timeout_s);
     let body = tokio::time::timeout(
         upload_timeout,
-        read_body(
+        spool_body(
             &req,
             payload.into_inner(),
             state.dispatch.build_archive_limit,
@@ -114,11 +115,11 @@ pub async fn create_build(
             ),
         )
     })??;
-    let size = body.len();
-    let package = tokio::task::spawn_blocking(move || archive::package(&body, lang))
+    let size = usize::try_from(body.len).unwrap_or(usize::MAX);
+    let package = tokio::task::spawn_blocking(move || archive::package_from(body.file, lang))
         .await
         .map_err(|error| anyhow::anyhow!("while packaging: {error}"))?
-        .map_err(|error| ApiError::bad_request(error.code(), error.to_string()))?;
+        .map_err(refusal)?;
 
     let upload = builds::Upload {
         account_id: user.account_id,
@@ -135,6 +136,14 @@ pub async fn create_build(
         format!("/v1/build/{}", canopy_shared::format_id(id)),
         id,
     ))
+}
+
+/// A refused archive as a 400 with its code; the dispatcher's own disk failing is a 500.
+fn refusal(error: archive::ArchiveError) -> ApiError {
+    match error {
+        archive::ArchiveError::Storage(_) => ApiError::internal(anyhow::anyhow!("{error}")),
+        error => ApiError::bad_request(error.code(), error.to_string()),
+    }
 }
 
 /// One build with its status, timeline and log.

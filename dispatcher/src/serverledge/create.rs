@@ -171,7 +171,7 @@ pub async fn create(
             quota: state.quotas.quota(&state.pool, caller.account_id).await?,
         };
         let image = Some(request.customimage.as_str());
-        let package = builds::empty_package();
+        let package = builds::empty_package().map_err(FacadeError::unavailable)?;
         store(&state, &request, &meta, upload, &package, image).await?;
         return Ok(HttpResponse::Ok().json(serde_json::json!({ "Created": request.name })));
     }

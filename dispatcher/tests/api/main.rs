@@ -36,6 +36,7 @@ mod snapshots;
 mod stats;
 mod tags;
 mod tasks;
+mod transfers;
 mod triggers;
 mod trust;
 mod twofa;

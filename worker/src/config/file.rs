@@ -30,6 +30,7 @@ pub struct FileConfig {
     pub idle_expiry_secs: Option<u64>,
     pub blank_containers: Option<u32>,
     pub warm_memory_mb: Option<u32>,
+    pub artifact_cache_mb: Option<u64>,
     pub docker_host: Option<String>,
     /// Language code (`PY`, `JS`, …) → image.
     pub runtime_images: Option<HashMap<String, String>>,

@@ -59,6 +59,9 @@ pub enum ExecutorKind {
     Noop,
 }
 
+/// Disk the code package cache takes by default (MB).
+pub const DEFAULT_ARTIFACT_CACHE_MB: u64 = 2048;
+
 /// Everything the worker needs to run, validated.
 #[derive(Debug, Clone)]
 pub struct WorkerConfig {
@@ -88,6 +91,9 @@ pub struct WorkerConfig {
     /// Memory (MB, by container limits) idle warm containers may hold together; past it the
     /// least recently used are removed.
     pub warm_memory_mb: u32,
+    /// Disk (MB) the code package cache may take; past it the least recently used unused
+    /// packages are removed.
+    pub artifact_cache_mb: u64,
     /// `None` means `DOCKER_HOST` or the local socket.
     pub docker_host: Option<String>,
     pub runtime_images: HashMap<Lang, String>,
@@ -202,6 +208,10 @@ impl WorkerConfig {
                 .or(flags.memory_mb)
                 .or(file.memory_mb)
                 .unwrap_or(default_memory),
+            artifact_cache_mb: flags
+                .artifact_cache_mb
+                .or(file.artifact_cache_mb)
+                .unwrap_or(DEFAULT_ARTIFACT_CACHE_MB),
             allow_privileged: flags
                 .allow_privileged
                 .or(file.allow_privileged)

@@ -6,9 +6,13 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 
+use std::sync::Arc;
+
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 use tokio::sync::Mutex;
 
+use super::artifact_cache::{self, CodeLease, Usage};
 use crate::config::Secret;
 
 /// Largest code package accepted.
@@ -103,12 +107,22 @@ pub struct ArtifactStore {
     http: reqwest::Client,
     dispatchers: Vec<String>,
     token: Secret,
-    /// Serializes downloads and extractions (cache hits skip it).
+    /// Serializes downloads, extractions and trims (cache hits skip it).
     fill: Mutex<()>,
+    usage: Arc<Usage>,
+    /// Disk the cache may take (bytes) before unused packages are removed.
+    budget: u64,
+}
+
+/// A package's extracted code and the lease that keeps it in the cache.
+#[derive(Debug)]
+pub struct LeasedCode {
+    pub path: PathBuf,
+    pub lease: CodeLease,
 }
 
 impl ArtifactStore {
-    /// A cache under `root` that downloads from the dispatcher base URLs in order.
+    /// A cache under `root` that downloads from the dispatcher base URLs in order (no budget).
     pub fn new(
         root: PathBuf,
         http: reqwest::Client,
@@ -121,43 +135,82 @@ impl ArtifactStore {
             dispatchers,
             token,
             fill: Mutex::new(()),
+            usage: Arc::default(),
+            budget: u64::MAX,
         }
     }
 
-    /// The extracted code directory of `sha256`, downloading and extracting it when missing.
-    pub async fn code_dir(&self, sha256: &str) -> Result<PathBuf, ArtifactError> {
+    /// Keeps the cache within `mb` megabytes (least recently used unused packages go first).
+    pub fn with_budget_mb(mut self, mb: u64) -> Self {
+        self.budget = mb.saturating_mul(1024 * 1024);
+        self
+    }
+
+    /// The extracted code directory of `sha256`, downloading and extracting it when missing,
+    /// with a lease that keeps it in the cache while held.
+    pub async fn code_dir(&self, sha256: &str) -> Result<LeasedCode, ArtifactError> {
         check_hash(sha256)?;
+        let lease = self.usage.lease(sha256);
         let code = self.root.join("code").join(sha256);
         if code.is_dir() {
-            return Ok(code);
+            return Ok(LeasedCode { path: code, lease });
         }
         let _guard = self.fill.lock().await;
         if code.is_dir() {
-            return Ok(code);
+            return Ok(LeasedCode { path: code, lease });
         }
         let tar_path = self.root.join("artifacts").join(format!("{sha256}.tar"));
-        let bytes = match fs::read(&tar_path) {
-            Ok(bytes) if verify_sha256(&bytes, sha256).is_ok() => bytes,
-            _ => {
-                let bytes = self.download(sha256).await?;
-                verify_sha256(&bytes, sha256)?;
-                write_atomically(&tar_path, &bytes)?;
-                bytes
-            }
-        };
+        let cached = fs::File::open(&tar_path)
+            .and_then(|file| sha256_of(file).map_err(std::io::Error::other))
+            .is_ok_and(|(actual, _)| actual == sha256);
+        if !cached {
+            self.download(sha256, &tar_path).await?;
+        }
         let staging = self.root.join("code").join(format!(".{sha256}.partial"));
         let _ = fs::remove_dir_all(&staging);
-        let extracted = extract_tar(bytes.as_slice(), &staging).and_then(|()| {
-            fs::rename(&staging, &code)?;
-            Ok(())
-        });
+        let extracted = fs::File::open(&tar_path)
+            .map_err(ArtifactError::from)
+            .and_then(|file| extract_tar(std::io::BufReader::new(file), &staging))
+            .and_then(|()| {
+                fs::rename(&staging, &code)?;
+                Ok(())
+            });
         if extracted.is_err() {
             let _ = fs::remove_dir_all(&staging);
         }
-        extracted.map(|()| code)
+        extracted?;
+        if let Err(error) = self.trim_locked() {
+            tracing::warn!(%error, "could not trim the code package cache");
+        }
+        Ok(LeasedCode { path: code, lease })
     }
 
-    async fn download(&self, sha256: &str) -> Result<Vec<u8>, ArtifactError> {
+    /// Removes least recently used packages that nothing holds until the cache fits its budget;
+    /// returns how many bytes it takes afterwards.
+    pub async fn trim(&self) -> std::io::Result<u64> {
+        let _guard = self.fill.lock().await;
+        self.trim_locked()
+    }
+
+    fn trim_locked(&self) -> std::io::Result<u64> {
+        let cached = artifact_cache::scan(&self.root, &self.usage)?;
+        let mut total: u64 = cached.iter().map(|entry| entry.bytes).sum();
+        let usage = &self.usage;
+        for entry in artifact_cache::to_evict(cached, self.budget, &|sha| usage.in_use(sha)) {
+            let removed = usage.remove_unless_leased(&entry.sha256, || {
+                artifact_cache::remove(&self.root, &entry.sha256)
+            })?;
+            if removed {
+                total -= entry.bytes;
+                tracing::info!(artifact.sha256 = %entry.sha256, bytes = entry.bytes, "removed from the code cache");
+            }
+        }
+        Ok(total)
+    }
+
+    /// Streams the package to `tar_path` (through a temp file), hashing and counting as it
+    /// arrives, so a download holds one chunk in memory.
+    async fn download(&self, sha256: &str, tar_path: &Path) -> Result<(), ArtifactError> {
         let mut last = ArtifactError::NotFound(sha256.to_owned());
         for base in &self.dispatchers {
             let url = format!("{base}/v1/worker/artifact/{sha256}");
@@ -169,17 +222,7 @@ impl ArtifactStore {
                 .await;
             match response {
                 Ok(response) if response.status().is_success() => {
-                    if response.content_length().unwrap_or(0) > MAX_ARTIFACT_BYTES {
-                        return Err(ArtifactError::TooLarge);
-                    }
-                    let bytes = response
-                        .bytes()
-                        .await
-                        .map_err(|e| ArtifactError::Download(e.to_string()))?;
-                    if bytes.len() as u64 > MAX_ARTIFACT_BYTES {
-                        return Err(ArtifactError::TooLarge);
-                    }
-                    return Ok(bytes.to_vec());
+                    return save_verified(response, sha256, tar_path).await;
                 }
                 Ok(response) if response.status() == reqwest::StatusCode::NOT_FOUND => {
                     last = ArtifactError::NotFound(sha256.to_owned());
@@ -251,13 +294,59 @@ impl ArtifactStore {
     }
 }
 
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(parent) = path.parent() {
+/// Writes the response body to `tar_path` once it is complete, within the size limit and of
+/// the expected hash; nothing is left behind otherwise.
+async fn save_verified(
+    mut response: reqwest::Response,
+    sha256: &str,
+    tar_path: &Path,
+) -> Result<(), ArtifactError> {
+    if response.content_length().unwrap_or(0) > MAX_ARTIFACT_BYTES {
+        return Err(ArtifactError::TooLarge);
+    }
+    if let Some(parent) = tar_path.parent() {
         fs::create_dir_all(parent)?;
     }
-    let temp = path.with_extension(format!("tar.{}.partial", std::process::id()));
-    fs::write(&temp, bytes)?;
-    fs::rename(&temp, path)
+    let temp = tar_path.with_extension(format!("tar.{}.partial", std::process::id()));
+    let written = async {
+        let mut file = tokio::fs::File::create(&temp).await?;
+        let mut hasher = Sha256::new();
+        let mut size: u64 = 0;
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| ArtifactError::Download(e.to_string()))?
+        {
+            size += chunk.len() as u64;
+            if size > MAX_ARTIFACT_BYTES {
+                return Err(ArtifactError::TooLarge);
+            }
+            hasher.update(&chunk);
+            file.write_all(&chunk).await?;
+        }
+        file.flush().await?;
+        let actual = hex::encode(hasher.finalize());
+        if actual != sha256 {
+            return Err(ArtifactError::HashMismatch {
+                expected: sha256.to_owned(),
+                actual,
+            });
+        }
+        tokio::fs::rename(&temp, tar_path).await?;
+        Ok(())
+    }
+    .await;
+    if written.is_err() {
+        let _ = fs::remove_file(&temp);
+    }
+    written
+}
+
+/// The hex sha256 and length of everything `reader` yields.
+pub fn sha256_of(mut reader: impl Read) -> Result<(String, u64), ArtifactError> {
+    let mut hasher = Sha256::new();
+    let size = std::io::copy(&mut reader, &mut hasher)?;
+    Ok((hex::encode(hasher.finalize()), size))
 }
 
 #[cfg(test)]

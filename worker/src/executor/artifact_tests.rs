@@ -105,10 +105,10 @@ async fn a_cached_tar_is_verified_and_extracted_once() {
     fs::create_dir_all(dir.path().join("artifacts")).expect("dir");
     fs::write(dir.path().join(format!("artifacts/{hash}.tar")), &tar).expect("seed");
     let store = store(dir.path(), vec![]);
-    let code = store.code_dir(&hash).await.expect("extracted");
+    let code = store.code_dir(&hash).await.expect("extracted").path;
     assert_eq!(code, dir.path().join("code").join(&hash));
     assert!(code.join("handler.py").is_file());
-    assert_eq!(store.code_dir(&hash).await.expect("cached"), code);
+    assert_eq!(store.code_dir(&hash).await.expect("cached").path, code);
 }
 
 #[tokio::test]
@@ -133,8 +133,90 @@ async fn a_downloaded_artifact_with_the_wrong_hash_is_refused() {
         "{error}"
     );
     assert!(!dir.path().join("code").join(&wrong).exists());
+    assert!(
+        !dir.path()
+            .join("artifacts")
+            .join(format!("{wrong}.tar"))
+            .exists(),
+        "nothing unverified is kept"
+    );
     let right = store.code_dir(&sha(&tar)).await.expect("downloaded");
-    assert!(right.join("handler.py").is_file());
+    assert!(right.path.join("handler.py").is_file());
     let error = store.code_dir("../etc").await.expect_err("bad hash");
     assert!(matches!(error, ArtifactError::BadHash(_)));
+}
+
+#[tokio::test]
+async fn a_download_over_the_budget_evicts_the_least_recently_used_package_not_in_use() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let package = |n: u8| tar_with(&[("handler.py", tar::EntryType::Regular, &[n; 300 * 1024])]);
+    let (old, held, new) = (package(1), package(2), package(3));
+    let served = [old.clone(), held.clone(), new.clone()];
+    let server = crate::testutil::HttpServer::start(move |request| {
+        let wanted = request
+            .path
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        match served.iter().find(|tar| sha(tar) == wanted) {
+            Some(tar) => crate::testutil::Reply::new(200, tar.clone()),
+            None => crate::testutil::Reply::new(404, b"{}".to_vec()),
+        }
+    })
+    .await;
+    // Each package takes ~600 KiB (tar + tree): two fit in 1.5 MiB, three do not.
+    let store = store(dir.path(), vec![server.base_url()]).with_budget_mb(1);
+    let store = ArtifactStore {
+        budget: 1536 * 1024,
+        ..store
+    };
+    drop(store.code_dir(&sha(&old)).await.expect("old"));
+    let lease = store.code_dir(&sha(&held)).await.expect("held");
+    let newest = store.code_dir(&sha(&new)).await.expect("new");
+    let cached = |tar: &[u8]| dir.path().join("code").join(sha(tar)).is_dir();
+    assert!(
+        !cached(&old),
+        "the least recently used, unheld package goes"
+    );
+    assert!(!dir
+        .path()
+        .join(format!("artifacts/{}.tar", sha(&old)))
+        .exists());
+    assert!(cached(&held) && cached(&new), "held and newest stay");
+    assert!(store.trim().await.expect("trim") <= 1536 * 1024);
+
+    // Over budget with everything held: nothing in use is removed.
+    drop(newest);
+    let again = store.code_dir(&sha(&old)).await.expect("old again");
+    assert!(
+        cached(&held),
+        "a held package stays even when it is the oldest"
+    );
+    assert!(!cached(&new), "the released one goes instead");
+    assert!(again.path.join("handler.py").is_file());
+    drop(lease);
+}
+
+#[tokio::test]
+async fn a_restart_trims_the_cache_it_finds_on_disk() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    fs::create_dir_all(dir.path().join("artifacts")).expect("dir");
+    for n in 0..3u8 {
+        let tar = tar_with(&[("handler.py", tar::EntryType::Regular, &[n; 400 * 1024])]);
+        fs::write(
+            dir.path().join(format!("artifacts/{}.tar", sha(&tar))),
+            &tar,
+        )
+        .expect("seed");
+    }
+    let store = store(dir.path(), vec![]).with_budget_mb(1);
+    let left = store.trim().await.expect("trim");
+    assert!(left <= 1024 * 1024, "{left} bytes left");
+    assert_eq!(
+        fs::read_dir(dir.path().join("artifacts"))
+            .expect("dir")
+            .count(),
+        2
+    );
 }

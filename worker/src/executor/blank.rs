@@ -191,6 +191,8 @@ impl<E: ContainerEngine> Executor<E> {
             version_key: function.version_key(),
             slot: Some(blank.slot),
             memory_mb: reserved_memory_mb(function.capabilities.mem_size),
+            // The slot holds hard links: the cache may drop its copy.
+            code: None,
         };
         match self.load_into(&container, function, code_dir).await {
             Ok(()) => Ok(container),

@@ -94,7 +94,11 @@ impl<E: ContainerEngine> Executor<E> {
         std::fs::create_dir_all(&out)?;
         // The compiler runs as 65534 and writes here.
         set_mode(&out, 0o777)?;
-        let result = self.run_compile(job, image, code_dir, &out).await;
+        // The lease keeps the source in the cache until the compile ends.
+        let result = self
+            .run_compile(job, image, code_dir.path.clone(), &out)
+            .await;
+        drop(code_dir);
         let _ = std::fs::remove_dir_all(&out);
         result
     }

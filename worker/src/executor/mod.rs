@@ -2,6 +2,7 @@
 //! function version, replay the request, and report the outcome with truthful timings.
 
 pub mod artifact;
+pub mod artifact_cache;
 mod blank;
 mod compile;
 mod crash;

@@ -8,6 +8,8 @@ use std::net::SocketAddr;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use super::artifact_cache::CodeLease;
+
 /// A started, ready container for one function version.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WarmContainer {
@@ -19,6 +21,9 @@ pub struct WarmContainer {
     pub slot: Option<std::path::PathBuf>,
     /// Its memory limit, MB (what it may take while idle, for the budget).
     pub memory_mb: u32,
+    /// Keeps the bind-mounted code in the cache while the container lives (none when the code
+    /// was hard-linked into its slot).
+    pub code: Option<CodeLease>,
 }
 
 #[derive(Debug)]
@@ -163,6 +168,7 @@ mod tests {
             version_key: key.into(),
             slot: None,
             memory_mb: 256,
+            code: None,
         }
     }
 

@@ -26,15 +26,15 @@ impl<E: ContainerEngine> Executor<E> {
         if wanted == 0 {
             return 0;
         }
-        let code_dir = match self.artifacts.code_dir(&function.artifact_sha256).await {
-            Ok(code_dir) => code_dir,
+        let code = match self.artifacts.code_dir(&function.artifact_sha256).await {
+            Ok(code) => code,
             Err(error) => {
                 warn!(function = %key, %error, "prewarm: could not fetch the code");
                 return 0;
             }
         };
         while self.pool.idle_count_of(&key) < wanted {
-            match self.start_for(function, code_dir.clone()).await {
+            match self.start_for(function, &code).await {
                 Ok(container) => self.keep_warm(container),
                 Err(error) => {
                     warn!(function = %key, %error, "prewarm: a container did not start");

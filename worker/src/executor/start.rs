@@ -9,6 +9,7 @@ use canopy_shared::Lang;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
+use super::artifact::LeasedCode;
 use super::engine::{ContainerEngine, ContainerSpec};
 use super::pool::WarmContainer;
 use super::{failed, invoke, short, Executor, COMPILE_START_TIMEOUT};
@@ -39,10 +40,10 @@ impl<E: ContainerEngine> Executor<E> {
                 _ = cancel.cancelled() => return Err(failed("cancelled")),
                 code = self.artifacts.code_dir(&function.artifact_sha256) => code,
             };
-            let code_dir = code_dir.map_err(|error| failed(&error.to_string()))?;
+            let code = code_dir.map_err(|error| failed(&error.to_string()))?;
             // Starting is bounded by the start timeout and runs to its end, so a cancel never
             // leaves a created container behind.
-            match self.start_for(function, code_dir).await {
+            match self.start_for(function, &code).await {
                 Ok(container) if cancel.is_cancelled() => {
                     self.discard(&container).await;
                     return Err(failed("cancelled"));
@@ -71,20 +72,20 @@ impl<E: ContainerEngine> Executor<E> {
         }
     }
 
-    /// A ready container for the function version with its code at `code_dir`: a blank one
-    /// given the code when one is idle, else a new one started with it.
+    /// A ready container for the function version with its code: a blank one given the code
+    /// when one is idle, else a new one started with it (holding the code's lease).
     pub(super) async fn start_for(
         &self,
         function: &FunctionSpec,
-        code_dir: std::path::PathBuf,
+        code: &LeasedCode,
     ) -> Result<WarmContainer, String> {
         if let Some(blank) = self.take_blank(function) {
-            match self.claim_blank(blank, function, &code_dir).await {
+            match self.claim_blank(blank, function, &code.path).await {
                 Ok(container) => return Ok(container),
                 Err(error) => warn!(%error, "a blank container could not take the code"),
             }
         }
-        let spec = self.container_spec(function, code_dir)?;
+        let spec = self.container_spec(function, code.path.clone())?;
         let (id, addr) = self
             .start_ready(&spec, self.start_timeout(function.lang))
             .await?;
@@ -94,6 +95,7 @@ impl<E: ContainerEngine> Executor<E> {
             version_key: function.version_key(),
             slot: None,
             memory_mb: spec.memory_mb,
+            code: Some(code.lease.clone()),
         })
     }
 

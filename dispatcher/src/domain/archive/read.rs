@@ -1,8 +1,9 @@
 //! Reading uploads: zip, tar and tar.gz, with the path, link and size checks.
 
-use std::io::{Cursor, Read};
+use std::io::{BufReader, Read, Seek, Write};
+use std::path::Path;
 
-use super::{ArchiveError, File, MAX_ENTRIES, MAX_UNPACKED_BYTES};
+use super::{ArchiveError, Data, File, MAX_ENTRIES, MAX_UNPACKED_BYTES};
 
 /// A relative, normalised path, or an error for absolute paths and `..`.
 pub(super) fn clean_path(raw: &str) -> Result<Option<String>, ArchiveError> {
@@ -25,20 +26,27 @@ pub(super) fn clean_path(raw: &str) -> Result<Option<String>, ArchiveError> {
     Ok((!parts.is_empty()).then(|| parts.join("/")))
 }
 
-fn read_limited(reader: impl Read, budget: &mut u64) -> Result<Vec<u8>, ArchiveError> {
-    let mut data = Vec::new();
-    reader
-        .take(*budget + 1)
-        .read_to_end(&mut data)
+/// Copies an entry's content to a new spill file within the remaining unpacked `budget`.
+fn spill_limited(
+    reader: impl Read,
+    budget: &mut u64,
+    spill: &Path,
+    index: usize,
+) -> Result<Data, ArchiveError> {
+    let path = spill.join(index.to_string());
+    let mut file = std::io::BufWriter::new(
+        std::fs::File::create(&path).map_err(|error| ArchiveError::Storage(error.to_string()))?,
+    );
+    let len = std::io::copy(&mut reader.take(*budget + 1), &mut file)
         .map_err(|error| ArchiveError::Corrupt(error.to_string()))?;
-    *budget = budget
-        .checked_sub(data.len() as u64)
-        .ok_or(ArchiveError::TooLarge)?;
-    Ok(data)
+    file.flush()
+        .map_err(|error| ArchiveError::Storage(error.to_string()))?;
+    *budget = budget.checked_sub(len).ok_or(ArchiveError::TooLarge)?;
+    Ok(Data::Spilled { path, len })
 }
 
-pub(super) fn zip(bytes: &[u8]) -> Result<Vec<File>, ArchiveError> {
-    let mut archive = zip::ZipArchive::new(Cursor::new(bytes))
+pub(super) fn zip(upload: impl Read + Seek, spill: &Path) -> Result<Vec<File>, ArchiveError> {
+    let mut archive = zip::ZipArchive::new(BufReader::new(upload))
         .map_err(|error| ArchiveError::Corrupt(error.to_string()))?;
     if archive.len() > MAX_ENTRIES {
         return Err(ArchiveError::TooLarge);
@@ -59,7 +67,7 @@ pub(super) fn zip(bytes: &[u8]) -> Result<Vec<File>, ArchiveError> {
             continue;
         }
         let Some(path) = path else { continue };
-        let data = read_limited(file, &mut budget)?;
+        let data = spill_limited(file, &mut budget, spill, index)?;
         files.push(File {
             path,
             executable: mode & 0o111 != 0,
@@ -70,7 +78,7 @@ pub(super) fn zip(bytes: &[u8]) -> Result<Vec<File>, ArchiveError> {
 }
 
 /// A tar stream, compressed or not.
-pub(super) fn tar(stream: impl Read) -> Result<Vec<File>, ArchiveError> {
+pub(super) fn tar(stream: impl Read, spill: &Path) -> Result<Vec<File>, ArchiveError> {
     let corrupt = |error: std::io::Error| ArchiveError::Corrupt(error.to_string());
     let mut archive = ::tar::Archive::new(stream);
     let mut budget = MAX_UNPACKED_BYTES;
@@ -95,7 +103,7 @@ pub(super) fn tar(stream: impl Read) -> Result<Vec<File>, ArchiveError> {
         }
         let executable = entry.header().mode().is_ok_and(|mode| mode & 0o111 != 0);
         let Some(path) = path else { continue };
-        let data = read_limited(entry, &mut budget)?;
+        let data = spill_limited(entry, &mut budget, spill, index)?;
         files.push(File {
             path,
             executable,

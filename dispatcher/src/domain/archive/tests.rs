@@ -42,7 +42,7 @@ fn a_zip_with_the_entry_point_becomes_a_deterministic_tar() {
     );
     let again = package(&zip, Lang::Py).expect("valid");
     assert_eq!(first.sha256, again.sha256, "same content, same address");
-    let mut archive = tar::Archive::new(first.tar.as_slice());
+    let mut archive = tar::Archive::new(first.open_tar().expect("tar"));
     let names: Vec<String> = archive
         .entries()
         .expect("entries")

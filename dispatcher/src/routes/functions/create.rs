@@ -53,7 +53,8 @@ pub async fn create_function(
             received_at: chrono::Utc::now(),
             quota: state.quotas.quota(&state.pool, user.account_id).await?,
         };
-        builds::store_success(&mut tx, upload, &builds::empty_package()).await?;
+        let package = builds::empty_package().map_err(sqlx::Error::Io)?;
+        builds::store_success(&mut tx, upload, &package).await?;
     }
     tx.commit().await?;
     Ok(created(
