@@ -32,7 +32,8 @@ import urllib.request
 import zipfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "target", "release")
+# CANOPY_BENCH_BIN: another build directory (e.g. target/debug for a memory-only run).
+BIN = os.environ.get("CANOPY_BENCH_BIN", os.path.join(ROOT, "target", "release"))
 
 
 def free_port():
