@@ -13,7 +13,8 @@ async fn hello_carries_the_trace_and_an_energy_message_follows_its_next_point() 
     let carbon = CarbonConfig {
         source: CarbonSource::Trace(Forecast::new(vec![
             point(now - 10, 300),
-            point(now + 1, 40),
+            // Far enough ahead that a loaded machine still says hello before it.
+            point(now + 4, 40),
             point(now + 1801, 40),
         ])),
         zone: Some("GB-13".into()),
@@ -58,7 +59,7 @@ async fn hello_carries_the_trace_and_an_energy_message_follows_its_next_point() 
         }
     };
     assert_eq!(update.carbon_intensity, Some(40));
-    assert_eq!(update.forecast.first().map(|p| p.at), Some(now + 1));
+    assert_eq!(update.forecast.first().map(|p| p.at), Some(now + 4));
     shutdown.cancel();
     handle.await.expect("joined").expect("clean exit");
 }
