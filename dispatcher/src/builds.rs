@@ -54,6 +54,39 @@ async fn store_pending(
     upload: Upload<'_>,
     package: &CodePackage,
 ) -> Result<Uuid, QuotaError> {
+    let timeline = serde_json::json!([{"status": "PENDING", "time": upload.received_at}]);
+    let id = store_build(&mut *conn, upload, package, "PENDING", timeline).await?;
+    db::compiles::open_job(conn, id, &package.sha256).await?;
+    tracing::info!(build.id = %canopy_shared::format_id(id), source.sha256 = %package.sha256, "build waits for a compile job");
+    Ok(id)
+}
+
+/// Stores the artifact (content-addressed) and a `SUCCESS` build that becomes the function's
+/// current one, unless that takes the account past its storage quota; returns the build's id.
+/// Runs in the caller's transaction.
+pub async fn store_success(
+    conn: &mut PgConnection,
+    upload: Upload<'_>,
+    package: &CodePackage,
+) -> Result<Uuid, QuotaError> {
+    let timeline = serde_json::json!([
+        {"status": "PENDING", "time": upload.received_at},
+        {"status": "SUCCESS", "time": Utc::now()},
+    ]);
+    let id = store_build(conn, upload, package, "SUCCESS", timeline).await?;
+    tracing::info!(build.id = %canopy_shared::format_id(id), artifact.sha256 = %package.sha256, "build succeeded");
+    Ok(id)
+}
+
+/// The storage quota's check, the package (streamed into the content-addressed artifacts) and a
+/// build row with `status`; returns the build's id.
+async fn store_build(
+    conn: &mut PgConnection,
+    upload: Upload<'_>,
+    package: &CodePackage,
+    status: &str,
+    timeline: serde_json::Value,
+) -> Result<Uuid, QuotaError> {
     quotas::admit_code(
         conn,
         upload.account_id,
@@ -67,17 +100,16 @@ async fn store_pending(
         id,
         account_id: upload.account_id,
         function_id: upload.function_id,
-        status: "PENDING",
+        status,
         arch: upload.arch,
         artifact_sha256: Some(&package.sha256),
         entry_point: Some(&package.entry_point),
-        timeline: serde_json::json!([{"status": "PENDING", "time": upload.received_at}]),
+        timeline,
         log: received_log(upload, package),
     };
-    store_package(conn, package).await?;
-    db::builds::insert(&mut *conn, &build).await?;
-    db::compiles::open_job(conn, id, &package.sha256).await?;
-    tracing::info!(build.id = %canopy_shared::format_id(id), source.sha256 = %package.sha256, "build waits for a compile job");
+    let tar = tokio::fs::File::from_std(package.open_tar().map_err(sqlx::Error::Io)?);
+    db::builds::store_artifact(&mut *conn, &package.sha256, package.size, tar).await?;
+    db::builds::insert(conn, &build).await?;
     Ok(id)
 }
 
@@ -93,49 +125,6 @@ fn received_log(upload: Upload<'_>, package: &CodePackage) -> Vec<String> {
             package.sha256, package.size
         ),
     ]
-}
-
-/// Streams the package's tar into the content-addressed artifacts.
-async fn store_package(conn: &mut PgConnection, package: &CodePackage) -> sqlx::Result<()> {
-    let tar = tokio::fs::File::from_std(package.open_tar().map_err(sqlx::Error::Io)?);
-    db::builds::store_artifact(conn, &package.sha256, package.size, tar).await
-}
-
-/// Stores the artifact (content-addressed) and a `SUCCESS` build that becomes the function's
-/// current one, unless that takes the account past its storage quota; returns the build's id.
-/// Runs in the caller's transaction.
-pub async fn store_success(
-    conn: &mut PgConnection,
-    upload: Upload<'_>,
-    package: &CodePackage,
-) -> Result<Uuid, QuotaError> {
-    quotas::admit_code(
-        conn,
-        upload.account_id,
-        upload.function_id,
-        &upload.quota,
-        usize::try_from(package.size).unwrap_or(usize::MAX),
-    )
-    .await?;
-    let id = canopy_shared::new_id();
-    let build = NewBuild {
-        id,
-        account_id: upload.account_id,
-        function_id: upload.function_id,
-        status: "SUCCESS",
-        arch: upload.arch,
-        artifact_sha256: Some(&package.sha256),
-        entry_point: Some(&package.entry_point),
-        timeline: serde_json::json!([
-            {"status": "PENDING", "time": upload.received_at},
-            {"status": "SUCCESS", "time": Utc::now()},
-        ]),
-        log: received_log(upload, package),
-    };
-    store_package(&mut *conn, package).await?;
-    db::builds::insert(conn, &build).await?;
-    tracing::info!(build.id = %canopy_shared::format_id(id), artifact.sha256 = %package.sha256, "build succeeded");
-    Ok(id)
 }
 
 /// The code package of a function created with a custom image and no code: an empty tar (two
