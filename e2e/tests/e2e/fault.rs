@@ -47,9 +47,13 @@ async fn fault_injection_suite_loses_nothing(pool: PgPool) {
     ));
     std::fs::create_dir_all(&dir).expect("temp dir");
     let url = database_url(&pool);
+    // One kill a second hits the same in-flight task again and again at the tail of the run (a
+    // loaded CI machine failed 4 of 1,000 as `lost` after 3 attempts): the suite checks that
+    // nothing is dropped, not the poison-task threshold, so attempts are not the limit here.
+    let flags = ["--max-attempts", "20"];
     let mut replicas = vec![
-        DispatcherProc::start(&url, &dir, "dispatcher-1", &[]).await,
-        DispatcherProc::start(&url, &dir, "dispatcher-2", &[]).await,
+        DispatcherProc::start(&url, &dir, "dispatcher-1", &flags).await,
+        DispatcherProc::start(&url, &dir, "dispatcher-2", &flags).await,
     ];
     let bases: Vec<String> = replicas.iter().map(DispatcherProc::url).collect();
     let (token, function) =
@@ -193,6 +197,17 @@ async fn fault_injection_suite_loses_nothing(pool: PgPool) {
         TASKS,
         "every submission got exactly one task (idempotency keys)"
     );
+    if lost > 0 {
+        let rows: Vec<(Uuid, String, i32, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT id, status, attempt, error_kind, error_message FROM tasks
+             WHERE id = ANY($1) AND status <> 'succeeded'",
+        )
+        .bind(&ids)
+        .fetch_all(&pool)
+        .await
+        .expect("lost tasks");
+        println!("not succeeded (id, status, attempt, error kind, message): {rows:?}");
+    }
     assert_eq!(lost, 0, "no task may be lost");
     assert!(
         worst_reassign < Duration::from_secs(15),
