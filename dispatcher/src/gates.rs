@@ -30,6 +30,12 @@ pub struct Gates {
     wait: Duration,
 }
 
+/// Memory of the transfer budget held beyond a turn's working set.
+#[derive(Debug)]
+pub struct MemoryHold {
+    _permit: OwnedSemaphorePermit,
+}
+
 /// A turn to transfer: its place among the concurrent ones and its share of the memory budget.
 #[derive(Debug)]
 pub struct Turn {
@@ -79,23 +85,39 @@ impl Gates {
         self.with_memory(place, DOWNLOAD_WORKING_SET).await
     }
 
-    /// Takes `bytes` of the memory budget (all of it at most, so one transfer always fits).
+    /// The most a `hold` may take: the budget less the upload turn that holds it.
+    pub fn holdable_bytes(&self) -> u64 {
+        (u64::from(self.memory_units) * UNIT).saturating_sub(UPLOAD_WORKING_SET)
+    }
+
+    /// Takes `bytes` (at most `holdable_bytes`) of the memory budget on top of an upload turn,
+    /// for a body that must be held whole (a Serverledge `/create` carries its code as base64
+    /// inside JSON).
+    pub async fn hold(&self, bytes: u64) -> ApiResult<MemoryHold> {
+        Ok(MemoryHold {
+            _permit: self.memory(bytes.min(self.holdable_bytes())).await?,
+        })
+    }
+
     async fn with_memory(&self, place: OwnedSemaphorePermit, bytes: u64) -> ApiResult<Turn> {
+        Ok(Turn {
+            _place: place,
+            _memory: self.memory(bytes).await?,
+        })
+    }
+
+    /// Takes `bytes` of the memory budget (all of it at most, so one transfer always fits).
+    async fn memory(&self, bytes: u64) -> ApiResult<OwnedSemaphorePermit> {
         let units = u32::try_from(bytes.div_ceil(UNIT))
             .unwrap_or(u32::MAX)
             .min(self.memory_units);
-        let memory = self
-            .enter(
-                &self.memory,
-                units,
-                "TRANSFER_MEMORY_BUSY",
-                "uploads and downloads holding the transfer memory budget",
-            )
-            .await?;
-        Ok(Turn {
-            _place: place,
-            _memory: memory,
-        })
+        self.enter(
+            &self.memory,
+            units,
+            "TRANSFER_MEMORY_BUSY",
+            "uploads and downloads holding the transfer memory budget",
+        )
+        .await
     }
 
     async fn enter(

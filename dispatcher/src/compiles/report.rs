@@ -3,6 +3,8 @@
 //! `POST /v1/worker/compile/{buildId}/failure` with the compiler's output. Node token; only the
 //! node holding the job may answer, once.
 
+use std::io::{Read, Seek, SeekFrom};
+
 use actix_web::{post, put, web, HttpRequest, HttpResponse};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
@@ -11,7 +13,7 @@ use validator::Validate;
 
 use crate::db;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{read_body, ValidJson};
+use crate::extract::{spool_body_within, ValidJson};
 use crate::gateway::authenticate_node;
 use crate::routes::path_id;
 use crate::state::AppState;
@@ -81,13 +83,21 @@ async fn upload_compiled(
         ));
     }
     check_job(&state, build, node).await?;
-    let body = read_body(
+    // Like a code upload: spooled to disk, within the transfer gates, so a 128 MiB package never
+    // sits in memory and a crowd of compile nodes cannot exhaust it.
+    let _turn = state.gates.build().await?;
+    let body = spool_body_within(
         &req,
         payload.into_inner(),
         state.dispatch.compiled_package_limit,
+        std::time::Duration::from_secs(state.dispatch.upload_timeout_s),
     )
     .await?;
-    let actual = hex::encode(Sha256::digest(&body));
+    let size = body.len;
+    let (file, actual, is_package) = tokio::task::spawn_blocking(move || inspect(body.file))
+        .await
+        .map_err(|error| anyhow::anyhow!("while reading a compiled package: {error}"))?
+        .map_err(|error| anyhow::anyhow!("while reading a compiled package: {error}"))?;
     if actual != expected {
         return Err(ApiError::bad_request(
             "HASH_MISMATCH",
@@ -95,19 +105,19 @@ async fn upload_compiled(
         )
         .with_field("sha256", "does not match the body"));
     }
-    if !is_compiled_package(&body) {
+    if !is_package {
         return Err(ApiError::bad_request(
             "NOT_A_COMPILED_PACKAGE",
             "expected a tar with .canopy/compiled and .canopy/function",
         ));
     }
     let log = vec![format!(
-        "compiled on node {} into {actual} ({} bytes)",
+        "compiled on node {} into {actual} ({size} bytes)",
         canopy_shared::format_id(node),
-        body.len()
     )];
+    let content = tokio::io::BufReader::new(tokio::fs::File::from_std(file));
     let mut tx = state.pool.begin().await?;
-    db::builds::store_artifact(&mut tx, &actual, body.len() as u64, &body[..]).await?;
+    db::builds::store_artifact(&mut tx, &actual, size, content).await?;
     if !db::compiles::finish(&mut tx, build, node, "SUCCESS", Some(&actual), &log).await? {
         return Err(ApiError::conflict(
             "BUILD_NOT_PENDING",
@@ -155,7 +165,17 @@ fn failure_log(output: &str) -> Vec<String> {
 }
 
 /// Whether `bytes` is a tar holding the compiled marker and binary.
-fn is_compiled_package(bytes: &[u8]) -> bool {
+/// The spooled package's SHA-256 and whether it is a compiled package, the file rewound.
+fn inspect(mut file: std::fs::File) -> std::io::Result<(std::fs::File, String, bool)> {
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher)?;
+    file.seek(SeekFrom::Start(0))?;
+    let is_package = is_compiled_package(&file);
+    file.seek(SeekFrom::Start(0))?;
+    Ok((file, hex::encode(hasher.finalize()), is_package))
+}
+
+fn is_compiled_package(bytes: impl Read) -> bool {
     let mut archive = tar::Archive::new(bytes);
     let Ok(entries) = archive.entries() else {
         return false;
@@ -191,7 +211,7 @@ mod tests {
 
     #[test]
     fn a_tar_without_the_marker_is_not_a_compiled_package() {
-        assert!(!is_compiled_package(b"not a tar"));
+        assert!(!is_compiled_package(&b"not a tar"[..]));
         let mut builder = tar::Builder::new(Vec::new());
         let mut header = tar::Header::new_gnu();
         header.set_size(0);
@@ -199,6 +219,6 @@ mod tests {
             .append_data(&mut header, ".canopy/function", &[][..])
             .expect("append");
         let only_binary = builder.into_inner().expect("tar");
-        assert!(!is_compiled_package(&only_binary));
+        assert!(!is_compiled_package(&only_binary[..]));
     }
 }

@@ -7,4 +7,4 @@ mod spool;
 pub(crate) use auth::verify_access_token;
 pub use auth::{AuthUser, Role};
 pub use json::{read_body, OptionalJson, ValidJson, JSON_BODY_LIMIT};
-pub use spool::{spool_body, SpooledBody};
+pub use spool::{spool_body, spool_body_within, SpooledBody};

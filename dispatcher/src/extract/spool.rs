@@ -61,3 +61,21 @@ pub async fn spool_body(
         len: len as u64,
     })
 }
+
+/// `spool_body` that gives up with 408 `UPLOAD_TIMEOUT` when the body takes longer than
+/// `within` (a slow sender must not hold an upload turn for ever).
+pub async fn spool_body_within(
+    req: &HttpRequest,
+    payload: Payload,
+    limit: usize,
+    within: std::time::Duration,
+) -> ApiResult<SpooledBody> {
+    tokio::time::timeout(within, spool_body(req, payload, limit))
+        .await
+        .map_err(|_| {
+            ApiError::request_timeout(
+                "UPLOAD_TIMEOUT",
+                format!("the body did not arrive within {} s", within.as_secs()),
+            )
+        })?
+}

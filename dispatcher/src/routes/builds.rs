@@ -15,7 +15,7 @@ use crate::db;
 use crate::db::builds::BuildRow;
 use crate::domain::archive;
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{spool_body, AuthUser};
+use crate::extract::{spool_body_within, AuthUser};
 use crate::state::AppState;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -96,25 +96,13 @@ pub async fn create_build(
     // number run at once, within the transfer memory budget.
     let _turn = state.gates.build().await?;
     let received_at = Utc::now();
-    let upload_timeout = std::time::Duration::from_secs(state.dispatch.upload_timeout_s);
-    let body = tokio::time::timeout(
-        upload_timeout,
-        spool_body(
-            &req,
-            payload.into_inner(),
-            state.dispatch.build_archive_limit,
-        ),
+    let body = spool_body_within(
+        &req,
+        payload.into_inner(),
+        state.dispatch.build_archive_limit,
+        std::time::Duration::from_secs(state.dispatch.upload_timeout_s),
     )
-    .await
-    .map_err(|_| {
-        ApiError::request_timeout(
-            "UPLOAD_TIMEOUT",
-            format!(
-                "the archive did not arrive within {} s",
-                upload_timeout.as_secs()
-            ),
-        )
-    })??;
+    .await?;
     let size = usize::try_from(body.len).unwrap_or(usize::MAX);
     let package = tokio::task::spawn_blocking(move || archive::package_from(body.file, lang))
         .await

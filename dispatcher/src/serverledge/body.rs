@@ -6,7 +6,12 @@ use actix_web::{web, HttpRequest};
 use serde::de::DeserializeOwned;
 
 use super::FacadeError;
-use crate::extract::read_body;
+use crate::extract::{read_body, spool_body_within};
+use crate::gates::{Gates, MemoryHold};
+
+/// What parsing a body held whole costs beyond its size: the parsed strings, a copy without
+/// whitespace and the decoded code (see `create`).
+const PARSE_FACTOR: u64 = 4;
 
 /// Reads and parses a body of at most `limit` bytes into `T`, whose serde names are lowercase.
 pub async fn read<T: DeserializeOwned>(
@@ -16,6 +21,28 @@ pub async fn read<T: DeserializeOwned>(
 ) -> Result<T, FacadeError> {
     let bytes = read_body(req, payload.into_inner(), limit).await?;
     parse(&bytes)
+}
+
+/// `read` for a body that may be large (a code archive as base64): spooled to disk first, then
+/// parsed only once the transfer memory budget holds `PARSE_FACTOR` times its size; the hold
+/// is returned and must live as long as the parsed value. A body the whole budget could not
+/// hold is refused (413) however large `limit` is: memory stays within `--transfer-memory-mb`.
+pub async fn read_large<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    limit: usize,
+    within: std::time::Duration,
+    gates: &Gates,
+) -> Result<(T, MemoryHold), FacadeError> {
+    let fits = usize::try_from(gates.holdable_bytes() / PARSE_FACTOR).unwrap_or(usize::MAX);
+    let spooled = spool_body_within(req, payload.into_inner(), limit.min(fits), within).await?;
+    let hold = gates.hold(spooled.len.saturating_mul(PARSE_FACTOR)).await?;
+    let mut file = tokio::fs::File::from_std(spooled.file);
+    let mut bytes = Vec::with_capacity(usize::try_from(spooled.len).unwrap_or(0));
+    tokio::io::AsyncReadExt::read_to_end(&mut file, &mut bytes)
+        .await
+        .map_err(FacadeError::unavailable)?;
+    Ok((parse(&bytes)?, hold))
 }
 
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, FacadeError> {

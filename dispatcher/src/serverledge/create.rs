@@ -157,7 +157,9 @@ pub async fn create(
     let limit = state.dispatch.build_archive_limit / 3 * 4 + 64 * 1024;
     let _turn = state.gates.build().await?;
     let received_at = Utc::now();
-    let request: CreateRequest = body::read(&req, payload, limit).await?;
+    let within = std::time::Duration::from_secs(state.dispatch.upload_timeout_s);
+    let (request, _hold): (CreateRequest, _) =
+        body::read_large(&req, payload, limit, within, &state.gates).await?;
     check_name(&request.name)?;
     if request.runtime == "custom" {
         let meta = super::custom::check(&request)?;

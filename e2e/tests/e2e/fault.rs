@@ -24,6 +24,9 @@ const DEADLINE: Duration = Duration::from_secs(240);
 /// A worker killed for good stays down this long (past the default 10 s disconnect grace).
 const STAYS_DOWN: Duration = Duration::from_secs(12);
 
+/// A task that did not succeed: id, status, attempt, error kind and message.
+type Unfinished = (Uuid, String, i32, Option<String>, Option<String>);
+
 /// xorshift64: reproducible chaos from a printed seed.
 struct Chaos(u64);
 
@@ -198,7 +201,7 @@ async fn fault_injection_suite_loses_nothing(pool: PgPool) {
         "every submission got exactly one task (idempotency keys)"
     );
     if lost > 0 {
-        let rows: Vec<(Uuid, String, i32, Option<String>, Option<String>)> = sqlx::query_as(
+        let rows: Vec<Unfinished> = sqlx::query_as(
             "SELECT id, status, attempt, error_kind, error_message FROM tasks
              WHERE id = ANY($1) AND status <> 'succeeded'",
         )
