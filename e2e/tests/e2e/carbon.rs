@@ -9,8 +9,10 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::harness::{docker_tests_enabled, repo_root};
-use crate::procs::{binary, database_url, developer_with_function, DispatcherProc, WorkerProc};
+use canopy_e2e::harness::{docker_tests_enabled, repo_root};
+use canopy_e2e::procs::{
+    binary, database_url, developer_with_function, DispatcherProc, WorkerProc,
+};
 
 fn temp_dir(prefix: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!(

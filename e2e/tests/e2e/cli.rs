@@ -17,7 +17,7 @@ use serde_json::Value;
 use tokio::io::AsyncWriteExt;
 use tokio::process::Command;
 
-use crate::harness::Platform;
+use canopy_e2e::harness::Platform;
 
 /// One `canopy` run.
 pub struct Run {

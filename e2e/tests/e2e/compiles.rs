@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::harness::{docker_tests_enabled, repo_root, Platform};
+use canopy_e2e::harness::{docker_tests_enabled, repo_root, Platform};
 
 /// The task behind a response of `Platform::invoke`.
 async fn task_of(platform: &Platform, response: reqwest::Response) -> Value {

@@ -10,7 +10,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 use tokio::process::Command;
 
-use crate::harness::{docker_tests_enabled, Platform};
+use canopy_e2e::harness::{docker_tests_enabled, Platform};
 
 /// A contract-speaking server (health on `/__canopy/health`, every other request answered)
 /// that reports how it runs: its version, its uid, and whether its root is writable.

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::harness::{docker_tests_enabled, repo_root, Platform};
+use canopy_e2e::harness::{docker_tests_enabled, repo_root, Platform};
 
 #[sqlx::test(migrations = "../migrations")]
 async fn an_anonymous_caller_runs_a_published_python_function(pool: PgPool) {

@@ -14,8 +14,8 @@ use sqlx::PgPool;
 use tokio::sync::Semaphore;
 use uuid::Uuid;
 
-use crate::harness::{docker_tests_enabled, repo_root};
-use crate::procs::{database_url, developer_with_function, DispatcherProc, WorkerProc};
+use canopy_e2e::harness::{docker_tests_enabled, repo_root};
+use canopy_e2e::procs::{database_url, developer_with_function, DispatcherProc, WorkerProc};
 
 const TASKS: usize = 1000;
 const SUBMITTERS: usize = 16;

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::harness::{docker_tests_enabled, repo_root, Platform};
+use canopy_e2e::harness::{docker_tests_enabled, repo_root, Platform};
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_restarted_worker_reconnects_and_serves_again(pool: PgPool) {

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::harness::{docker_tests_enabled, Platform};
+use canopy_e2e::harness::{docker_tests_enabled, Platform};
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_live_task_quota_holds_while_a_task_runs_on_a_real_worker(pool: PgPool) {

@@ -8,8 +8,8 @@ use reqwest::StatusCode;
 use serde_json::Value;
 use sqlx::PgPool;
 
-use crate::harness::{docker_tests_enabled, repo_root};
-use crate::procs::{database_url, developer_with_function, DispatcherProc, WorkerProc};
+use canopy_e2e::harness::{docker_tests_enabled, repo_root};
+use canopy_e2e::procs::{database_url, developer_with_function, DispatcherProc, WorkerProc};
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_dispatcher_killed_mid_run_finishes_every_task_after_it_comes_back(pool: PgPool) {

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::harness::{docker_tests_enabled, repo_root, Platform};
+use canopy_e2e::harness::{docker_tests_enabled, repo_root, Platform};
 
 #[sqlx::test(migrations = "../migrations")]
 async fn python_function_gets_query_and_body_and_answers_byte_for_byte(pool: PgPool) {

@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::harness::{docker_tests_enabled, repo_root, Platform};
+use canopy_e2e::harness::{docker_tests_enabled, repo_root, Platform};
 
 /// `TarFunctionCode`: the folder's files in a base64 tar, as the Serverledge CLI sends it.
 fn tar_code(dir: &Path) -> String {

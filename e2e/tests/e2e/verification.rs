@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sqlx::PgPool;
 
-use crate::harness::{docker_tests_enabled, repo_root, Platform};
+use canopy_e2e::harness::{docker_tests_enabled, repo_root, Platform};
 
 /// The node list of the account of `token`, once its one node is connected.
 async fn connected_node(platform: &Platform, token: &str) -> Value {

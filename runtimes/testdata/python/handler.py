@@ -1,7 +1,7 @@
 """Test fixture for runtimes/test-runtimes.sh: behaves as ?mode= (or the first path segment) asks.
 
 Modes: echo, binary, raise, unicode-raise, string, json, none, status, sleep (&seconds=N), fs, egress (&host=&port=),
-oom (fills 600 MB), exit (&code=N: the process exits mid-request), fork (leaves a child running),
+oom (fills 600 MB), big (&mb=N: an N MiB response), exit (&code=N: the process exits mid-request), fork (leaves a child running),
 procs (the other processes in the container).
 """
 
@@ -56,6 +56,8 @@ def handle(request):
     if mode == "oom":
         filled = b"x" * (600 * 1024 * 1024)
         return str(len(filled))
+    if mode == "big":
+        return b"x" * (int(request.query_params.get("mb", "1")) * 1024 * 1024)
     if mode == "exit":
         os._exit(int(request.query_params.get("code", "3")))
     if mode == "egress":

@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::User;
-use crate::harness::{docker_tests_enabled, Platform};
+use canopy_e2e::harness::{docker_tests_enabled, Platform};
 
 #[sqlx::test(migrations = "../migrations")]
 async fn init_deploy_invoke_and_wait_for_a_python_function_on_a_real_worker(pool: PgPool) {

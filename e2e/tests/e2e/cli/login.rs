@@ -4,7 +4,7 @@ use sqlx::PgPool;
 use tokio::process::Command;
 
 use super::{cli_binary, User};
-use crate::harness::Platform;
+use canopy_e2e::harness::Platform;
 
 #[sqlx::test(migrations = "../migrations")]
 async fn login_with_a_key_or_a_password_then_whoami_context_and_logout(pool: PgPool) {

@@ -5,7 +5,7 @@ use serde_json::Value;
 use sqlx::PgPool;
 
 use super::User;
-use crate::harness::Platform;
+use canopy_e2e::harness::Platform;
 
 #[sqlx::test(migrations = "../migrations")]
 async fn functions_keys_tags_and_nodes_are_managed_from_the_cli(pool: PgPool) {

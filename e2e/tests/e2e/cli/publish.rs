@@ -4,7 +4,7 @@
 use sqlx::PgPool;
 
 use super::User;
-use crate::harness::Platform;
+use canopy_e2e::harness::Platform;
 
 #[sqlx::test(migrations = "../migrations")]
 async fn endpoints_triggers_and_schedules_round_trip_and_refusals_carry_their_codes(pool: PgPool) {

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 use sqlx::PgPool;
 
 use super::User;
-use crate::harness::Platform;
+use canopy_e2e::harness::Platform;
 
 fn totp_code(seed: &str, steps_from_now: i64) -> String {
     let now = std::time::SystemTime::now()

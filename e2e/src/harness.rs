@@ -214,7 +214,7 @@ impl Platform {
 }
 
 /// Registers `email` (auto-activated), logs in and makes an API key: (access token, API key).
-async fn sign_up(client: &reqwest::Client, address: &str, email: &str) -> (String, String) {
+pub async fn sign_up(client: &reqwest::Client, address: &str, email: &str) -> (String, String) {
     let register =
         json!({"name": "Dev", "surname": "Eloper", "email": email, "password": "Secr3t!pass"});
     let response = client

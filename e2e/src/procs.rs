@@ -108,6 +108,24 @@ impl DispatcherProc {
         }
     }
 
+    /// Resident memory of the running process, KiB (from `/proc/<pid>/status`).
+    pub fn resident_kib(&self) -> u64 {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(Child::id)
+            .expect("the dispatcher runs");
+        std::fs::read_to_string(format!("/proc/{pid}/status"))
+            .ok()
+            .and_then(|status| {
+                status
+                    .lines()
+                    .find(|line| line.starts_with("VmRSS:"))
+                    .and_then(|line| line.split_whitespace().nth(1)?.parse().ok())
+            })
+            .expect("VmRSS of the dispatcher")
+    }
+
     pub async fn restart(&mut self) {
         self.kill().await;
         self.spawn().await;
