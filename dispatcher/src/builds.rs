@@ -1,5 +1,5 @@
 //! Recording a checked code package as a function's build: the one place both upload paths
-//! (`POST /v1/build`, the Serverledge facade's `/create`) store code. GO and RS builds start
+//! (`POST /v1/build`, the Serverledge facade's `/create`) store code. GO, RS and CS builds start
 //! `PENDING` (a compile job, `crate::compiles`); the others are `SUCCESS` at once.
 
 use chrono::{DateTime, Utc};
@@ -26,14 +26,14 @@ pub struct Upload<'a> {
     pub quota: Quota,
 }
 
-/// Whether builds of `lang` are compiled once by a compile job: GO and RS, whose runners have a
-/// compile-only mode (`start.sh --compile`). CS still compiles at every cold start.
+/// Whether builds of `lang` are compiled once by a compile job: GO, RS and CS, whose runtime
+/// images have a compile-only mode (`start.sh --compile`).
 pub fn compiled_once(lang: Lang) -> bool {
-    matches!(lang, Lang::Go | Lang::Rs)
+    matches!(lang, Lang::Go | Lang::Rs | Lang::Cs)
 }
 
 /// Stores an upload of a `lang` function: a `PENDING` build (compiled later, its tasks run the
-/// source meanwhile) for GO and RS, a `SUCCESS` build otherwise. Returns the build's id.
+/// source meanwhile) for GO, RS and CS, a `SUCCESS` build otherwise. Returns the build's id.
 pub async fn store(
     conn: &mut PgConnection,
     upload: Upload<'_>,

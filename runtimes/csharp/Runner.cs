@@ -1,5 +1,7 @@
-// Canopy C# runner: compiles the function in /app (*.cs) into /tmp at start, loads it, and serves it
-// over HTTP (docs/runtime-contract.md). Mono's base class library only, plus Mono.Posix for signals.
+// Canopy C# runner: loads the function in /app, compiled once per build (`--compile OUT`, run by a
+// worker's compile job: /app/.canopy/function is then the function's assembly) or, for a package
+// that was not, compiled from /app/*.cs into /tmp at start; serves it over HTTP
+// (docs/runtime-contract.md). Mono's base class library only, plus Mono.Posix for signals.
 using System;
 using System.Collections.Generic;
 using System.Diagnostics;
@@ -21,8 +23,9 @@ namespace Canopy
         static readonly string AppDir = Environment.GetEnvironmentVariable("CANOPY_APP_DIR") ?? "/app";
         const string BuildDir = "/tmp/canopy";
 
-        public static int Main()
+        public static int Main(string[] args)
         {
+            if (args.Length == 2 && args[0] == "--compile") return CompileInto(args[1]);
             ExitOnSigterm();
             string loadError;
             var handle = Load(out loadError);
@@ -39,30 +42,22 @@ namespace Canopy
             new Thread(() => { UnixSignal.WaitAny(signals); Stdlib.exit(0); }) { IsBackground = true }.Start();
         }
 
-        // Compiles and loads the function once; a failure is reported per request, not fatal.
+        // Loads the function (compiling it first unless its build did); a failure is reported per
+        // request, not fatal.
         static MethodInfo Load(out string error)
         {
             error = null;
             try
             {
-                var sources = Directory.Exists(AppDir)
-                    ? Directory.GetFiles(AppDir, "*.cs", SearchOption.TopDirectoryOnly).Select(f => f.Substring(AppDir.Length).TrimStart('/')).OrderBy(f => f, StringComparer.Ordinal).ToArray()
-                    : new string[0];
-                if (sources.Length == 0)
-                {
-                    error = "no .cs file in " + AppDir + " (the function is a static Handle(Canopy.Request) method in Handler.cs)";
-                    return null;
-                }
                 Directory.CreateDirectory(BuildDir);
                 var dll = Path.Combine(BuildDir, "function.dll");
-                var output = Compile(sources, dll);
-                if (output != null)
-                {
-                    error = "compiling Handler.cs failed: " + output;
+                var compiled = Path.Combine(AppDir, ".canopy", "function");
+                if (File.Exists(Path.Combine(AppDir, ".canopy", "compiled")) && File.Exists(compiled))
+                    File.Copy(compiled, dll, true);
+                else if ((error = CompileApp(dll)) != null)
                     return null;
-                }
                 var handle = FindHandle(Assembly.LoadFrom(dll));
-                if (handle == null) error = "no public static Handle(Canopy.Request) method in " + string.Join(", ", sources);
+                if (handle == null) error = NoHandle();
                 return handle;
             }
             catch (Exception e)
@@ -71,6 +66,64 @@ namespace Canopy
                 error = "loading the function failed: " + Describe(e);
                 return null;
             }
+        }
+
+        // `--compile OUT`: a copy of /app with .canopy/function (the assembly) and the marker
+        // .canopy/compiled; exit 1 with the compiler's output in OUT/.canopy/build.log if it fails.
+        static int CompileInto(string output)
+        {
+            var canopy = Path.Combine(output, ".canopy");
+            CopyTree(AppDir, output);
+            Directory.CreateDirectory(canopy);
+            Directory.CreateDirectory(BuildDir);
+            var dll = Path.Combine(BuildDir, "function.dll");
+            string error;
+            try
+            {
+                error = CompileApp(dll);
+                if (error == null && FindHandle(Assembly.LoadFrom(dll)) == null) error = NoHandle();
+            }
+            catch (Exception e)
+            {
+                error = "loading the function failed: " + Describe(e);
+            }
+            if (error != null)
+            {
+                File.WriteAllText(Path.Combine(canopy, "build.log"), error + "\n");
+                Console.Error.WriteLine(error);
+                return 1;
+            }
+            File.Copy(dll, Path.Combine(canopy, "function"), true);
+            File.WriteAllText(Path.Combine(canopy, "compiled"), "");
+            return 0;
+        }
+
+        // The function's sources (everything but .canopy/), so a compiled package still carries them.
+        static void CopyTree(string from, string to)
+        {
+            Directory.CreateDirectory(to);
+            foreach (var file in Directory.GetFiles(from))
+                File.Copy(file, Path.Combine(to, Path.GetFileName(file)), true);
+            foreach (var dir in Directory.GetDirectories(from))
+                if (Path.GetFileName(dir) != ".canopy") CopyTree(dir, Path.Combine(to, Path.GetFileName(dir)));
+        }
+
+        // Compiles /app/*.cs into `dll`: null on success, else why not.
+        static string CompileApp(string dll)
+        {
+            var sources = Directory.Exists(AppDir)
+                ? Directory.GetFiles(AppDir, "*.cs", SearchOption.TopDirectoryOnly).Select(f => f.Substring(AppDir.Length).TrimStart('/')).OrderBy(f => f, StringComparer.Ordinal).ToArray()
+                : new string[0];
+            if (sources.Length == 0)
+                return "no .cs file in " + AppDir + " (the function is a static Handle(Canopy.Request) method in Handler.cs)";
+            var output = Compile(sources, dll);
+            return output == null ? null : "compiling Handler.cs failed: " + output;
+        }
+
+        static string NoHandle()
+        {
+            var sources = Directory.GetFiles(AppDir, "*.cs", SearchOption.TopDirectoryOnly).Select(Path.GetFileName);
+            return "no public static Handle(Canopy.Request) method in " + string.Join(", ", sources);
         }
 
         // null on success, else the compiler's messages.

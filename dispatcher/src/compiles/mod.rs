@@ -1,4 +1,4 @@
-//! Compile jobs (GO, RS): a `PENDING` build with a source package is compiled once, on a node of
+//! Compile jobs (GO, RS, CS): a `PENDING` build with a source package is compiled once, on a node of
 //! the function's own account or of one of its pools — never on a volunteer of another account,
 //! since the compiled package is served to every node that runs the function. The job lives in
 //! Postgres (the build row); this loop offers it, and re-offers it when the node is gone or its

@@ -52,7 +52,7 @@ impl From<BuildRow> for BuildView {
 /// Uploads a function's code as a zip or tar.gz of its folder's contents (body up to 50 MiB).
 /// Paths must be relative without `..`; links are refused; `handler.py` (PY) or `handler.js` (JS)
 /// must be at the root. The new build is what new tasks of the function run: `SUCCESS` at once, except
-/// GO and RS, `PENDING` until a node of the account compiles it (`SUCCESS`, tasks then run the compiled
+/// GO, RS and CS, `PENDING` until a node of the account compiles it (`SUCCESS`, tasks then run the compiled
 /// package; meanwhile they compile at cold start) or the compiler refuses it (`FAILED`, with its output
 /// in the log; tasks get 409 `BUILD_FAILED`).
 #[utoipa::path(tag = "build", security(("bearer" = [])), params(("functionId" = String, Path), BuildQuery),

@@ -1,4 +1,4 @@
-//! Compiling once per build (GO) with real processes: the dispatcher offers the compile job to a
+//! Compiling once per build (GO, CS) with real processes: the dispatcher offers the compile job to a
 //! real worker, which compiles in a hardened container and uploads the compiled package; another
 //! worker then runs the function from that package without compiling.
 
@@ -19,6 +19,17 @@ async fn task_of(platform: &Platform, response: reqwest::Response) -> Value {
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_go_build_is_compiled_once_and_another_worker_runs_the_compiled_package(pool: PgPool) {
+    compiled_once_then_run_from_the_package(pool, "GO", "go-hello").await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_cs_build_is_compiled_once_and_another_worker_runs_the_compiled_package(pool: PgPool) {
+    compiled_once_then_run_from_the_package(pool, "CS", "csharp-hello").await;
+}
+
+/// A `lang` build of `examples/<example>` compiled once by the first worker; a second worker
+/// cold-starts from the compiled package, faster than from source.
+async fn compiled_once_then_run_from_the_package(pool: PgPool, lang: &str, example: &str) {
     if !docker_tests_enabled() {
         return;
     }
@@ -26,7 +37,7 @@ async fn a_go_build_is_compiled_once_and_another_worker_runs_the_compiled_packag
     let mut first = platform.start_worker("compile-first").await;
     platform.wait_connected("compile-first", true).await;
     let (function, build) = platform
-        .deploy_build("GO", &repo_root().join("examples/go-hello"))
+        .deploy_build(lang, &repo_root().join("examples").join(example))
         .await;
     let pending = platform.get_json(&format!("/v1/build/{build}")).await;
     assert_eq!(pending["status"], "PENDING", "{pending}");
@@ -68,10 +79,10 @@ async fn a_go_build_is_compiled_once_and_another_worker_runs_the_compiled_packag
     // Its container ran the binary: no compile at cold start (≈1.5 s for the hello on 2 cores).
     let before = from_source["timings"]["initMs"].as_i64().expect("init");
     let after = from_package["timings"]["initMs"].as_i64().expect("init");
-    println!("go-hello cold start: from source {before} ms, from the compiled package {after} ms");
+    println!("{example} cold start: from source {before} ms, from the compiled package {after} ms");
     assert!(
         after < before,
-        "compiled cold start {after} ms, from source {before} ms"
+        "{lang}: compiled cold start {after} ms, from source {before} ms"
     );
 }
 

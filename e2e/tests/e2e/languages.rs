@@ -1,6 +1,6 @@
 //! Every language of the contract end to end: each `examples/<lang>-hello` deployed through the
 //! dispatcher and run by a real worker in its runtime image, and compile errors reaching the build
-//! (GO, RS: compiled once) or the task (CS: compiled at cold start).
+//! (GO, RS, CS: compiled once by a compile job).
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -75,38 +75,17 @@ async fn a_function_that_does_not_compile_fails_its_tasks_with_the_compiler_mess
     for (lang, dir, compiler_says) in cases {
         let broken = repo_root().join(format!("runtimes/testdata/{dir}/broken"));
         let (function, build) = platform.deploy_build(lang, &broken).await;
-        if lang != "CS" {
-            // Compiled once by a compile job: the build fails with the compiler's output and
-            // its tasks are refused (a task sent before the job ends runs the source, as CS).
-            let failed = platform.wait_build(&build).await;
-            assert_eq!(failed["status"], "FAILED", "{lang}: {failed}");
-            assert!(
-                failed["log"].to_string().contains(compiler_says),
-                "{lang}: {failed}"
-            );
-            let response = platform.invoke(&function, "", b"").await;
-            assert_eq!(response.status(), StatusCode::CONFLICT, "{lang}");
-            continue;
-        }
-        let response = platform.invoke(&function, "", b"").await;
-        assert_eq!(
-            response.status(),
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "{lang}"
-        );
-        let task = response.headers()["x-canopy-task-id"]
-            .to_str()
-            .expect("id")
-            .to_owned();
-        let body = response.text().await.expect("text");
-        assert!(body.contains(compiler_says), "{lang}: {body}");
-        let task = platform.get_json(&format!("/v1/task/{task}")).await;
-        assert_eq!(task["status"], "failed", "{lang}: {task}");
-        assert_eq!(task["error"]["kind"], "handler_error", "{lang}: {task}");
-        let message = task["error"]["message"].as_str().unwrap_or_default();
+        // Compiled once by a compile job: the build fails with the compiler's output and its
+        // tasks are refused (a task sent before the job ends runs the source and compiles it).
+        let failed = platform.wait_build(&build).await;
+        assert_eq!(failed["status"], "FAILED", "{lang}: {failed}");
         assert!(
-            message.starts_with("compiling ") && message.contains(compiler_says),
-            "{lang}: {task}"
+            failed["log"].to_string().contains(compiler_says),
+            "{lang}: {failed}"
         );
+        let response = platform.invoke(&function, "", b"").await;
+        assert_eq!(response.status(), StatusCode::CONFLICT, "{lang}");
+        let problem: Value = response.json().await.expect("problem");
+        assert_eq!(problem["code"], "BUILD_FAILED", "{lang}: {problem}");
     }
 }

@@ -1,4 +1,4 @@
-//! Compile jobs (GO, RS): the source package compiled once in a container hardened like a task's
+//! Compile jobs (GO, RS, CS): the source package compiled once in a container hardened like a task's
 //! (no network at all, cap-drop ALL, read-only root, the source read-only, CPU/memory/pids and
 //! time limits) by the runtime image's `start.sh --compile /out`; the output directory, packed as
 //! a tar, is uploaded to the dispatcher, or the compiler's output when it fails.
@@ -23,7 +23,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 /// Whether the runtime image of `lang` has `start.sh --compile`.
 pub fn has_compile_mode(lang: Lang) -> bool {
-    matches!(lang, Lang::Go | Lang::Rs)
+    matches!(lang, Lang::Go | Lang::Rs | Lang::Cs)
 }
 
 /// How a compile job ended.
