@@ -21,6 +21,7 @@ pub mod login_failures;
 pub mod nodes;
 pub mod owner_pause;
 pub mod platform_usage;
+pub mod prewarms;
 pub mod quotas;
 pub mod refresh_tokens;
 pub mod reports;

@@ -206,6 +206,8 @@ pub struct ConnectedNode {
     pub id: Uuid,
     pub resources: serde_json::Value,
     pub latency_ms: Option<i32>,
+    /// The replica holding its socket.
+    pub replica_id: Option<Uuid>,
 }
 
 /// Connected nodes (live sessions) that may run tasks of `account` (its own, its pools', and
@@ -218,7 +220,7 @@ pub async fn connected_serving(
 ) -> sqlx::Result<Vec<ConnectedNode>> {
     sqlx::query_as!(
         ConnectedNode,
-        r#"SELECT n.id, n.resources AS "resources!", n.latency_ms FROM nodes n
+        r#"SELECT n.id, n.resources AS "resources!", n.latency_ms, n.replica_id FROM nodes n
            WHERE n.deleted_at IS NULL AND n.session_id IS NOT NULL AND n.resources IS NOT NULL
              AND n.last_seen_at > now() - make_interval(secs => $1)
              AND (n.account_id = $2 OR ($3 AND n.volunteer)

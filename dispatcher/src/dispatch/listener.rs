@@ -12,12 +12,13 @@ use uuid::Uuid;
 use super::Ended;
 use crate::state::AppState;
 
-const CHANNELS: [&str; 5] = [
+const CHANNELS: [&str; 6] = [
     "canopy_tasks",
     "canopy_finished",
     "canopy_nodes",
     "canopy_revoked",
     "canopy_firings",
+    crate::db::prewarms::CHANNEL,
 ];
 
 pub async fn run(state: Arc<AppState>, shutdown: CancellationToken) {
@@ -75,6 +76,7 @@ fn handle(state: &Arc<AppState>, channel: &str, payload: &str) {
         "canopy_finished" => payload.split(',').for_each(|entry| finished(state, entry)),
         "canopy_revoked" => reload_revocations(state),
         "canopy_firings" => state.triggers.wake(),
+        crate::db::prewarms::CHANNEL => crate::tasks::relay_prewarm(state, payload),
         "canopy_nodes" => {
             if let Some(target) = payload.strip_prefix("trust:") {
                 super::trust::refresh_later(Arc::clone(state), target);

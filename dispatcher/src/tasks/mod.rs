@@ -41,7 +41,7 @@ pub use cancel::cancel;
 pub use error::TaskError;
 pub use explain::explain;
 pub use images::record_image_pin;
-pub use prewarm::{prewarm, MAX_INSTANCES as MAX_PREWARM_INSTANCES};
+pub use prewarm::{prewarm, relay as relay_prewarm, MAX_INSTANCES as MAX_PREWARM_INSTANCES};
 pub use queues::{Queues, TaskQueues};
 pub use reports::{record_report, Report, ReportKind};
 pub use scheduler::Scheduler;

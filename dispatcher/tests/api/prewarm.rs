@@ -149,3 +149,64 @@ async fn bad_prewarm_requests_are_refused_and_without_nodes_nothing_is_warm(pool
         .await;
     assert_problem(refused, StatusCode::CONFLICT, "FUNCTION_PAUSED").await;
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_prewarm_on_one_replica_reaches_workers_connected_to_another(pool: PgPool) {
+    let one = TestApp::spawn(pool.clone()).await;
+    let two = TestApp::spawn(pool).await;
+    let user = one.signup("dev@example.com").await;
+    let function = deployed_function(&one, &user.token).await;
+    // One worker on each replica; the request arrives on replica one.
+    let (near, near_token) = register_node(&one, &user.token).await;
+    let mut near_worker = FakeWorker::connect(&one, &near, &near_token, resources(1024)).await;
+    let (far, far_token) = register_node(&one, &user.token).await;
+    let mut far_worker = FakeWorker::connect(&two, &far, &far_token, resources(1024)).await;
+
+    let request = {
+        let (client, url, token) = (
+            one.client.clone(),
+            one.url(&format!("/v1/function/{function}/prewarm")),
+            user.token.clone(),
+        );
+        tokio::spawn(async move {
+            client
+                .post(url)
+                .bearer_auth(token)
+                .json(&json!({"instances": 4}))
+                .send()
+                .await
+                .expect("sent")
+        })
+    };
+    let (near_request, _, near_instances, _) = expect_prewarm(&mut near_worker).await;
+    let (far_request, _, far_instances, sha) = expect_prewarm(&mut far_worker).await;
+    assert_eq!((near_instances, far_instances), (2, 2), "spread over both");
+    // The far node may fetch the code from its own replica.
+    let download = two
+        .client
+        .get(two.url(&format!("/v1/worker/artifact/{sha}")))
+        .bearer_auth(&far_token)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(download.status(), StatusCode::OK);
+    near_worker
+        .send(&WorkerMessage::Prewarmed {
+            request_id: near_request,
+            started: 2,
+        })
+        .await;
+    far_worker
+        .send(&WorkerMessage::Prewarmed {
+            request_id: far_request,
+            started: 1,
+        })
+        .await;
+    let response = request.await.expect("joined");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.json::<Value>().await.expect("json"),
+        json!({"prewarmed": 3}),
+        "both answers are summed, the far one relayed by replica two"
+    );
+}
