@@ -53,7 +53,7 @@ packages_for() {
         go) echo golang-1.19-go ;;
         csharp) echo mono-mcs,libmono-posix4.0-cil ;;
         ruby) echo ruby3.1 ;;
-        rust) echo rustc-web,libc6-dev ;;
+        rust) echo rustc-web,cargo-web,libc6-dev ;;
     esac
 }
 # Everything in runtimes/<lang>/ but the Dockerfile goes to /opt/canopy/ (a runner, or a start script

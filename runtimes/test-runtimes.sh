@@ -188,6 +188,19 @@ test_broken() {
     expect_match "$lang broken: the 500 body is error: <message>" "error: ${want%%\*}*" "$(body_of broken)"
 }
 
+# A function with vendored dependencies (runtimes/testdata/<lang>/vendored) compiles at cold start
+# on the private network, so from vendor/ alone.
+test_vendored() {
+    local lang=$1 id ip ready
+    echo "== canopy-runtime-$lang:1: fixture with vendored dependencies"
+    id=$(run_container "canopy-runtime-$lang:1" "$here/testdata/$lang/vendored")
+    ip=$(ip_of "$id")
+    ready=$(wait_healthy "$id" "$ip") || { fail "$lang vendored: healthy" "see logs above"; return; }
+    request vendored "http://$ip:8080/"
+    expect "$lang vendored: compiled without network, healthy after ${ready}s, answers" \
+        "200 hello canopy from vendor" "$(status_of vendored) $(body_of vendored)"
+}
+
 # Egress must be checked against an address the same image *can* reach on an ordinary bridge,
 # otherwise a host without internet would make the no-egress checks pass trivially.
 egress_control() {
@@ -225,6 +238,7 @@ for lang in "${langs[@]}"; do
     test_fixture "$lang" "$(ip_of "$example")"
     test_example "$lang" "$example" "$(ip_of "$example")"
     test_broken "$lang"
+    if [[ -d $here/testdata/$lang/vendored ]]; then test_vendored "$lang"; fi
 done
 egress_control "${langs[0]}"
 

@@ -133,3 +133,25 @@ async fn a_go_function_with_a_vendored_module_compiles_without_network(pool: PgP
         "hello canopy from vendor"
     );
 }
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_rust_function_with_vendored_crates_compiles_without_network(pool: PgPool) {
+    if !docker_tests_enabled() {
+        return;
+    }
+    let platform = Platform::start(pool).await;
+    let _worker = platform.start_worker("compile-vendored-rs").await;
+    platform.wait_connected("compile-vendored-rs", true).await;
+    let (function, build) = platform
+        .deploy_build("RS", &repo_root().join("runtimes/testdata/rust/vendored"))
+        .await;
+    // The handler names itoa, so compiling at all means cargo found it in vendor/.
+    let compiled = platform.wait_build(&build).await;
+    assert_eq!(compiled["status"], "SUCCESS", "{compiled}");
+    let response = platform.invoke(&function, "", b"").await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.text().await.expect("text"),
+        "hello canopy from vendor"
+    );
+}
