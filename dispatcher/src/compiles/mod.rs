@@ -56,9 +56,11 @@ pub fn spawn(state: &Arc<AppState>, shutdown: &CancellationToken) {
 /// job; returns how many were offered.
 pub async fn run_once(state: &AppState) -> sqlx::Result<usize> {
     let mut conn = state.pool.acquire().await?;
-    let jobs = db::compiles::open_jobs(&mut conn, OFFER_S, BATCH).await?;
+    let window = state.dispatch.connected_window_s();
+    let jobs = db::compiles::open_jobs(&mut conn, OFFER_S, BATCH, state.replica_id, window).await?;
     let sessions = state.registry.snapshot();
-    // A job whose node is still connected to this replica and within its time is at work.
+    // A job whose node is still connected (to this replica or another) and within its time is
+    // at work.
     let mut busy: HashSet<Uuid> = jobs
         .iter()
         .filter(|job| job.offer_live)
@@ -66,10 +68,11 @@ pub async fn run_once(state: &AppState) -> sqlx::Result<usize> {
         .collect();
     let mut offered = 0;
     for job in &jobs {
-        let at_work = job.offer_live
-            && job
+        let connected = job.node_elsewhere
+            || job
                 .compile_node_id
                 .is_some_and(|node| sessions.iter().any(|s| s.node_id == node));
+        let at_work = job.offer_live && connected;
         if at_work || job.compile_attempts >= MAX_ATTEMPTS {
             continue;
         }

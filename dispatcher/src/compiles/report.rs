@@ -15,6 +15,7 @@ use crate::db;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{spool_body_within, ValidJson};
 use crate::gateway::authenticate_node;
+use crate::quotas::{self, QuotaError};
 use crate::routes::path_id;
 use crate::state::AppState;
 
@@ -38,8 +39,8 @@ pub struct CompileFailure {
     pub log: String,
 }
 
-/// Checks that `node` holds the job of `build`, still open.
-async fn check_job(state: &AppState, build: Uuid, node: Uuid) -> ApiResult<()> {
+/// Checks that `node` holds the job of `build`, still open; the job.
+async fn check_job(state: &AppState, build: Uuid, node: Uuid) -> ApiResult<db::compiles::JobState> {
     let mut conn = state.pool.acquire().await?;
     let job = db::compiles::job_state(&mut conn, build)
         .await?
@@ -56,7 +57,7 @@ async fn check_job(state: &AppState, build: Uuid, node: Uuid) -> ApiResult<()> {
             format!("the build is already {}", job.status),
         ));
     }
-    Ok(())
+    Ok(job)
 }
 
 /// Stores the compiled package content-addressed; the build is `SUCCESS` and its new tasks run it.
@@ -82,7 +83,7 @@ async fn upload_compiled(
             "must be 64 lowercase hex",
         ));
     }
-    check_job(&state, build, node).await?;
+    let job = check_job(&state, build, node).await?;
     // Like a code upload: spooled to disk, within the transfer gates, so a 128 MiB package never
     // sits in memory and a crowd of compile nodes cannot exhaust it.
     let _turn = state.gates.build().await?;
@@ -116,7 +117,22 @@ async fn upload_compiled(
         canopy_shared::format_id(node),
     )];
     let content = tokio::io::BufReader::new(tokio::fs::File::from_std(file));
+    let quota = state.quotas.quota(&state.pool, job.account_id).await?;
     let mut tx = state.pool.begin().await?;
+    // The compiled package replaces the source as the code the account keeps: past its storage
+    // quota the build fails, saying so, as an upload of that size would have been refused.
+    let bytes = usize::try_from(size).unwrap_or(usize::MAX);
+    match quotas::admit_code(&mut tx, job.account_id, job.function_id, &quota, bytes).await {
+        Ok(()) => {}
+        Err(QuotaError::Exceeded(exceeded)) => {
+            let log = [format!("compiled into {size} bytes, but {exceeded}")];
+            db::compiles::finish(&mut tx, build, node, "FAILED", None, &log).await?;
+            tx.commit().await?;
+            tracing::info!("compiled package refused: storage quota");
+            return Ok(HttpResponse::NoContent().finish());
+        }
+        Err(QuotaError::Database(error)) => return Err(error.into()),
+    }
     db::builds::store_artifact(&mut tx, &actual, size, content).await?;
     if !db::compiles::finish(&mut tx, build, node, "SUCCESS", Some(&actual), &log).await? {
         return Err(ApiError::conflict(

@@ -14,6 +14,8 @@ pub struct CompileJobRow {
     pub compile_node_id: Option<Uuid>,
     /// Whether that offer is younger than the job's time limit (the node may still be at it).
     pub offer_live: bool,
+    /// Whether that node is connected to another replica (seen within the connected window).
+    pub node_elsewhere: bool,
     pub compile_attempts: i32,
 }
 
@@ -33,23 +35,33 @@ pub async fn open_job(
     Ok(())
 }
 
-/// Open jobs, oldest offer first; an offer older than `offer_s` seconds counts as lost.
+/// Open jobs, oldest offer first; an offer older than `offer_s` seconds counts as lost, and so
+/// does one whose node is connected neither to `replica` (the caller checks its own sockets) nor,
+/// seen within `connected_s`, to another replica.
 pub async fn open_jobs(
     conn: &mut PgConnection,
     offer_s: f64,
     limit: i64,
+    replica: Uuid,
+    connected_s: f64,
 ) -> sqlx::Result<Vec<CompileJobRow>> {
     sqlx::query_as!(
         CompileJobRow,
         r#"SELECT b.id AS build_id, b.account_id, f.lang, b.source_sha256 AS "source_sha256!",
                   b.compile_node_id, b.compile_attempts,
                   (b.compile_offered_at IS NOT NULL
-                   AND b.compile_offered_at > now() - make_interval(secs => $1)) AS "offer_live!"
+                   AND b.compile_offered_at > now() - make_interval(secs => $1)) AS "offer_live!",
+                  EXISTS (SELECT 1 FROM nodes n
+                          WHERE n.id = b.compile_node_id AND n.session_id IS NOT NULL
+                            AND n.replica_id IS DISTINCT FROM $3
+                            AND n.last_seen_at > now() - make_interval(secs => $4)) AS "node_elsewhere!"
            FROM builds b JOIN functions f ON f.id = b.function_id
            WHERE b.status = 'PENDING' AND b.source_sha256 IS NOT NULL
            ORDER BY b.compile_offered_at NULLS FIRST, b.id LIMIT $2"#,
         offer_s,
-        limit
+        limit,
+        replica,
+        connected_s
     )
     .fetch_all(conn)
     .await
@@ -81,12 +93,15 @@ pub async fn offer(
 pub struct JobState {
     pub status: String,
     pub compile_node_id: Option<Uuid>,
+    pub account_id: Uuid,
+    pub function_id: Uuid,
 }
 
 pub async fn job_state(conn: &mut PgConnection, build: Uuid) -> sqlx::Result<Option<JobState>> {
     sqlx::query_as!(
         JobState,
-        "SELECT status, compile_node_id FROM builds WHERE id = $1 AND source_sha256 IS NOT NULL",
+        "SELECT status, compile_node_id, account_id, function_id FROM builds
+         WHERE id = $1 AND source_sha256 IS NOT NULL",
         build
     )
     .fetch_optional(conn)

@@ -1,4 +1,4 @@
-//! Compile jobs (GO, RS): a build is `PENDING` until a node of the function's own account (or
+//! Compile jobs (GO, RS, CS): a build is `PENDING` until a node of the function's own account (or
 //! its pools) compiles it — never a volunteer of another account — and the node's answer is
 //! checked (its job, the size, the hash, the package).
 
@@ -16,7 +16,7 @@ use crate::helpers::{assert_invalid_field, assert_problem, id_of, TestApp};
 use crate::reliability::create;
 
 /// A node that runs and compiles GO.
-fn go_compiler() -> Resources {
+pub fn go_compiler() -> Resources {
     Resources {
         runtimes: vec![Lang::Go],
         compiles: vec![Lang::Go],
@@ -25,7 +25,7 @@ fn go_compiler() -> Resources {
 }
 
 /// A GO function with a build uploaded; returns (function, build).
-async fn go_function(app: &TestApp, token: &str) -> (String, String) {
+pub async fn go_function(app: &TestApp, token: &str) -> (String, String) {
     let function = app.create_function_in(token, "Hello", "GO").await;
     let response = app
         .client
@@ -44,13 +44,13 @@ async fn go_function(app: &TestApp, token: &str) -> (String, String) {
     (function, build)
 }
 
-async fn build_view(app: &TestApp, token: &str, build: &str) -> Value {
+pub async fn build_view(app: &TestApp, token: &str, build: &str) -> Value {
     let response = app.get(&format!("/v1/build/{build}"), token).await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.expect("json")
 }
 
-async fn expect_compile(worker: &mut FakeWorker) -> CompileJob {
+pub async fn expect_compile(worker: &mut FakeWorker) -> CompileJob {
     match worker.recv().await {
         Some(DispatcherMessage::Compile(job)) => job,
         other => panic!("expected compile, got {other:?}"),
@@ -76,11 +76,11 @@ fn compiled_package() -> Vec<u8> {
     builder.into_inner().expect("tar")
 }
 
-fn sha256(bytes: &[u8]) -> String {
+pub fn sha256(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-async fn put_compiled(
+pub async fn put_compiled(
     app: &TestApp,
     node_token: &str,
     build: &str,

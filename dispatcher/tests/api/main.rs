@@ -10,6 +10,7 @@ mod auth_failures;
 mod binary;
 mod builds;
 mod carbon;
+mod compile_limits;
 mod compiles;
 mod custom_images;
 mod dashboard;

@@ -9,12 +9,12 @@ use crate::fake_worker::{deployed_function, zip_of};
 use crate::helpers::{assert_invalid_field, assert_problem, TestApp};
 use crate::stats::admin_token;
 
-async fn account_id(app: &TestApp, token: &str) -> String {
+pub async fn account_id(app: &TestApp, token: &str) -> String {
     let user: Value = app.get("/v1/user", token).await.json().await.expect("json");
     user["id"].as_str().expect("id").to_owned()
 }
 
-async fn set_quota(app: &TestApp, admin: &str, account: &str, body: Value) -> Value {
+pub async fn set_quota(app: &TestApp, admin: &str, account: &str, body: Value) -> Value {
     let response = app
         .send(
             Method::PUT,
