@@ -30,6 +30,7 @@ mod quotas;
 mod reliability;
 mod retry;
 mod revocation;
+mod runtimes;
 mod schedules;
 mod security;
 mod serverledge;
