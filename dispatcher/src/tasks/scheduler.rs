@@ -99,7 +99,10 @@ pub async fn run_once(state: &AppState) -> anyhow::Result<usize> {
 
 /// The workers in `dispatch::policy` order (no warm preference: a pass serves many functions),
 /// so each queued task goes to the greenest worker with room that fits it: greener workers
-/// claim first, and what they cannot take is left for the next.
+/// claim first, and what they cannot take is left for the next. Among equally green workers the
+/// nearest claims first, as for a task in a hurry at submit: a queued task with a deadline
+/// (Serverledge's `QoSMaxRespT`) has already waited, and the head of the queue goes to the
+/// lowest round trip.
 fn greenest_first(ready: Vec<Arc<SessionHandle>>) -> Vec<Arc<SessionHandle>> {
     if ready.len() < 2 {
         return ready;
@@ -114,7 +117,7 @@ fn greenest_first(ready: Vec<Arc<SessionHandle>>) -> Vec<Arc<SessionHandle>> {
         })
         .collect();
     let mut slots: Vec<Option<Arc<SessionHandle>>> = ready.into_iter().map(Some).collect();
-    order(&offers, false)
+    order(&offers, true)
         .into_iter()
         .filter_map(|index| slots[index].take())
         .collect()
