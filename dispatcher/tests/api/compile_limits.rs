@@ -8,7 +8,10 @@ use canopy_shared::protocol::DispatcherMessage;
 use serde_json::json;
 use sqlx::PgPool;
 
-use crate::compiles::{build_view, expect_compile, go_compiler, go_function, put_compiled, sha256};
+use crate::compiles::{
+    build_view, compiled_package_with, expect_compile, go_compiler, go_function, put_compiled,
+    sha256,
+};
 use crate::fake_worker::{register_node, FakeWorker};
 use crate::helpers::TestApp;
 use crate::quotas::{account_id, set_quota};
@@ -16,27 +19,14 @@ use crate::stats::admin_token;
 
 /// A compiled package of about `bytes` that does not compress.
 fn large_package(bytes: usize) -> Vec<u8> {
-    let mut noise = Vec::with_capacity(bytes);
     let mut state: u32 = 3;
-    while noise.len() < bytes {
-        state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
-        noise.push((state >> 24) as u8);
-    }
-    let mut builder = tar::Builder::new(Vec::new());
-    for (path, data) in [
-        ("handler.go", &b"package function\n"[..]),
-        (".canopy/function", &noise[..]),
-        (".canopy/compiled", b""),
-    ] {
-        let mut header = tar::Header::new_gnu();
-        header.set_size(data.len() as u64);
-        header.set_mode(0o755);
-        header.set_cksum();
-        builder
-            .append_data(&mut header, path, data)
-            .expect("append");
-    }
-    builder.into_inner().expect("tar")
+    let noise: Vec<u8> = (0..bytes)
+        .map(|_| {
+            state = state.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (state >> 24) as u8
+        })
+        .collect();
+    compiled_package_with(&noise)
 }
 
 #[sqlx::test(migrations = "../migrations")]

@@ -59,10 +59,15 @@ pub async fn expect_compile(worker: &mut FakeWorker) -> CompileJob {
 
 /// A tar holding the source and a (fake) compiled binary with the marker.
 fn compiled_package() -> Vec<u8> {
+    compiled_package_with(b"\x7fELF fake")
+}
+
+/// A tar holding the source and `binary` as the compiled function, with the marker.
+pub fn compiled_package_with(binary: &[u8]) -> Vec<u8> {
     let mut builder = tar::Builder::new(Vec::new());
     for (path, data) in [
         ("handler.go", &b"package function\n"[..]),
-        (".canopy/function", b"\x7fELF fake"),
+        (".canopy/function", binary),
         (".canopy/compiled", b""),
     ] {
         let mut header = tar::Header::new_gnu();

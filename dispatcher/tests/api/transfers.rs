@@ -108,7 +108,7 @@ async fn a_download_past_the_transfer_memory_budget_waits_then_gets_a_503(pool: 
     assert_eq!(created.status(), StatusCode::CREATED);
     let (token, sha, _worker, prewarm) = prewarmed(&app, &user.token, &function).await;
 
-    let mut slow = slow_upload(&app, &user.token, &function).await;
+    let slow = slow_upload(&app, &user.token, &function).await;
     let busy = download(&app, &token, &sha).await;
     assert_eq!(busy.headers()["retry-after"], "1");
     assert_problem(
@@ -119,14 +119,7 @@ async fn a_download_past_the_transfer_memory_budget_waits_then_gets_a_503(pool: 
     .await;
 
     // Once the slow uploader times out, the package downloads.
-    let mut answer = vec![0u8; 4096];
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::io::AsyncReadExt::read(&mut slow, &mut answer),
-    )
-    .await
-    .expect("answered within the upload timeout")
-    .expect("read");
+    timed_out(slow).await;
     let fine = download(&app, &token, &sha).await;
     assert_eq!(fine.status(), StatusCode::OK);
     let body = fine.bytes().await.expect("body");
@@ -181,6 +174,18 @@ fn noise(len: usize) -> Vec<u8> {
         .collect()
 }
 
+/// Waits for the dispatcher to answer a `slow_upload` (its upload timeout ran out).
+async fn timed_out(mut slow: tokio::net::TcpStream) {
+    let mut answer = vec![0u8; 4096];
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        tokio::io::AsyncReadExt::read(&mut slow, &mut answer),
+    )
+    .await
+    .expect("answered within the upload timeout")
+    .expect("read");
+}
+
 /// A body sent in chunks without a Content-Length, so only streaming can see its size.
 fn chunked(chunks: usize, chunk: usize) -> reqwest::Body {
     let parts = (0..chunks).map(move |_| Ok::<_, std::io::Error>(vec![0x1f_u8; chunk]));
@@ -214,7 +219,7 @@ async fn uploads_past_the_transfer_memory_budget_wait_then_get_a_503(pool: PgPoo
     .await;
     let user = app.signup("dev@example.com").await;
     let function = app.create_function_in(&user.token, "Slow", "PY").await;
-    let mut slow = slow_upload(&app, &user.token, &function).await;
+    let slow = slow_upload(&app, &user.token, &function).await;
     let zip = zip_of(&[("handler.py", b"def handle(r):\n    return 1\n")]);
     let busy = upload(&app, &user.token, &function, zip.clone().into()).await;
     assert_eq!(busy.headers()["retry-after"], "1");
@@ -226,14 +231,7 @@ async fn uploads_past_the_transfer_memory_budget_wait_then_get_a_503(pool: PgPoo
     .await;
 
     // Once the slow uploader times out, its share is free again.
-    let mut answer = vec![0u8; 4096];
-    tokio::time::timeout(
-        Duration::from_secs(10),
-        tokio::io::AsyncReadExt::read(&mut slow, &mut answer),
-    )
-    .await
-    .expect("answered within the upload timeout")
-    .expect("read");
+    timed_out(slow).await;
     let fine = upload(&app, &user.token, &function, zip.into()).await;
     assert_eq!(fine.status(), StatusCode::CREATED);
 }

@@ -115,43 +115,33 @@ async fn a_go_build_that_does_not_compile_fails_with_the_compiler_message_and_ta
 
 #[sqlx::test(migrations = "../migrations")]
 async fn a_go_function_with_a_vendored_module_compiles_without_network(pool: PgPool) {
+    vendored_compiles_without_network(pool, "GO", "go").await;
+}
+
+#[sqlx::test(migrations = "../migrations")]
+async fn a_rust_function_with_vendored_crates_compiles_without_network(pool: PgPool) {
+    vendored_compiles_without_network(pool, "RS", "rust").await;
+}
+
+/// `runtimes/testdata/<dir>/vendored` compiled by a real worker's compile job, which has no
+/// network at all: its handler uses the vendored dependency, so compiling at all means the
+/// build found it in `vendor/`.
+async fn vendored_compiles_without_network(pool: PgPool, lang: &str, dir: &str) {
     if !docker_tests_enabled() {
         return;
     }
     let platform = Platform::start(pool).await;
     let _worker = platform.start_worker("compile-vendored").await;
     platform.wait_connected("compile-vendored", true).await;
-    let (function, build) = platform
-        .deploy_build("GO", &repo_root().join("runtimes/testdata/go/vendored"))
-        .await;
+    let fixture = repo_root().join(format!("runtimes/testdata/{dir}/vendored"));
+    let (function, build) = platform.deploy_build(lang, &fixture).await;
     let compiled = platform.wait_build(&build).await;
-    assert_eq!(compiled["status"], "SUCCESS", "{compiled}");
+    assert_eq!(compiled["status"], "SUCCESS", "{lang}: {compiled}");
     let response = platform.invoke(&function, "", b"").await;
-    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.status(), StatusCode::OK, "{lang}");
     assert_eq!(
         response.text().await.expect("text"),
-        "hello canopy from vendor"
-    );
-}
-
-#[sqlx::test(migrations = "../migrations")]
-async fn a_rust_function_with_vendored_crates_compiles_without_network(pool: PgPool) {
-    if !docker_tests_enabled() {
-        return;
-    }
-    let platform = Platform::start(pool).await;
-    let _worker = platform.start_worker("compile-vendored-rs").await;
-    platform.wait_connected("compile-vendored-rs", true).await;
-    let (function, build) = platform
-        .deploy_build("RS", &repo_root().join("runtimes/testdata/rust/vendored"))
-        .await;
-    // The handler names itoa, so compiling at all means cargo found it in vendor/.
-    let compiled = platform.wait_build(&build).await;
-    assert_eq!(compiled["status"], "SUCCESS", "{compiled}");
-    let response = platform.invoke(&function, "", b"").await;
-    assert_eq!(response.status(), StatusCode::OK);
-    assert_eq!(
-        response.text().await.expect("text"),
-        "hello canopy from vendor"
+        "hello canopy from vendor",
+        "{lang}"
     );
 }
