@@ -97,9 +97,16 @@ class Client:
         self.connection = http.client.HTTPConnection(base.split("//", 1)[1], timeout=120)
 
     def post(self, path, body=b"", headers=None):
-        self.connection.request("POST", path, body=body, headers={
-            "authorization": f"Bearer {self.token}", **(headers or {})})
-        response = self.connection.getresponse()
+        headers = {"authorization": f"Bearer {self.token}", **(headers or {})}
+        try:
+            self.connection.request("POST", path, body=body, headers=headers)
+            response = self.connection.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            # The server closed the connection after an idle spell (its keep-alive timeout).
+            self.connection.close()
+            self.connection.request("POST", path, body=body, headers=headers)
+            response = self.connection.getresponse()
+        self.last_task = response.getheader("x-canopy-task-id")
         return response.status, response.read()
 
 
@@ -114,6 +121,9 @@ def invoke(client, function):
 class Instant(http.server.BaseHTTPRequestHandler):
     """Answers every POST at once, like a dispatcher with nothing to do: the harness alone."""
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in two writes: without this, Nagle holds the body for the client's
+    # delayed ACK (40 ms), which would be timed as the harness's cost.
+    disable_nagle_algorithm = True
 
     def do_POST(self):
         self.rfile.read(int(self.headers.get("content-length", 0)))
@@ -244,7 +254,16 @@ def main():
             cold.append(invoke(caller, deploy(base, token, f"Cold{index}")))
         warm_function = deploy(base, token, "Warm")
         invoke(caller, warm_function)  # makes it warm
-        warm = [invoke(caller, warm_function) for _ in range(args.warm)]
+        warm, warm_tasks = [], []
+        for _ in range(args.warm):
+            warm.append(invoke(caller, warm_function))
+            warm_tasks.append(caller.last_task)
+        # The worker's share (container start + handler, whole ms as the task records them).
+        in_worker = []
+        for task in warm_tasks[-100:]:
+            _, view = call("GET", f"{base}/v1/task/{task}", token)
+            timings = json.loads(view)["timings"]
+            in_worker.append((timings.get("initMs") or 0) + (timings.get("execMs") or 0))
         rate = throughput(base, token, warm_function, args.clients, args.seconds) if args.clients else None
         facade = []
         if args.facade:
@@ -265,6 +284,8 @@ def main():
               f"docker run --rm")
         print(f"warm (create -> result, {len(warm)} sequential, one keep-alive connection): p50 "
               f"{statistics.median(warm):.2f} ms, p99 {percentile(warm, 0.99):.2f} ms, min {min(warm):.2f} ms")
+        print(f"of which in the worker (initMs + execMs of the last {len(in_worker)}, whole ms): p50 "
+              f"{statistics.median(in_worker):.0f} ms, max {max(in_worker)} ms")
         print(f"same run, the harness alone (same client, an in-process server answering at once): p50 "
               f"{statistics.median(alone):.3f} ms, p99 {percentile(alone, 0.99):.3f} ms")
         if rate is not None:
