@@ -119,9 +119,10 @@ impl Platform {
         (function, build)
     }
 
-    /// Polls the build until it is no longer `PENDING` (60 s at most); returns its view.
+    /// Polls the build until it is no longer `PENDING` (at most 150 s: a compile job's own limit
+    /// is 120 s, and a loaded machine may need most of it); returns its view.
     pub async fn wait_build(&self, build: &str) -> Value {
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        let deadline = std::time::Instant::now() + Duration::from_secs(150);
         loop {
             let view = self.get_json(&format!("/v1/build/{build}")).await;
             if view["status"] != "PENDING" || std::time::Instant::now() > deadline {
