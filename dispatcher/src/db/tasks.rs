@@ -90,6 +90,20 @@ pub struct TaskOutput {
     pub response_body: Option<Vec<u8>>,
     pub error_kind: Option<String>,
     pub error_message: Option<String>,
+    /// How the attempt ran, when the output came straight from its worker (before it is
+    /// written); `None` when read from the database.
+    pub run: Option<EarlyRun>,
+}
+
+/// What a worker's result says of its run, handed to this replica's waiters with the output.
+#[derive(Debug, Clone, Copy)]
+pub struct EarlyRun {
+    pub node_id: Uuid,
+    pub init_ms: i32,
+    pub exec_ms: i32,
+    pub warm: bool,
+    /// When the node was given the attempt.
+    pub given_at: std::time::Instant,
 }
 
 pub async fn output(
@@ -97,15 +111,23 @@ pub async fn output(
     account_id: Uuid,
     id: Uuid,
 ) -> sqlx::Result<Option<TaskOutput>> {
-    sqlx::query_as!(
-        TaskOutput,
+    let row = sqlx::query!(
         r#"SELECT status AS "status: TaskStatus", response_status, response_content_type, response_body, error_kind, error_message
          FROM tasks WHERE id = $1 AND account_id = $2"#,
         id,
         account_id
     )
     .fetch_optional(conn)
-    .await
+    .await?;
+    Ok(row.map(|row| TaskOutput {
+        status: row.status,
+        response_status: row.response_status,
+        response_content_type: row.response_content_type,
+        response_body: row.response_body,
+        error_kind: row.error_kind,
+        error_message: row.error_message,
+        run: None,
+    }))
 }
 
 /// Task counters of a function for its `metrics`.

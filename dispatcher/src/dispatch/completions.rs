@@ -203,6 +203,7 @@ mod tests {
             response_body: Some(b"hi".to_vec()),
             error_kind: None,
             error_message: None,
+            run: None,
         };
         completions.complete_early(task, output);
         match (&mut waiter.receiver).await {

@@ -3,6 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+use std::time::Instant;
 
 use canopy_shared::carbon::{Forecast, IntensityPoint};
 use canopy_shared::matching::{check, NodeOffer, NodeTrust, Requirements};
@@ -21,8 +22,8 @@ struct SessionState {
     resources: Resources,
     credits: u32,
     latency_ms: Option<u32>,
-    /// Task id → memory reserved for it, MB.
-    running: HashMap<Uuid, u32>,
+    /// Task id → what the node holds for it.
+    running: HashMap<Uuid, Held>,
     /// Tasks held whose results are votes (k-of-n verification): never delivered early.
     voting: HashSet<Uuid>,
     /// What the worker said it runs in its last heartbeat; those leases are renewed.
@@ -31,6 +32,15 @@ struct SessionState {
     warm: Vec<String>,
     /// Its grid carbon intensity, now and ahead.
     energy: NodeEnergy,
+}
+
+/// A task the node holds.
+#[derive(Debug, Clone, Copy)]
+struct Held {
+    /// Memory reserved for it, MB.
+    memory_mb: u32,
+    /// When it was given to the node.
+    since: Instant,
 }
 
 /// Why the dispatcher closes a connection from outside its session loop.
@@ -148,7 +158,13 @@ impl SessionHandle {
         }
         state.credits -= 1;
         let memory = reserved_memory(requirements.capabilities.mem_size);
-        state.running.insert(task, memory);
+        state.running.insert(
+            task,
+            Held {
+                memory_mb: memory,
+                since: Instant::now(),
+            },
+        );
         true
     }
 
@@ -166,7 +182,13 @@ impl SessionHandle {
     /// Books a task the scheduler claimed with credits it took (it already checked the fit).
     pub fn record_claimed(&self, task: Uuid, memory_mb: u32, voting: bool) {
         if let Ok(mut state) = self.state.lock() {
-            state.running.insert(task, memory_mb);
+            state.running.insert(
+                task,
+                Held {
+                    memory_mb,
+                    since: Instant::now(),
+                },
+            );
             if voting {
                 state.voting.insert(task);
             }
@@ -176,10 +198,16 @@ impl SessionHandle {
     /// Whether this connection holds `task` and its result may reach waiters before it is
     /// written (not a vote, which counts only once tallied).
     pub fn delivers_early(&self, task: Uuid) -> bool {
+        self.early_since(task).is_some()
+    }
+
+    /// When the node was given `task`, if its result goes to this replica's waiters early.
+    pub fn early_since(&self, task: Uuid) -> Option<Instant> {
         self.state
             .lock()
-            .map(|state| state.running.contains_key(&task) && !state.voting.contains(&task))
-            .unwrap_or(false)
+            .ok()
+            .filter(|state| !state.voting.contains(&task))
+            .and_then(|state| state.running.get(&task).map(|held| held.since))
     }
 
     /// Undoes a reservation whose task was never written: the credit comes back (use
@@ -299,7 +327,7 @@ impl SessionHandle {
 }
 
 fn offer_of(state: &SessionState) -> NodeOffer {
-    let reserved: u32 = state.running.values().sum();
+    let reserved: u32 = state.running.values().map(|held| held.memory_mb).sum();
     let mut resources = state.resources.clone();
     resources.energy = state.energy.offered(unix_now());
     NodeOffer {

@@ -2,6 +2,7 @@
 //! Fencing (task, attempt, node) happens where the report is written.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use canopy_shared::protocol::{
     decode_body, Outcome, TaskResult, WorkerMessage, MAX_RESPONSE_BYTES,
@@ -91,7 +92,7 @@ pub(super) async fn handle(
         WorkerMessage::Result(result) => {
             let task = task_uuid(&result.task_id)?;
             let held = session.holds(task);
-            let early = session.delivers_early(task);
+            let early = session.early_since(task);
             // What the attempt held is free now, whatever the database says of the result, and
             // its credit is back before the caller is answered (`TaskResult::regrant`).
             session.release(task);
@@ -105,26 +106,40 @@ pub(super) async fn handle(
                 }
             }
             let (attempt, kind) = outcome(result)?;
-            return report(state, session, (task, attempt), early, kind)
+            return report(state, session, (task, attempt), Held::Result(early), kind)
                 .await
                 .map(|()| held);
         }
     };
     let held = session.holds(task);
-    report(state, session, (task, attempt), held, kind).await?;
+    report(state, session, (task, attempt), Held::Plain(held), kind).await?;
     Ok(held)
+}
+
+/// Whether the connection holds the attempt a report is about.
+enum Held {
+    /// A start or progress report: held or not.
+    Plain(bool),
+    /// A result: since when the connection holds the attempt, when its output may reach this
+    /// replica's waiters early (held, and not a vote).
+    Result(Option<Instant>),
 }
 
 async fn report(
     state: &AppState,
     session: &Arc<SessionHandle>,
     (task, attempt): (Uuid, u32),
-    held: bool,
+    held: Held,
     kind: ReportKind,
 ) -> Result<(), Refusal> {
+    let (held, given_at) = match held {
+        Held::Plain(held) => (held, None),
+        Held::Result(since) => (since.is_some(), since),
+    };
     let report = Report {
         session: Arc::clone(session),
         held,
+        given_at,
         task,
         attempt: i32::try_from(attempt).unwrap_or(i32::MAX),
         at: chrono::Utc::now(),

@@ -71,7 +71,7 @@ pub async fn invoke(
     settings: web::Data<ServerledgeSettings>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, FacadeError> {
-    let received = Instant::now();
+    let (received, received_at) = (Instant::now(), Utc::now());
     let request: InvokeRequest = body::read(&req, payload, state.dispatch.task_body_limit).await?;
     let task_body = task_body(&request)?;
     let mut conn = state.pool.acquire().await?;
@@ -121,7 +121,7 @@ pub async fn invoke(
             tracing::warn!(error = %error, "could not record a serverledge invocation");
         }
     });
-    if !output.is_some_and(|output| output.status.is_final()) {
+    let Some(output) = output.filter(|output| output.status.is_final()) else {
         return Err(FacadeError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "STILL_RUNNING",
@@ -131,12 +131,18 @@ pub async fn invoke(
                 canopy_shared::format_id(submitted.id)
             ),
         ));
-    }
-    state.completions.written(submitted.id).await;
-    let mut conn = state.pool.acquire().await?;
-    let outcome = db::serverledge::outcome(&mut conn, caller.account_id, submitted.id, false)
-        .await?
-        .ok_or_else(|| FacadeError::unavailable("an invoked task vanished"))?;
+    };
+    // Straight from the worker when it ran on this replica; otherwise the written outcome.
+    let outcome = match report::early_outcome(&output, received_at, received) {
+        Some(outcome) => outcome,
+        None => {
+            state.completions.written(submitted.id).await;
+            let mut conn = state.pool.acquire().await?;
+            db::serverledge::outcome(&mut conn, caller.account_id, submitted.id, false)
+                .await?
+                .ok_or_else(|| FacadeError::unavailable("an invoked task vanished"))?
+        }
+    };
     let report = report::build(&outcome, Some(received.elapsed().as_secs_f64()));
     match report::verdict(&outcome) {
         Verdict::Succeeded => Ok(HttpResponse::Ok().json(report)),

@@ -1,10 +1,13 @@
 //! The execution report Serverledge returns from `/invoke` and `/poll`, made from a task's
 //! outcome. Times are seconds, measured by the worker (init, execution) and the dispatcher.
 
+use std::time::Instant;
+
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::db::serverledge::Outcome;
+use crate::db::tasks::TaskOutput;
 use crate::tasks::TaskStatus;
 
 /// Serverledge's `Response` with its `ExecutionReport`, plus Canopy's `Error` on failure.
@@ -59,6 +62,33 @@ pub fn verdict(outcome: &Outcome) -> Verdict {
 }
 
 /// The report of an ended task; `response_time` is what the caller waited when it is known.
+/// The outcome of a task whose result came straight from its worker (`TaskOutput::run`), so a
+/// synchronous call need not wait for the write nor read it back: `issued_at` is when the call
+/// was received (`received` on the monotonic clock), the start when the node was given the task.
+pub fn early_outcome(
+    output: &TaskOutput,
+    issued_at: DateTime<Utc>,
+    received: Instant,
+) -> Option<Outcome> {
+    let run = output.run?;
+    let queued =
+        chrono::Duration::from_std(run.given_at.saturating_duration_since(received)).ok()?;
+    Some(Outcome {
+        status: output.status,
+        response_status: output.response_status,
+        response_body: output.response_body.clone(),
+        error_kind: output.error_kind.clone(),
+        error_message: output.error_message.clone(),
+        init_ms: Some(run.init_ms),
+        exec_ms: Some(run.exec_ms),
+        warm: Some(run.warm),
+        node_id: Some(run.node_id),
+        issued_at,
+        started_at: Some(issued_at + queued),
+        finished_at: Some(Utc::now()),
+    })
+}
+
 pub fn build(outcome: &Outcome, response_time: Option<f64>) -> Report {
     let finished = outcome.finished_at.unwrap_or_else(Utc::now);
     let response_time = response_time.unwrap_or_else(|| seconds(outcome.issued_at, finished));
@@ -154,5 +184,48 @@ mod tests {
         assert_eq!(report.result, "");
         let dropped = outcome(TaskStatus::Failed, "", Some("deadline_exceeded"));
         assert_eq!(verdict(&dropped), Verdict::Dropped);
+    }
+
+    #[test]
+    fn an_early_output_gives_the_outcome_without_the_database() {
+        let received = Instant::now();
+        let issued_at = Utc::now();
+        let node = uuid::Uuid::new_v4();
+        let mut output = TaskOutput {
+            status: TaskStatus::Succeeded,
+            response_status: Some(200),
+            response_content_type: None,
+            response_body: Some(b"{}".to_vec()),
+            error_kind: None,
+            error_message: None,
+            run: None,
+        };
+        assert!(
+            early_outcome(&output, issued_at, received).is_none(),
+            "read it back then"
+        );
+        output.run = Some(crate::db::tasks::EarlyRun {
+            node_id: node,
+            init_ms: 7,
+            exec_ms: 3,
+            warm: true,
+            given_at: received + std::time::Duration::from_millis(40),
+        });
+        let outcome = early_outcome(&output, issued_at, received).expect("early");
+        assert_eq!(outcome.node_id, Some(node));
+        assert_eq!(
+            (outcome.init_ms, outcome.exec_ms, outcome.warm),
+            (Some(7), Some(3), Some(true))
+        );
+        let queued = outcome.started_at.expect("given") - issued_at;
+        assert_eq!(
+            queued.num_milliseconds(),
+            40,
+            "queued until the node was given it"
+        );
+        assert_eq!(
+            build(&outcome, Some(0.1)).execution_node,
+            canopy_shared::format_id(node)
+        );
     }
 }

@@ -17,7 +17,7 @@ mod write;
 
 use self::write::write;
 use super::{TaskError, TaskStatus};
-use crate::db::tasks::TaskOutput;
+use crate::db::tasks::{EarlyRun, TaskOutput};
 use crate::dispatch::SessionHandle;
 use crate::state::AppState;
 
@@ -33,6 +33,8 @@ pub struct Report {
     /// The connection held this attempt when the message arrived (and, for a result, it is not
     /// a vote): a result then reaches this replica's waiters at once, before it is written.
     pub held: bool,
+    /// For a result delivered early: when the node was given the attempt.
+    pub given_at: Option<std::time::Instant>,
     pub task: Uuid,
     pub attempt: i32,
     pub at: DateTime<Utc>,
@@ -73,7 +75,7 @@ pub async fn record_report(state: &AppState, report: Report) -> Result<(), TaskE
         if state.completions.is_awaited(report.task) {
             state
                 .completions
-                .complete_early(report.task, output_of(finish));
+                .complete_early(report.task, output_of(finish, early_run(finish, &report)));
         }
     }
     state
@@ -171,7 +173,8 @@ pub async fn run_once(state: &AppState, batch: Vec<Report>) {
     }
 }
 
-fn output_of(finish: &Finish) -> TaskOutput {
+/// The output a finish gives waiters; `run` for an early one.
+fn output_of(finish: &Finish, run: Option<EarlyRun>) -> TaskOutput {
     TaskOutput {
         status: finish.status,
         response_status: finish.response_status,
@@ -179,5 +182,16 @@ fn output_of(finish: &Finish) -> TaskOutput {
         response_body: finish.body.clone(),
         error_kind: finish.error_kind.map(str::to_owned),
         error_message: finish.error_message.clone(),
+        run,
     }
+}
+
+fn early_run(finish: &Finish, report: &Report) -> Option<EarlyRun> {
+    report.given_at.map(|given_at| EarlyRun {
+        node_id: report.session.node_id,
+        init_ms: finish.init_ms,
+        exec_ms: finish.exec_ms,
+        warm: finish.warm,
+        given_at,
+    })
 }

@@ -182,7 +182,7 @@ fn wake_waiters(state: &AppState, task: Uuid, finish: &Finish) {
     }
     state
         .completions
-        .complete(task, Ended::Output(Arc::new(output_of(finish))));
+        .complete(task, Ended::Output(Arc::new(output_of(finish, None))));
 }
 
 /// A report that changed nothing: stale (an older attempt, or one already ended) is counted
