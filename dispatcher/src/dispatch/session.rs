@@ -195,13 +195,8 @@ impl SessionHandle {
         }
     }
 
-    /// Whether this connection holds `task` and its result may reach waiters before it is
-    /// written (not a vote, which counts only once tallied).
-    pub fn delivers_early(&self, task: Uuid) -> bool {
-        self.early_since(task).is_some()
-    }
-
-    /// When the node was given `task`, if its result goes to this replica's waiters early.
+    /// When the node was given `task`, if this connection holds it and its result may reach
+    /// waiters before it is written (not a vote, which counts only once tallied).
     pub fn early_since(&self, task: Uuid) -> Option<Instant> {
         self.state
             .lock()

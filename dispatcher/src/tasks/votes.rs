@@ -33,7 +33,7 @@ pub(super) enum Tally {
 }
 
 /// The tasks among these finished attempts whose results are votes. Only results that were not
-/// delivered early can be (`SessionHandle::delivers_early`), so the usual batch asks nothing.
+/// delivered early can be (`SessionHandle::early_since`), so the usual batch asks nothing.
 pub(super) async fn voting_tasks(
     conn: &mut PgConnection,
     not_early: &[Uuid],
