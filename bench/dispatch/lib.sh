@@ -63,6 +63,8 @@ start_postgres() {
   # Default durability on purpose (fsync, synchronous_commit, full_page_writes stay on).
   local options="-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR -c max_connections=400"
   options+=" -c shared_buffers=256MB -c fsync=on -c synchronous_commit=on -c full_page_writes=on"
+  # For profiling only, e.g. "-c shared_preload_libraries=pg_stat_statements".
+  options+=" ${CANOPY_BENCH_PG_OPTIONS:-}"
   "${PG_AS[@]}" "$PG_BIN/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/postgres.log" -w -t 60 -o "$options" start \
     >/dev/null || { cat "$PG_DIR/postgres.log" >&2; die "PostgreSQL did not start"; }
   PG_STARTED=1

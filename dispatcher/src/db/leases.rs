@@ -1,6 +1,6 @@
 //! Leases of held attempts: renewed by heartbeats, in one statement per beat per replica.
 
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 /// Heartbeat bookkeeping of one replica in one statement: every connected node's liveness and
@@ -14,6 +14,8 @@ pub async fn record_heartbeats(
     lease_ms: i64,
     timeout_grace_s: f64,
 ) -> sqlx::Result<()> {
+    let mut tx = conn.begin().await?;
+    super::plan_by_id(&mut tx).await?;
     sqlx::query!(
         r#"WITH touched AS (
                UPDATE nodes n SET last_seen_at = now(), latency_ms = coalesce(v.latency, n.latency_ms)
@@ -27,7 +29,8 @@ pub async fn record_heartbeats(
                           t.assigned_at + make_interval(secs => t.timeout_s + $6::float8 + t.owner_paused_s)
                               + coalesce(now() - t.owner_paused_at, interval '0'))
                FROM unnest($3::uuid[], $4::uuid[]) AS r(node_id, task_id)
-               WHERE t.id = r.task_id AND t.node_id = r.node_id AND t.status IN ('assigned', 'running')
+               WHERE t.id = r.task_id AND t.node_id = r.node_id
+                 AND (t.status IN ('assigned', 'running')) IS TRUE
                RETURNING 1
            )
            SELECT (SELECT count(*) FROM touched) AS "touched!", (SELECT count(*) FROM renewed) AS "renewed!""#,
@@ -38,7 +41,7 @@ pub async fn record_heartbeats(
         lease_ms as f64,
         timeout_grace_s
     )
-    .fetch_one(conn)
+    .fetch_one(&mut *tx)
     .await?;
-    Ok(())
+    tx.commit().await
 }

@@ -3,7 +3,7 @@
 //! statement (one commit) per batch.
 
 use chrono::{DateTime, Utc};
-use sqlx::PgConnection;
+use sqlx::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::tasks::TaskStatus;
@@ -71,6 +71,10 @@ pub async fn apply(
         .iter()
         .map(|status| status.as_str())
         .collect();
+    let mut tx = conn.begin().await?;
+    super::plan_by_id(&mut tx).await?;
+    // `IS TRUE` keeps the status test from matching the status-partial indexes' predicates, so
+    // each row is found by its primary key (see `plan_by_id`).
     let rows = sqlx::query!(
         r#"WITH finished AS (
                UPDATE tasks t SET status = v.status, response_status = v.response_status,
@@ -85,7 +89,7 @@ pub async fn apply(
                     AS v(id, attempt, node_id, status, response_status, content_type, body, error_kind,
                          error_message, init_ms, exec_ms, warm, started_at, cpu_seconds, energy_wh)
                WHERE t.id = v.id AND t.attempt = v.attempt AND t.node_id = v.node_id
-                 AND t.status IN ('assigned', 'running')
+                 AND (t.status IN ('assigned', 'running')) IS TRUE
                RETURNING t.id, extract(epoch FROM clock_timestamp() - t.issued_at)::float8 AS seconds,
                          t.function_id, t.account_id
            ), started AS (
@@ -93,13 +97,14 @@ pub async fn apply(
                       progress = coalesce(v.progress, t.progress)
                FROM unnest($14::uuid[], $15::int4[], $16::uuid[], $17::timestamptz[], $18::int2[])
                     AS v(id, attempt, node_id, started_at, progress)
-               WHERE t.id = v.id AND t.attempt = v.attempt AND t.node_id = v.node_id AND t.status = 'assigned'
+               WHERE t.id = v.id AND t.attempt = v.attempt AND t.node_id = v.node_id
+                 AND (t.status = 'assigned') IS TRUE
                RETURNING t.id
            ), progressed AS (
                UPDATE tasks t SET progress = v.progress
                FROM unnest($19::uuid[], $20::int4[], $21::uuid[], $22::int2[]) AS v(id, attempt, node_id, progress)
                WHERE t.id = v.id AND t.attempt = v.attempt AND t.node_id = v.node_id
-                 AND t.status IN ('assigned', 'running')
+                 AND (t.status IN ('assigned', 'running')) IS TRUE
                RETURNING t.id
            )
            SELECT 'finished' AS "kind!", id AS "id!", seconds, function_id, account_id FROM finished
@@ -130,8 +135,9 @@ pub async fn apply(
         &finishes.cpu_seconds as &[Option<f64>],
         &finishes.energy_wh as &[Option<f64>],
     )
-    .fetch_all(conn)
+    .fetch_all(&mut *tx)
     .await?;
+    tx.commit().await?;
     let mut applied = Applied::default();
     for row in rows {
         match row.kind.as_str() {
