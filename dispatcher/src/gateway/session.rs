@@ -48,70 +48,19 @@ pub(super) async fn run(
     let span = tracing::info_span!("worker", node.id = %canopy_shared::format_id(node_id), session.id = tracing::field::Empty);
     async move {
         let max_frame = state.dispatch.max_frame_bytes;
-        let mut stream = stream.max_frame_size(max_frame).aggregate_continuations().max_continuation_size(max_frame);
+        let mut stream = stream
+            .max_frame_size(max_frame)
+            .aggregate_continuations()
+            .max_continuation_size(max_frame);
         let mut socket = socket;
-        let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(&mut stream)).await {
-            Ok(Ok(WorkerMessage::Hello(hello))) => hello,
-            Ok(Ok(_)) => return refuse(&state, socket, Refusal::new("HELLO_EXPECTED", "the first message must be hello")).await,
-            Ok(Err(refusal)) => {
-                let refusal = too_large_or(&oversized, Err(refusal)).err().unwrap_or_else(|| Refusal::new("GONE", "the socket closed"));
-                return refuse(&state, socket, refusal).await;
-            }
-            Err(_) => return refuse(&state, socket, Refusal::new("HELLO_TIMEOUT", "no hello within 10 s")).await,
+        // Boxed, and freed once open: an idle session's future then holds only its serving loop.
+        let Some((handle, mut outbound_rx)) =
+            Box::pin(open(&state, node_id, &mut socket, &mut stream, &oversized)).await
+        else {
+            return;
         };
-        if let Err(refusal) = check_hello(&hello, node_id) {
-            return refuse(&state, socket, refusal).await;
-        }
-        let session_id = canopy_shared::new_id();
-        tracing::Span::current().record("session.id", tracing::field::display(canopy_shared::format_id(session_id)));
-        let Some(reported) = hello.running.iter().map(|id| canopy_shared::parse_id(id)).collect::<Option<Vec<_>>>() else {
-            return refuse(&state, socket, Refusal::new("MALFORMED_MESSAGE", "hello lists a running task that is not a task id")).await;
-        };
-        let (outbound, mut outbound_rx) = mpsc::unbounded_channel();
-        let handle = Arc::new(SessionHandle::new(node_id, session_id, hello.resources.clone(), outbound));
-        state.carbon_feeds.apply(&handle);
-        handle.set_warm(hello.warm_functions.clone());
-        // Boxed: an idle session's future then holds only its serving loop, not this phase.
-        let connected = Box::pin(async {
-            let mut conn = state.pool.acquire().await?;
-            let resources = serde_json::to_value(super::energy::stored(&hello.resources)).unwrap_or_default();
-            if !db::nodes::mark_connected(&mut conn, node_id, session_id, state.replica_id, &resources, &reported).await? {
-                return Ok(false);
-            }
-            // A pause is per connection: a worker still paused says so again after `welcome`.
-            db::owner_pause::resume(&mut conn, node_id).await?;
-            drop(conn);
-            // Replace the node's previous connection before re-queueing what this process does
-            // not hold: an assignment racing with the switch then either lands before the
-            // re-queue (and is re-queued) or finds its session closed (and re-queues itself).
-            state.registry.insert(Arc::clone(&handle));
-            // Registered first, serving nobody: a trust change from now on re-reads this session.
-            trust::refresh(&state, std::slice::from_ref(&handle)).await?;
-            tasks::requeue::requeue_unreported(&state, node_id, &reported).await?;
-            Ok::<_, sqlx::Error>(true)
-        })
-        .await;
-        match connected {
-            Ok(true) => {}
-            Ok(false) => return refuse(&state, socket, Refusal::new("NODE_REVOKED", "this node was deleted")).await,
-            Err(error) => {
-                state.registry.remove(node_id, session_id);
-                tracing::error!(error = %error, "could not record the connection");
-                return refuse(&state, socket, Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database")).await;
-            }
-        }
-        // Its first credits should look for queued work.
-        state.scheduler.wake();
-        Metrics::incr(&state.metrics.worker_connections);
-        tracing::info!(runtimes = ?hello.resources.runtimes, cpus = hello.resources.cpus, memory_mb = hello.resources.memory_mb, "worker connected");
-
-        let welcome = DispatcherMessage::Welcome(Welcome {
-            session_id: canopy_shared::format_id(session_id),
-            heartbeat_interval_ms: state.dispatch.heartbeat_interval_ms,
-            lease_ms: state.dispatch.lease_ms,
-            max_frame_bytes: max_frame,
-        });
-        let outcome = if send(&mut socket, &welcome).await {
+        let session_id = handle.session_id;
+        let outcome = if send(&mut socket, &welcome(&state, session_id)).await {
             serve(&state, &handle, &mut socket, &mut stream, &mut outbound_rx).await
         } else {
             Err(Refusal::new("GONE", "the socket closed"))
@@ -133,6 +82,148 @@ pub(super) async fn run(
     }
     .instrument(span)
     .await;
+}
+
+/// `hello` → checks → the connection recorded. `None` when the connection was
+/// refused (and closed) on the way.
+async fn open(
+    state: &Arc<AppState>,
+    node_id: Uuid,
+    socket: &mut Session,
+    stream: &mut AggregatedMessageStream,
+    oversized: &AtomicBool,
+) -> Option<(
+    Arc<SessionHandle>,
+    mpsc::UnboundedReceiver<Box<DispatcherMessage>>,
+)> {
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(stream)).await {
+        Ok(Ok(WorkerMessage::Hello(hello))) => hello,
+        Ok(Ok(_)) => {
+            return refused(
+                state,
+                socket,
+                Refusal::new("HELLO_EXPECTED", "the first message must be hello"),
+            )
+            .await
+        }
+        Ok(Err(refusal)) => {
+            let refusal = too_large_or(oversized, Err(refusal))
+                .err()
+                .unwrap_or_else(|| Refusal::new("GONE", "the socket closed"));
+            return refused(state, socket, refusal).await;
+        }
+        Err(_) => {
+            return refused(
+                state,
+                socket,
+                Refusal::new("HELLO_TIMEOUT", "no hello within 10 s"),
+            )
+            .await
+        }
+    };
+    if let Err(refusal) = check_hello(&hello, node_id) {
+        return refused(state, socket, refusal).await;
+    }
+    let session_id = canopy_shared::new_id();
+    tracing::Span::current().record(
+        "session.id",
+        tracing::field::display(canopy_shared::format_id(session_id)),
+    );
+    let Some(reported) = hello
+        .running
+        .iter()
+        .map(|id| canopy_shared::parse_id(id))
+        .collect::<Option<Vec<_>>>()
+    else {
+        return refused(
+            state,
+            socket,
+            Refusal::new(
+                "MALFORMED_MESSAGE",
+                "hello lists a running task that is not a task id",
+            ),
+        )
+        .await;
+    };
+    let (outbound, outbound_rx) = mpsc::unbounded_channel();
+    let handle = Arc::new(SessionHandle::new(
+        node_id,
+        session_id,
+        hello.resources.clone(),
+        outbound,
+    ));
+    state.carbon_feeds.apply(&handle);
+    handle.set_warm(hello.warm_functions.clone());
+    let connected = async {
+        let mut conn = state.pool.acquire().await?;
+        let resources =
+            serde_json::to_value(super::energy::stored(&hello.resources)).unwrap_or_default();
+        if !db::nodes::mark_connected(
+            &mut conn,
+            node_id,
+            session_id,
+            state.replica_id,
+            &resources,
+            &reported,
+        )
+        .await?
+        {
+            return Ok(false);
+        }
+        // A pause is per connection: a worker still paused says so again after `welcome`.
+        db::owner_pause::resume(&mut conn, node_id).await?;
+        drop(conn);
+        // Replace the node's previous connection before re-queueing what this process does
+        // not hold: an assignment racing with the switch then either lands before the
+        // re-queue (and is re-queued) or finds its session closed (and re-queues itself).
+        state.registry.insert(Arc::clone(&handle));
+        // Registered first, serving nobody: a trust change from now on re-reads this session.
+        trust::refresh(state, std::slice::from_ref(&handle)).await?;
+        tasks::requeue::requeue_unreported(state, node_id, &reported).await?;
+        Ok::<_, sqlx::Error>(true)
+    }
+    .await;
+    match connected {
+        Ok(true) => {}
+        Ok(false) => {
+            return refused(
+                state,
+                socket,
+                Refusal::new("NODE_REVOKED", "this node was deleted"),
+            )
+            .await
+        }
+        Err(error) => {
+            state.registry.remove(node_id, session_id);
+            tracing::error!(error = %error, "could not record the connection");
+            return refused(
+                state,
+                socket,
+                Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database"),
+            )
+            .await;
+        }
+    }
+    // Its first credits should look for queued work.
+    state.scheduler.wake();
+    Metrics::incr(&state.metrics.worker_connections);
+    tracing::info!(runtimes = ?hello.resources.runtimes, cpus = hello.resources.cpus, memory_mb = hello.resources.memory_mb, "worker connected");
+
+    Some((handle, outbound_rx))
+}
+
+fn welcome(state: &AppState, session_id: Uuid) -> DispatcherMessage {
+    DispatcherMessage::Welcome(Welcome {
+        session_id: canopy_shared::format_id(session_id),
+        heartbeat_interval_ms: state.dispatch.heartbeat_interval_ms,
+        lease_ms: state.dispatch.lease_ms,
+        max_frame_bytes: state.dispatch.max_frame_bytes,
+    })
+}
+
+async fn refused<T>(state: &AppState, socket: &Session, refusal: Refusal) -> Option<T> {
+    refuse(state, socket.clone(), refusal).await;
+    None
 }
 
 fn check_hello(hello: &Hello, node_id: Uuid) -> Result<(), Refusal> {
@@ -169,7 +260,7 @@ async fn serve(
     handle: &Arc<SessionHandle>,
     socket: &mut Session,
     stream: &mut AggregatedMessageStream,
-    outbound: &mut mpsc::UnboundedReceiver<DispatcherMessage>,
+    outbound: &mut mpsc::UnboundedReceiver<Box<DispatcherMessage>>,
 ) -> Result<&'static str, Refusal> {
     let interval = Duration::from_millis(state.dispatch.heartbeat_interval_ms);
     let mut ping = tokio::time::interval(interval);
