@@ -18,6 +18,8 @@ use crate::tasks::{FunctionSnapshots, Queues, Scheduler, TaskQueues};
 #[derive(Debug)]
 pub struct AppState {
     pub pool: PgPool,
+    /// Worker reports and lease renewals (`db::batch_pool`).
+    pub batch_pool: PgPool,
     pub tokens: TokenKeys,
     /// Logins and API keys whose access tokens are refused before they expire.
     pub revocations: Revocations,
@@ -64,6 +66,7 @@ impl AppState {
         let (queues, receivers) = TaskQueues::new();
         let gates = Gates::new(&dispatch);
         let state = AppState {
+            batch_pool: crate::db::batch_pool(&pool),
             pool,
             tokens,
             revocations: Revocations::default(),

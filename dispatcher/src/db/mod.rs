@@ -66,16 +66,24 @@ pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Res
     Ok(pool)
 }
 
-/// Plans the transaction's next statements for their actual arguments instead of reusing a
-/// cached generic plan. Batched writes that find tasks by id need it: a plan cached while
-/// `tasks` was nearly empty (a fresh database) hash-joins a scan of the whole table, or of a
-/// status-partial index, and keeps doing so as the table grows; and a partial index's dead
-/// entries (every ended task until vacuum) are invisible to the planner's estimates. Those
-/// statements also write their status test as `(…) IS TRUE`, which the planner cannot match to
-/// a partial index's predicate, so the primary key is the only index left to them.
-pub async fn plan_by_id(tx: &mut sqlx::PgConnection) -> sqlx::Result<()> {
-    sqlx::query_scalar!("SELECT set_config('plan_cache_mode', 'force_custom_plan', true)")
-        .fetch_one(tx)
-        .await?;
-    Ok(())
+/// A small pool for the batched writes that find tasks by id (worker reports, lease renewals):
+/// its connections plan every statement for its actual arguments instead of reusing a cached
+/// generic plan. A plan cached while `tasks` was nearly empty (a fresh database) hash-joins a
+/// scan of the whole table, or of a status-partial index, and keeps doing so as the table
+/// grows; and a partial index's dead entries (every ended task until vacuum) are invisible to
+/// the planner's estimates. Those statements also write their status test as `(…) IS TRUE`,
+/// which the planner cannot match to a partial index's predicate, so the primary key is the
+/// only index left to them. Connects lazily, with the main pool's options.
+pub fn batch_pool(pool: &PgPool) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("plan_cache_mode", "force_custom_plan")]);
+    PgPoolOptions::new()
+        .max_connections(BATCH_CONNECTIONS)
+        .acquire_timeout(Duration::from_secs(5))
+        .test_before_acquire(false)
+        .connect_lazy_with(options)
 }
+
+/// The report writer and the heartbeat writer, with room for a replacement.
+const BATCH_CONNECTIONS: u32 = 3;

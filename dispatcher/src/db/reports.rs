@@ -1,9 +1,10 @@
 //! Worker reports written in batches: the ends of attempts, `started` and `progress`, each
 //! transition guarded by task, attempt, node and the states it moves from, one statement per
-//! kind that the batch has, all in one transaction (one commit) per batch.
+//! kind that the batch has (usually one). Run on `super::batch_pool`: each statement is planned
+//! for its batch and finds its rows by primary key (its status test is `(…) IS TRUE` for that).
 
 use chrono::{DateTime, Utc};
-use sqlx::{Connection, PgConnection};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::tasks::TaskStatus;
@@ -59,9 +60,7 @@ pub struct Applied {
     pub progressed: Vec<Uuid>,
 }
 
-/// Applies one batch; the three sets name distinct tasks, so the updates never meet. Each
-/// statement is planned for its batch and finds its rows by primary key (`super::plan_by_id`;
-/// its status test is written `(…) IS TRUE` for that reason).
+/// Applies one batch; the three sets name distinct tasks, so the updates never meet.
 pub async fn apply(
     conn: &mut PgConnection,
     finishes: &Finishes,
@@ -69,21 +68,15 @@ pub async fn apply(
     progresses: &Progresses,
 ) -> sqlx::Result<Applied> {
     let mut applied = Applied::default();
-    if finishes.id.is_empty() && starts.id.is_empty() && progresses.id.is_empty() {
-        return Ok(applied);
-    }
-    let mut tx = conn.begin().await?;
-    super::plan_by_id(&mut tx).await?;
     if !finishes.id.is_empty() {
-        finish(&mut tx, finishes, &mut applied).await?;
+        finish(conn, finishes, &mut applied).await?;
     }
     if !starts.id.is_empty() {
-        applied.started = start(&mut tx, starts).await?;
+        applied.started = start(conn, starts).await?;
     }
     if !progresses.id.is_empty() {
-        applied.progressed = progress(&mut tx, progresses).await?;
+        applied.progressed = progress(conn, progresses).await?;
     }
-    tx.commit().await?;
     Ok(applied)
 }
 

@@ -54,7 +54,7 @@ pub async fn run_once(state: &AppState) -> sqlx::Result<()> {
                 .map(|task| (session.node_id, task))
         })
         .unzip();
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.batch_pool.acquire().await?;
     db::leases::record_heartbeats(
         &mut conn,
         &nodes,

@@ -22,7 +22,7 @@ pub(super) async fn write(
     let mut starts = Starts::default();
     let mut progresses = Progresses::default();
     let mut retries: HashMap<Uuid, Vec<(Uuid, i32, String)>> = HashMap::new();
-    let mut conn = state.pool.acquire().await?;
+    let mut conn = state.batch_pool.acquire().await?;
     let not_early: Vec<Uuid> = attempts
         .iter()
         .filter(|(_, entry)| entry.retry.is_none() && entry.finish.is_some() && !entry.early)
