@@ -5,6 +5,7 @@ mod artifact;
 mod budget;
 mod energy;
 mod handler;
+mod opening;
 mod paced;
 mod session;
 

@@ -1,12 +1,12 @@
-//! One worker connection: `hello` → `welcome`, then messages both ways, pings for latency, and
-//! clean-up (with a grace period for the node's tasks) when the socket ends.
+//! One worker connection: opened (`opening.rs`: `hello` → `welcome`), then messages both ways,
+//! pings for latency, and clean-up (with a grace period for the node's tasks) when the socket ends.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_ws::{AggregatedMessage, AggregatedMessageStream, Session};
-use canopy_shared::protocol::{DispatcherMessage, Hello, Welcome, WorkerMessage, PROTOCOL_VERSION};
+use canopy_shared::protocol::{DispatcherMessage, WorkerMessage};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tracing::Instrument;
@@ -14,13 +14,10 @@ use uuid::Uuid;
 
 use super::budget::MessageBudget;
 use super::handler;
+use super::opening;
 use crate::db;
-use crate::dispatch::{trust, Metrics, SessionHandle};
+use crate::dispatch::{Metrics, SessionHandle};
 use crate::state::AppState;
-use crate::tasks;
-
-/// Time a worker has to send `hello` after connecting.
-const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Why a connection is closed by the dispatcher.
 #[derive(Debug)]
@@ -54,13 +51,19 @@ pub(super) async fn run(
             .max_continuation_size(max_frame);
         let mut socket = socket;
         // Boxed, and freed once open: an idle session's future then holds only its serving loop.
-        let Some((handle, mut outbound_rx)) =
-            Box::pin(open(&state, node_id, &mut socket, &mut stream, &oversized)).await
+        let Some((handle, mut outbound_rx)) = Box::pin(opening::open(
+            &state,
+            node_id,
+            &mut socket,
+            &mut stream,
+            &oversized,
+        ))
+        .await
         else {
             return;
         };
         let session_id = handle.session_id;
-        let outcome = if send(&mut socket, &welcome(&state, session_id)).await {
+        let outcome = if send(&mut socket, &opening::welcome(&state, session_id)).await {
             serve(&state, &handle, &mut socket, &mut stream, &mut outbound_rx).await
         } else {
             Err(Refusal::new("GONE", "the socket closed"))
@@ -82,176 +85,6 @@ pub(super) async fn run(
     }
     .instrument(span)
     .await;
-}
-
-/// `hello` → checks → the connection recorded. `None` when the connection was
-/// refused (and closed) on the way.
-async fn open(
-    state: &Arc<AppState>,
-    node_id: Uuid,
-    socket: &mut Session,
-    stream: &mut AggregatedMessageStream,
-    oversized: &AtomicBool,
-) -> Option<(
-    Arc<SessionHandle>,
-    mpsc::UnboundedReceiver<Box<DispatcherMessage>>,
-)> {
-    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(stream)).await {
-        Ok(Ok(WorkerMessage::Hello(hello))) => hello,
-        Ok(Ok(_)) => {
-            return refused(
-                state,
-                socket,
-                Refusal::new("HELLO_EXPECTED", "the first message must be hello"),
-            )
-            .await
-        }
-        Ok(Err(refusal)) => {
-            let refusal = too_large_or(oversized, Err(refusal))
-                .err()
-                .unwrap_or_else(|| Refusal::new("GONE", "the socket closed"));
-            return refused(state, socket, refusal).await;
-        }
-        Err(_) => {
-            return refused(
-                state,
-                socket,
-                Refusal::new("HELLO_TIMEOUT", "no hello within 10 s"),
-            )
-            .await
-        }
-    };
-    if let Err(refusal) = check_hello(&hello, node_id) {
-        return refused(state, socket, refusal).await;
-    }
-    let session_id = canopy_shared::new_id();
-    tracing::Span::current().record(
-        "session.id",
-        tracing::field::display(canopy_shared::format_id(session_id)),
-    );
-    let Some(reported) = hello
-        .running
-        .iter()
-        .map(|id| canopy_shared::parse_id(id))
-        .collect::<Option<Vec<_>>>()
-    else {
-        return refused(
-            state,
-            socket,
-            Refusal::new(
-                "MALFORMED_MESSAGE",
-                "hello lists a running task that is not a task id",
-            ),
-        )
-        .await;
-    };
-    let (outbound, outbound_rx) = mpsc::unbounded_channel();
-    let handle = Arc::new(SessionHandle::new(
-        node_id,
-        session_id,
-        hello.resources.clone(),
-        outbound,
-    ));
-    state.carbon_feeds.apply(&handle);
-    handle.set_warm(hello.warm_functions.clone());
-    let connected = async {
-        let mut conn = state.pool.acquire().await?;
-        let resources =
-            serde_json::to_value(super::energy::stored(&hello.resources)).unwrap_or_default();
-        if !db::nodes::mark_connected(
-            &mut conn,
-            node_id,
-            session_id,
-            state.replica_id,
-            &resources,
-            &reported,
-        )
-        .await?
-        {
-            return Ok(false);
-        }
-        // A pause is per connection: a worker still paused says so again after `welcome`.
-        db::owner_pause::resume(&mut conn, node_id).await?;
-        drop(conn);
-        // Replace the node's previous connection before re-queueing what this process does
-        // not hold: an assignment racing with the switch then either lands before the
-        // re-queue (and is re-queued) or finds its session closed (and re-queues itself).
-        state.registry.insert(Arc::clone(&handle));
-        // Registered first, serving nobody: a trust change from now on re-reads this session.
-        trust::refresh(state, std::slice::from_ref(&handle)).await?;
-        tasks::requeue::requeue_unreported(state, node_id, &reported).await?;
-        Ok::<_, sqlx::Error>(true)
-    }
-    .await;
-    match connected {
-        Ok(true) => {}
-        Ok(false) => {
-            return refused(
-                state,
-                socket,
-                Refusal::new("NODE_REVOKED", "this node was deleted"),
-            )
-            .await
-        }
-        Err(error) => {
-            state.registry.remove(node_id, session_id);
-            tracing::error!(error = %error, "could not record the connection");
-            return refused(
-                state,
-                socket,
-                Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database"),
-            )
-            .await;
-        }
-    }
-    // Its first credits should look for queued work.
-    state.scheduler.wake();
-    Metrics::incr(&state.metrics.worker_connections);
-    tracing::info!(runtimes = ?hello.resources.runtimes, cpus = hello.resources.cpus, memory_mb = hello.resources.memory_mb, "worker connected");
-
-    Some((handle, outbound_rx))
-}
-
-fn welcome(state: &AppState, session_id: Uuid) -> DispatcherMessage {
-    DispatcherMessage::Welcome(Welcome {
-        session_id: canopy_shared::format_id(session_id),
-        heartbeat_interval_ms: state.dispatch.heartbeat_interval_ms,
-        lease_ms: state.dispatch.lease_ms,
-        max_frame_bytes: state.dispatch.max_frame_bytes,
-    })
-}
-
-async fn refused<T>(state: &AppState, socket: &Session, refusal: Refusal) -> Option<T> {
-    refuse(state, socket.clone(), refusal).await;
-    None
-}
-
-fn check_hello(hello: &Hello, node_id: Uuid) -> Result<(), Refusal> {
-    if hello.protocol != PROTOCOL_VERSION {
-        return Err(Refusal::new(
-            "PROTOCOL_MISMATCH",
-            format!(
-                "protocol {} is not supported; this dispatcher speaks {PROTOCOL_VERSION}",
-                hello.protocol
-            ),
-        ));
-    }
-    if canopy_shared::parse_id(&hello.node_id) != Some(node_id) {
-        return Err(Refusal::new(
-            "NODE_MISMATCH",
-            "hello names another node than the token's",
-        ));
-    }
-    if hello.resources.max_concurrency == 0 || hello.resources.max_concurrency > 1024 {
-        return Err(Refusal::new(
-            "INVALID_HELLO",
-            "maxConcurrency must be between 1 and 1024",
-        ));
-    }
-    match &hello.resources.energy {
-        Some(energy) => super::energy::check(energy),
-        None => Ok(()),
-    }
 }
 
 /// Serves an established connection until it ends; `Ok` carries a reason for a normal end.
@@ -332,7 +165,7 @@ fn record_round_trip(handle: &SessionHandle, payload: &[u8], started: Instant) {
     }
 }
 
-fn parse(text: &str) -> Result<WorkerMessage, Refusal> {
+pub(super) fn parse(text: &str) -> Result<WorkerMessage, Refusal> {
     serde_json::from_str(text).map_err(|error| {
         Refusal::new(
             "MALFORMED_MESSAGE",
@@ -341,32 +174,7 @@ fn parse(text: &str) -> Result<WorkerMessage, Refusal> {
     })
 }
 
-async fn next_message(stream: &mut AggregatedMessageStream) -> Result<WorkerMessage, Refusal> {
-    loop {
-        match stream.next().await {
-            None => return Err(Refusal::new("GONE", "the socket closed before hello")),
-            Some(Err(error)) => {
-                return Err(Refusal::new(
-                    "BAD_FRAME",
-                    format!("unreadable frame: {error}"),
-                ))
-            }
-            Some(Ok(AggregatedMessage::Text(text))) => return parse(&text),
-            Some(Ok(AggregatedMessage::Binary(_))) => {
-                return Err(Refusal::new(
-                    "BINARY_FRAME",
-                    "messages are JSON text frames",
-                ))
-            }
-            Some(Ok(AggregatedMessage::Close(_))) => {
-                return Err(Refusal::new("GONE", "the socket closed before hello"))
-            }
-            Some(Ok(_)) => {}
-        }
-    }
-}
-
-async fn send(socket: &mut Session, message: &DispatcherMessage) -> bool {
+pub(super) async fn send(socket: &mut Session, message: &DispatcherMessage) -> bool {
     match serde_json::to_string(message) {
         Ok(text) => socket.text(text).await.is_ok(),
         Err(error) => {
@@ -378,7 +186,7 @@ async fn send(socket: &mut Session, message: &DispatcherMessage) -> bool {
 
 /// The end of a connection, unless its reader found an oversized frame header (which ends the
 /// stream as it arrives, before actix sees a whole frame).
-fn too_large_or(
+pub(super) fn too_large_or(
     oversized: &AtomicBool,
     outcome: Result<&'static str, Refusal>,
 ) -> Result<&'static str, Refusal> {
@@ -404,7 +212,7 @@ fn frame_error(error: &actix_ws::ProtocolError) -> Refusal {
 }
 
 /// Tells the worker why, then closes: one bad connection never affects another.
-async fn refuse(state: &AppState, mut socket: Session, refusal: Refusal) {
+pub(super) async fn refuse(state: &AppState, mut socket: Session, refusal: Refusal) {
     if !matches!(refusal.code, "GONE" | "UNAVAILABLE") {
         Metrics::incr(&state.metrics.protocol_violations);
     }
