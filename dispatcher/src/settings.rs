@@ -97,7 +97,8 @@ pub struct DatabaseSettings {
     #[arg(long, env = "CANOPY_PG_BIN_DIR")]
     pub pg_bin_dir: Option<PathBuf>,
 
-    /// Largest number of pooled database connections.
+    /// Largest number of pooled database connections (batched report and lease writes use 3
+    /// more of their own).
     #[arg(
         long = "database-max-connections",
         env = "CANOPY_DATABASE_MAX_CONNECTIONS",
