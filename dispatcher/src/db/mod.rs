@@ -50,12 +50,7 @@ use sqlx::PgPool;
 /// Connects a pool and applies pending migrations.
 pub async fn connect_and_migrate(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url.parse().context("while parsing the database URL")?;
-    let pool = PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        // A ping per checkout would add a round trip to every group commit; a broken connection
-        // fails its statement and is replaced instead.
-        .test_before_acquire(false)
+    let pool = pool_options(max_connections)
         .connect_with(options)
         .await
         .context("while connecting to PostgreSQL")?;
@@ -78,11 +73,16 @@ pub fn batch_pool(pool: &PgPool) -> PgPool {
     let options = (*pool.connect_options())
         .clone()
         .options([("plan_cache_mode", "force_custom_plan")]);
+    pool_options(BATCH_CONNECTIONS).connect_lazy_with(options)
+}
+
+fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
-        .max_connections(BATCH_CONNECTIONS)
+        .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // A ping per checkout would add a round trip to every group commit; a broken connection
+        // fails its statement and is replaced instead.
         .test_before_acquire(false)
-        .connect_lazy_with(options)
 }
 
 /// The report writer and the heartbeat writer, with room for a replacement.
