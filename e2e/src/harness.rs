@@ -147,6 +147,19 @@ impl Platform {
         request.send().await.expect("sent")
     }
 
+    /// What the platform says about a late `Prefer: wait` answer: the task (status, pending
+    /// reason, node) and the node list, for a failing test to print.
+    pub async fn explain_late(&self, response: reqwest::Response) -> String {
+        let status = response.status();
+        let body: Value = response.json().await.unwrap_or(Value::Null);
+        let task = match body["id"].as_str() {
+            Some(id) => self.get_json(&format!("/v1/task/{id}")).await,
+            None => Value::Null,
+        };
+        let nodes = self.get_json("/v1/node/list").await;
+        format!("answer {status} {body}\ntask {task}\nnodes {nodes}")
+    }
+
     /// Registers a node with `canopy-worker register` and starts `canopy-worker run`.
     pub async fn start_worker(&self, name: &str) -> Worker {
         self.start_worker_with_key(name, &self.api_key).await

@@ -39,12 +39,14 @@ async fn a_restarted_worker_reconnects_and_serves_again(pool: PgPool) {
     let worker = worker.restart().await;
     platform.wait_connected("restart-node", true).await;
     let response = platform.invoke(&function, "?name=two", b"").await;
-    assert_eq!(
-        response.text().await.expect("text"),
-        "Hello, two!",
-        "{}",
-        worker.log_text()
-    );
+    if response.status() != StatusCode::OK {
+        panic!(
+            "the restarted worker did not serve the task\n{}\nworker log:\n{}",
+            platform.explain_late(response).await,
+            worker.log_text()
+        );
+    }
+    assert_eq!(response.text().await.expect("text"), "Hello, two!");
 }
 
 #[sqlx::test(migrations = "../migrations")]
@@ -105,11 +107,16 @@ async fn a_task_needing_more_memory_than_the_worker_offers_waits_with_a_reason(p
         .as_str()
         .expect("id")
         .to_owned();
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let body = platform.get_json(&format!("/v1/task/{task}")).await;
-    assert_eq!(body["status"], "queued");
-    assert_eq!(
-        body["pendingReason"],
-        "no connected node has 2048 MB free for runtime py (most: 1024 MB)"
-    );
+    // The reason settles once the worker has advertised its runtime (its blank pool is up).
+    let expected = "no connected node has 2048 MB free for runtime py (most: 1024 MB)";
+    let mut body = serde_json::Value::Null;
+    for _ in 0..75 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        body = platform.get_json(&format!("/v1/task/{task}")).await;
+        assert_eq!(body["status"], "queued", "{body}");
+        if body["pendingReason"] == expected {
+            return;
+        }
+    }
+    panic!("the pending reason never became {expected:?}: {body}");
 }
