@@ -2,8 +2,12 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix_web::dev::Server;
+use actix_http::HttpService;
+use actix_service::{fn_service, map_config, ServiceFactory};
+use actix_web::body::MessageBody;
+use actix_web::dev::{AppConfig, Server, ServiceRequest, ServiceResponse};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use sqlx::PgPool;
@@ -66,7 +70,7 @@ impl Application {
         } else {
             settings.http_workers
         };
-        let server = HttpServer::new(move || {
+        let server = api_server(listener, workers, &state, move || {
             App::new()
                 .wrap(actix_web::middleware::from_fn(
                     crate::telemetry::access::log_request,
@@ -87,11 +91,7 @@ impl Application {
                         .into()
                 }))
                 .configure(routes::configure)
-        })
-        .workers(workers)
-        .disable_signals()
-        .listen(listener)?
-        .run();
+        })?;
         let facade = match settings.serverledge.serverledge_listen {
             Some(address) => Some(serverledge_server(
                 address,
@@ -143,6 +143,55 @@ impl Application {
         self.shutdown.cancel();
         outcome
     }
+}
+
+/// The API's listener: actix-web's `HttpServer` with the same defaults, plus actix-http's
+/// upgrade hook, so a worker's WebSocket leaves the HTTP dispatcher (and its buffers) at the
+/// upgrade and its session owns the socket (`gateway::upgrade`).
+fn api_server<F, A, B>(
+    listener: TcpListener,
+    workers: usize,
+    state: &Arc<AppState>,
+    app: F,
+) -> anyhow::Result<Server>
+where
+    F: Fn() -> App<A> + Send + Clone + 'static,
+    A: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    let address = listener.local_addr()?;
+    let builder = actix_server::Server::build();
+    let shutdown = builder.graceful_shutdown_signal();
+    let state = Arc::clone(state);
+    let server = builder
+        .workers(workers)
+        .disable_signals()
+        .listen("canopy-api", listener, move || {
+            let shutdown = shutdown.clone();
+            let state = Arc::clone(&state);
+            HttpService::build()
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .client_request_timeout(Duration::from_secs(5))
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .h1_allow_half_closed(true)
+                .local_addr(address)
+                .upgrade(fn_service(move |upgrade| {
+                    crate::gateway::upgrade::serve(Arc::clone(&state), upgrade)
+                }))
+                .finish(map_config(app(), |_| AppConfig::default()))
+                .tcp()
+        })?
+        .run();
+    Ok(server)
 }
 
 /// A second listener serving only the Serverledge facade at its root, as a Serverledge node on

@@ -70,7 +70,7 @@ async fn upload_compiled(
     path: web::Path<String>,
     query: web::Query<CompiledQuery>,
 ) -> ApiResult<HttpResponse> {
-    let node = authenticate_node(&req, &state).await?;
+    let node = authenticate_node(req.headers(), &state).await?;
     let build = path_id(&path, "BUILD_NOT_FOUND", "build")?;
     let expected = query.into_inner().sha256;
     if expected.len() != 64
@@ -154,7 +154,7 @@ async fn report_failure(
     path: web::Path<String>,
     body: ValidJson<CompileFailure>,
 ) -> ApiResult<HttpResponse> {
-    let node = authenticate_node(&req, &state).await?;
+    let node = authenticate_node(req.headers(), &state).await?;
     let build = path_id(&path, "BUILD_NOT_FOUND", "build")?;
     check_job(&state, build, node).await?;
     let log = failure_log(&body.0.log);

@@ -31,7 +31,7 @@ pub(super) async fn artifact(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let node = authenticate_node(&req, &state).await?;
+    let node = authenticate_node(req.headers(), &state).await?;
     let sha256 = path.into_inner();
     let not_found = || ApiError::not_found("ARTIFACT_NOT_FOUND", format!("no artifact {sha256:?}"));
     if sha256.len() != 64 || !sha256.bytes().all(|b| b.is_ascii_hexdigit()) {

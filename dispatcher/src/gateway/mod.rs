@@ -4,12 +4,14 @@
 mod artifact;
 mod budget;
 mod energy;
+mod frames;
 mod handler;
 mod opening;
-mod paced;
 mod session;
+mod socket;
+pub mod upgrade;
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderMap};
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use uuid::Uuid;
 
@@ -23,9 +25,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 }
 
 /// The node behind the request's node token.
-pub(crate) async fn authenticate_node(req: &HttpRequest, state: &AppState) -> ApiResult<Uuid> {
-    let value = req
-        .headers()
+pub(crate) async fn authenticate_node(headers: &HeaderMap, state: &AppState) -> ApiResult<Uuid> {
+    let value = headers
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .ok_or_else(|| {
@@ -50,35 +51,13 @@ pub(crate) async fn authenticate_node(req: &HttpRequest, state: &AppState) -> Ap
         })
 }
 
-/// Opens a worker's WebSocket. The node token is checked before the upgrade.
+/// A plain GET of the connect path: upgrade requests never reach here (`upgrade.rs` takes them
+/// before routing), so this one is told what it lacks.
 #[get("/worker/connect")]
-async fn connect(
-    req: HttpRequest,
-    body: web::Payload,
-    state: web::Data<AppState>,
-) -> ApiResult<HttpResponse> {
-    let node_id = authenticate_node(&req, &state).await?;
-    let paced = paced::Paced::new(body, state.dispatch.max_frame_bytes);
-    let oversized = std::sync::Arc::clone(&paced.oversized);
-    let paced: std::pin::Pin<
-        Box<dyn futures_util::Stream<Item = Result<web::Bytes, actix_web::error::PayloadError>>>,
-    > = Box::pin(paced);
-    let mut paced = actix_web::dev::Payload::Stream { payload: paced };
-    let body = <web::Payload as actix_web::FromRequest>::from_request(&req, &mut paced)
-        .await
-        .map_err(|error| ApiError::internal(anyhow::anyhow!("while pacing the socket: {error}")))?;
-    let (response, socket, stream) = actix_ws::handle(&req, body).map_err(|error| {
-        ApiError::bad_request(
-            "NOT_A_WEBSOCKET",
-            format!("expected a WebSocket upgrade: {error}"),
-        )
-    })?;
-    actix_web::rt::spawn(session::run(
-        state.into_inner(),
-        node_id,
-        socket,
-        stream,
-        oversized,
-    ));
-    Ok(response)
+async fn connect(req: HttpRequest, state: web::Data<AppState>) -> ApiResult<HttpResponse> {
+    authenticate_node(req.headers(), &state).await?;
+    Err(ApiError::bad_request(
+        "NOT_A_WEBSOCKET",
+        "expected a WebSocket upgrade: send `Connection: Upgrade` and `Upgrade: websocket`",
+    ))
 }

@@ -1,17 +1,16 @@
 //! Opening a worker connection: `hello` within 10 s, its checks, the connection recorded (the
 //! node's unreported tasks re-queued), then `welcome`.
 
-use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, Session};
 use canopy_shared::protocol::{DispatcherMessage, Hello, Welcome, WorkerMessage, PROTOCOL_VERSION};
-use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::session::{parse, refuse, too_large_or, Refusal};
+use super::frames::Message;
+use super::session::{frame_error, parse, Refusal};
+use super::socket::SocketReader;
 use crate::db;
 use crate::dispatch::{trust, Metrics, SessionHandle};
 use crate::state::AppState;
@@ -20,46 +19,30 @@ use crate::tasks;
 /// Time a worker has to send `hello` after connecting.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// `hello` → checks → the connection recorded. `None` when the connection was
-/// refused (and closed) on the way.
+/// An opened session: its handle and the messages queued for the worker.
+type Opened = (
+    Arc<SessionHandle>,
+    mpsc::UnboundedReceiver<Box<DispatcherMessage>>,
+);
+
+/// `hello` → checks → the connection recorded; the refusal to send when it fails on the way.
 pub(super) async fn open(
     state: &Arc<AppState>,
     node_id: Uuid,
-    socket: &mut Session,
-    stream: &mut AggregatedMessageStream,
-    oversized: &AtomicBool,
-) -> Option<(
-    Arc<SessionHandle>,
-    mpsc::UnboundedReceiver<Box<DispatcherMessage>>,
-)> {
-    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(stream)).await {
+    reader: &mut SocketReader,
+) -> Result<Opened, Refusal> {
+    let hello = match tokio::time::timeout(HELLO_TIMEOUT, next_message(reader)).await {
         Ok(Ok(WorkerMessage::Hello(hello))) => hello,
         Ok(Ok(_)) => {
-            return refused(
-                state,
-                socket,
-                Refusal::new("HELLO_EXPECTED", "the first message must be hello"),
-            )
-            .await
+            return Err(Refusal::new(
+                "HELLO_EXPECTED",
+                "the first message must be hello",
+            ))
         }
-        Ok(Err(refusal)) => {
-            let refusal = too_large_or(oversized, Err(refusal))
-                .err()
-                .unwrap_or_else(|| Refusal::new("GONE", "the socket closed"));
-            return refused(state, socket, refusal).await;
-        }
-        Err(_) => {
-            return refused(
-                state,
-                socket,
-                Refusal::new("HELLO_TIMEOUT", "no hello within 10 s"),
-            )
-            .await
-        }
+        Ok(Err(refusal)) => return Err(refusal),
+        Err(_) => return Err(Refusal::new("HELLO_TIMEOUT", "no hello within 10 s")),
     };
-    if let Err(refusal) = check_hello(&hello, node_id) {
-        return refused(state, socket, refusal).await;
-    }
+    check_hello(&hello, node_id)?;
     let session_id = canopy_shared::new_id();
     tracing::Span::current().record(
         "session.id",
@@ -71,15 +54,10 @@ pub(super) async fn open(
         .map(|id| canopy_shared::parse_id(id))
         .collect::<Option<Vec<_>>>()
     else {
-        return refused(
-            state,
-            socket,
-            Refusal::new(
-                "MALFORMED_MESSAGE",
-                "hello lists a running task that is not a task id",
-            ),
-        )
-        .await;
+        return Err(Refusal::new(
+            "MALFORMED_MESSAGE",
+            "hello lists a running task that is not a task id",
+        ));
     };
     let (outbound, outbound_rx) = mpsc::unbounded_channel();
     let handle = Arc::new(SessionHandle::new(
@@ -121,23 +99,14 @@ pub(super) async fn open(
     .await;
     match connected {
         Ok(true) => {}
-        Ok(false) => {
-            return refused(
-                state,
-                socket,
-                Refusal::new("NODE_REVOKED", "this node was deleted"),
-            )
-            .await
-        }
+        Ok(false) => return Err(Refusal::new("NODE_REVOKED", "this node was deleted")),
         Err(error) => {
             state.registry.remove(node_id, session_id);
             tracing::error!(error = %error, "could not record the connection");
-            return refused(
-                state,
-                socket,
-                Refusal::new("UNAVAILABLE", "the dispatcher cannot reach its database"),
-            )
-            .await;
+            return Err(Refusal::new(
+                "UNAVAILABLE",
+                "the dispatcher cannot reach its database",
+            ));
         }
     }
     // Its first credits should look for queued work.
@@ -145,7 +114,7 @@ pub(super) async fn open(
     Metrics::incr(&state.metrics.worker_connections);
     tracing::info!(runtimes = ?hello.resources.runtimes, cpus = hello.resources.cpus, memory_mb = hello.resources.memory_mb, "worker connected");
 
-    Some((handle, outbound_rx))
+    Ok((handle, outbound_rx))
 }
 
 pub(super) fn welcome(state: &AppState, session_id: Uuid) -> DispatcherMessage {
@@ -155,11 +124,6 @@ pub(super) fn welcome(state: &AppState, session_id: Uuid) -> DispatcherMessage {
         lease_ms: state.dispatch.lease_ms,
         max_frame_bytes: state.dispatch.max_frame_bytes,
     })
-}
-
-async fn refused<T>(state: &AppState, socket: &Session, refusal: Refusal) -> Option<T> {
-    refuse(state, socket.clone(), refusal).await;
-    None
 }
 
 fn check_hello(hello: &Hello, node_id: Uuid) -> Result<(), Refusal> {
@@ -190,27 +154,21 @@ fn check_hello(hello: &Hello, node_id: Uuid) -> Result<(), Refusal> {
     }
 }
 
-async fn next_message(stream: &mut AggregatedMessageStream) -> Result<WorkerMessage, Refusal> {
+async fn next_message(reader: &mut SocketReader) -> Result<WorkerMessage, Refusal> {
     loop {
-        match stream.next().await {
-            None => return Err(Refusal::new("GONE", "the socket closed before hello")),
-            Some(Err(error)) => {
-                return Err(Refusal::new(
-                    "BAD_FRAME",
-                    format!("unreadable frame: {error}"),
-                ))
+        match reader.next().await {
+            None | Some(Ok(Message::Close)) => {
+                return Err(Refusal::new("GONE", "the socket closed before hello"))
             }
-            Some(Ok(AggregatedMessage::Text(text))) => return parse(&text),
-            Some(Ok(AggregatedMessage::Binary(_))) => {
+            Some(Err(error)) => return Err(frame_error(&error)),
+            Some(Ok(Message::Text(text))) => return parse(&text),
+            Some(Ok(Message::Binary)) => {
                 return Err(Refusal::new(
                     "BINARY_FRAME",
                     "messages are JSON text frames",
                 ))
             }
-            Some(Ok(AggregatedMessage::Close(_))) => {
-                return Err(Refusal::new("GONE", "the socket closed before hello"))
-            }
-            Some(Ok(_)) => {}
+            Some(Ok(Message::Ping(_) | Message::Pong(_))) => {}
         }
     }
 }

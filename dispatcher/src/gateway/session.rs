@@ -1,20 +1,20 @@
 //! One worker connection: opened (`opening.rs`: `hello` → `welcome`), then messages both ways,
 //! pings for latency, and clean-up (with a grace period for the node's tasks) when the socket ends.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_ws::{AggregatedMessage, AggregatedMessageStream, Session};
+use actix_http::ws::{CloseCode, CloseReason, ProtocolError};
 use canopy_shared::protocol::{DispatcherMessage, WorkerMessage};
-use futures_util::StreamExt;
 use tokio::sync::mpsc;
 use tracing::Instrument;
 use uuid::Uuid;
 
 use super::budget::MessageBudget;
+use super::frames::Message;
 use super::handler;
 use super::opening;
+use super::socket::{self, SocketReader, SocketWriter};
 use crate::db;
 use crate::dispatch::{Metrics, SessionHandle};
 use crate::state::AppState;
@@ -38,37 +38,23 @@ impl Refusal {
 pub(super) async fn run(
     state: Arc<AppState>,
     node_id: Uuid,
-    socket: Session,
-    stream: actix_ws::MessageStream,
-    oversized: Arc<AtomicBool>,
+    mut reader: SocketReader,
+    mut writer: SocketWriter,
 ) {
     let span = tracing::info_span!("worker", node.id = %canopy_shared::format_id(node_id), session.id = tracing::field::Empty);
     async move {
-        let max_frame = state.dispatch.max_frame_bytes;
-        let mut stream = stream
-            .max_frame_size(max_frame)
-            .aggregate_continuations()
-            .max_continuation_size(max_frame);
-        let mut socket = socket;
         // Boxed, and freed once open: an idle session's future then holds only its serving loop.
-        let Some((handle, mut outbound_rx)) = Box::pin(opening::open(
-            &state,
-            node_id,
-            &mut socket,
-            &mut stream,
-            &oversized,
-        ))
-        .await
-        else {
-            return;
+        let opened = Box::pin(opening::open(&state, node_id, &mut reader)).await;
+        let (handle, mut outbound_rx) = match opened {
+            Ok(opened) => opened,
+            Err(refusal) => return refuse(&state, reader, writer, refusal).await,
         };
         let session_id = handle.session_id;
-        let outcome = if send(&mut socket, &opening::welcome(&state, session_id)).await {
-            serve(&state, &handle, &mut socket, &mut stream, &mut outbound_rx).await
+        let outcome = if send(&mut writer, &opening::welcome(&state, session_id)).await {
+            serve(&state, &handle, &mut reader, &mut writer, &mut outbound_rx).await
         } else {
             Err(Refusal::new("GONE", "the socket closed"))
         };
-        let outcome = too_large_or(&oversized, outcome);
         state.registry.remove(node_id, session_id);
         if let Ok(mut conn) = state.pool.acquire().await {
             if let Err(error) = db::nodes::mark_disconnected(&mut conn, node_id, session_id).await {
@@ -78,9 +64,9 @@ pub(super) async fn run(
         match outcome {
             Ok(reason) => {
                 tracing::info!(reason, "worker disconnected");
-                let _ = socket.close(None).await;
+                socket::close(reader, writer, None).await;
             }
-            Err(refusal) => refuse(&state, socket, refusal).await,
+            Err(refusal) => refuse(&state, reader, writer, refusal).await,
         }
     }
     .instrument(span)
@@ -91,8 +77,8 @@ pub(super) async fn run(
 async fn serve(
     state: &Arc<AppState>,
     handle: &Arc<SessionHandle>,
-    socket: &mut Session,
-    stream: &mut AggregatedMessageStream,
+    reader: &mut SocketReader,
+    writer: &mut SocketWriter,
     outbound: &mut mpsc::UnboundedReceiver<Box<DispatcherMessage>>,
 ) -> Result<&'static str, Refusal> {
     let interval = Duration::from_millis(state.dispatch.heartbeat_interval_ms);
@@ -109,7 +95,7 @@ async fn serve(
                 };
             }
             Some(message) = outbound.recv() => {
-                if !send(socket, &message).await {
+                if !send(writer, &message).await {
                     return Ok("socket closed");
                 }
             }
@@ -118,24 +104,24 @@ async fn serve(
                     return Ok("no message or pong for three heartbeat intervals");
                 }
                 let sent_at = started.elapsed().as_micros() as u64;
-                if socket.ping(&sent_at.to_be_bytes()).await.is_err() {
+                if writer.ping(&sent_at.to_be_bytes()).await.is_err() {
                     return Ok("socket closed");
                 }
             }
-            frame = stream.next() => {
+            frame = reader.next() => {
                 last_heard = Instant::now();
                 match frame {
                     None => return Ok("socket closed"),
                     Some(Err(error)) => return Err(frame_error(&error)),
-                    Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                        if socket.pong(&bytes).await.is_err() {
+                    Some(Ok(Message::Ping(bytes))) => {
+                        if writer.pong(&bytes).await.is_err() {
                             return Ok("socket closed");
                         }
                     }
-                    Some(Ok(AggregatedMessage::Pong(bytes))) => record_round_trip(handle, &bytes, started),
-                    Some(Ok(AggregatedMessage::Close(_))) => return Ok("worker closed the socket"),
-                    Some(Ok(AggregatedMessage::Binary(_))) => return Err(Refusal::new("BINARY_FRAME", "messages are JSON text frames")),
-                    Some(Ok(AggregatedMessage::Text(text))) => {
+                    Some(Ok(Message::Pong(bytes))) => record_round_trip(handle, &bytes, started),
+                    Some(Ok(Message::Close)) => return Ok("worker closed the socket"),
+                    Some(Ok(Message::Binary)) => return Err(Refusal::new("BINARY_FRAME", "messages are JSON text frames")),
+                    Some(Ok(Message::Text(text))) => {
                         let message = parse(&text)?;
                         if let WorkerMessage::Goodbye { reason } = &message {
                             tracing::info!(reason = %reason, "worker said goodbye");
@@ -165,8 +151,8 @@ fn record_round_trip(handle: &SessionHandle, payload: &[u8], started: Instant) {
     }
 }
 
-pub(super) fn parse(text: &str) -> Result<WorkerMessage, Refusal> {
-    serde_json::from_str(text).map_err(|error| {
+pub(super) fn parse(text: &[u8]) -> Result<WorkerMessage, Refusal> {
+    serde_json::from_slice(text).map_err(|error| {
         Refusal::new(
             "MALFORMED_MESSAGE",
             format!("cannot read the message: {error}"),
@@ -174,9 +160,9 @@ pub(super) fn parse(text: &str) -> Result<WorkerMessage, Refusal> {
     })
 }
 
-pub(super) async fn send(socket: &mut Session, message: &DispatcherMessage) -> bool {
-    match serde_json::to_string(message) {
-        Ok(text) => socket.text(text).await.is_ok(),
+pub(super) async fn send(writer: &mut SocketWriter, message: &DispatcherMessage) -> bool {
+    match serde_json::to_vec(message) {
+        Ok(text) => writer.text(&text).await.is_ok(),
         Err(error) => {
             tracing::error!(error = %error, "could not encode a message");
             false
@@ -184,49 +170,41 @@ pub(super) async fn send(socket: &mut Session, message: &DispatcherMessage) -> b
     }
 }
 
-/// The end of a connection, unless its reader found an oversized frame header (which ends the
-/// stream as it arrives, before actix sees a whole frame).
-pub(super) fn too_large_or(
-    oversized: &AtomicBool,
-    outcome: Result<&'static str, Refusal>,
-) -> Result<&'static str, Refusal> {
-    if oversized.load(Ordering::Relaxed) {
-        return Err(Refusal::new(
-            "MESSAGE_TOO_LARGE",
-            "a frame announced more than the frame limit in welcome",
-        ));
-    }
-    outcome
-}
-
-fn frame_error(error: &actix_ws::ProtocolError) -> Refusal {
+pub(super) fn frame_error(error: &ProtocolError) -> Refusal {
     match error {
-        actix_ws::ProtocolError::Overflow => Refusal::new(
+        ProtocolError::Overflow => Refusal::new(
             "MESSAGE_TOO_LARGE",
-            "the message is larger than the frame limit in welcome",
+            "a message is larger than the frame limit in welcome",
         ),
         // A reset or half-closed connection is a disconnect, not a protocol violation.
-        actix_ws::ProtocolError::Io(_) => Refusal::new("GONE", "the socket closed"),
+        ProtocolError::Io(_) => Refusal::new("GONE", "the socket closed"),
         other => Refusal::new("BAD_FRAME", format!("unreadable frame: {other}")),
     }
 }
 
 /// Tells the worker why, then closes: one bad connection never affects another.
-pub(super) async fn refuse(state: &AppState, mut socket: Session, refusal: Refusal) {
+async fn refuse(
+    state: &AppState,
+    reader: SocketReader,
+    mut writer: SocketWriter,
+    refusal: Refusal,
+) {
     if !matches!(refusal.code, "GONE" | "UNAVAILABLE") {
         Metrics::incr(&state.metrics.protocol_violations);
     }
-    if refusal.code != "GONE" {
-        tracing::warn!(code = refusal.code, message = %refusal.message, "closing a worker connection");
-        let error = DispatcherMessage::Error {
-            code: refusal.code.to_owned(),
-            message: refusal.message.clone(),
-        };
-        let _ = send(&mut socket, &error).await;
+    if refusal.code == "GONE" {
+        return;
     }
-    let reason = actix_ws::CloseReason {
-        code: actix_ws::CloseCode::Policy,
-        description: Some(refusal.code.to_owned()),
+    tracing::warn!(code = refusal.code, message = %refusal.message, "closing a worker connection");
+    let error = DispatcherMessage::Error {
+        code: refusal.code.to_owned(),
+        message: refusal.message.clone(),
     };
-    let _ = socket.close(Some(reason)).await;
+    if send(&mut writer, &error).await {
+        let reason = CloseReason {
+            code: CloseCode::Policy,
+            description: Some(refusal.code.to_owned()),
+        };
+        socket::close(reader, writer, Some(reason)).await;
+    }
 }

@@ -5,6 +5,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::Error;
 
@@ -34,6 +35,13 @@ pub async fn log_request(
     let code = error
         .and_then(|error| error.as_error::<ApiError>())
         .map_or("", ApiError::code);
+    log_line(&method, &path, status, code, started);
+    outcome
+}
+
+/// The access line of one request (also written for WebSocket upgrades, which bypass the
+/// middleware).
+pub fn log_line(method: &Method, path: &str, status: StatusCode, code: &str, started: Instant) {
     let separator = if code.is_empty() { "" } else { " " };
     tracing::info!(
         target: TARGET,
@@ -41,7 +49,6 @@ pub async fn log_request(
         status.as_u16(),
         human_duration(started.elapsed().as_micros())
     );
-    outcome
 }
 
 /// `850µs`, `12.3ms`, `4.20s`: short and still precise where it matters.

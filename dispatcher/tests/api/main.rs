@@ -42,6 +42,7 @@ mod transfers;
 mod triggers;
 mod trust;
 mod twofa;
+mod upgrades;
 mod usage;
 mod validation;
 mod verification;
