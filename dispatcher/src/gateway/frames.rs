@@ -7,7 +7,7 @@
 //! idle connection keeps no read buffer at all.
 
 use actix_http::ws::{Codec, Frame, Item, ProtocolError};
-use actix_web::web::{Bytes, BytesMut};
+use bytes::{Bytes, BytesMut};
 use tokio_util::codec::Decoder;
 
 /// A whole message from the worker.
@@ -112,8 +112,8 @@ impl FrameDecoder {
     }
 
     /// Bytes held for a partly received frame or message.
-    #[cfg(test)]
-    fn held(&self) -> usize {
+    #[cfg(any(test, fuzzing))]
+    pub(super) fn held(&self) -> usize {
         self.buffer.capacity() + self.continuation.as_ref().map_or(0, |c| c.bytes.capacity())
     }
 }
