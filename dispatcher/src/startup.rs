@@ -23,6 +23,7 @@ use crate::routes;
 use crate::settings::Settings;
 use crate::state::AppState;
 use crate::tasks;
+use crate::telemetry::root_span::RootSpan;
 
 /// A bound, not yet running, HTTP server.
 pub struct Application {
@@ -75,7 +76,7 @@ impl Application {
                 .wrap(actix_web::middleware::from_fn(
                     crate::telemetry::access::log_request,
                 ))
-                .wrap(tracing_actix_web::TracingLogger::default())
+                .wrap(tracing_actix_web::TracingLogger::<RootSpan>::new())
                 .app_data(data.clone())
                 .app_data(facade.clone())
                 .app_data(public.clone())
@@ -206,7 +207,7 @@ fn serverledge_server(
     let port = listener.local_addr()?.port();
     let server = HttpServer::new(move || {
         App::new()
-            .wrap(tracing_actix_web::TracingLogger::default())
+            .wrap(tracing_actix_web::TracingLogger::<RootSpan>::new())
             .app_data(data.clone())
             .app_data(facade.clone())
             .configure(crate::serverledge::configure)

@@ -2,6 +2,7 @@
 //! `short` (one line per request and per event, no spans: `./scripts/dev`'s default).
 
 pub mod access;
+pub mod root_span;
 
 use tracing_subscriber::EnvFilter;
 
